@@ -1,0 +1,242 @@
+"""The `veille` command line: one click group; only here do errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from crawler.config import ConfigError, config_path, db_path, load_config
+from crawler.schema import open_database
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Context:
+    """The paths every command works on, resolved from options and environment once."""
+
+    def __init__(self, config: str | None, db: str | None):
+        self.config_file = config_path(config)
+        self.db_file = db_path(db)
+
+    def load(self):
+        try:
+            return load_config(self.config_file)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", metavar="PATH", envvar="VEILLE_CONFIG",
+              help="Configuration file [default: data/veille.toml, or $VEILLE_CONFIG].")
+@click.option("--db", "db", metavar="PATH", envvar="VEILLE_DB",
+              help="SQLite database [default: data/veille.db, or $VEILLE_DB].")
+@click.version_option(package_name="veille")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, db: str | None) -> None:
+    """Veille: follow news sites' topic pages and feeds into one SQLite record.
+
+    Start with `veille demo`, which crawls a bundled demo site.
+    """
+    ctx.obj = Context(config, db)
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: Context) -> None:
+    """Create the database (or bring its schema up to date) and register the sources.
+
+    Example: veille --db data/veille.db init
+    """
+    from crawler.storage import Store
+
+    config = obj.load()
+    with Store(open_database(obj.db_file)) as store:
+        store.sync_sources(config.sources)
+        tables = store.db.table_names()
+    click.echo(f"{obj.db_file}: schema ready ({len(tables)} tables), "
+               f"{len(config.sources)} sources from {obj.config_file}")
+
+
+@cli.command()
+@click.option("--source", "-s", "source_ids", multiple=True, metavar="ID",
+              help="Crawl only this source (repeatable). Default: all sources.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary and failures.")
+@click.option("--verbose", "-v", count=True, help="Show Scrapy's log (-vv for debug).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress lines on stderr [default: when stderr is a terminal].")
+@click.pass_obj
+def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
+          progress: bool | None) -> None:
+    """Crawl sources once: fetch, extract, deduplicate and store new articles.
+
+    Prints one line per source and a summary. Exits with status 1 if a source failed
+    (after crawling all the others).
+
+    Example: veille crawl --source levant-karabakh --source levant-rss
+    """
+    from crawler.runner import crawl as run_crawl
+    from crawler.runner import progress_stream
+
+    config = obj.load()
+    try:
+        sources = config.select(source_ids)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not sources:
+        raise click.ClickException(f"{obj.config_file}: no [[source]] configured")
+    log_level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
+    if quiet:
+        log_level = "ERROR"
+    stream = sys.stderr if progress else (None if progress is False else progress_stream(quiet))
+    summaries = run_crawl(config, sources, obj.db_file, log_level=log_level, progress=stream)
+    width = max(len(s.source_id) for s in summaries)
+    for s in summaries:
+        if quiet and not s.failed:
+            continue
+        line = (f"{s.source_id:<{width}}  {s.status:<11} {s.new:>4} new {s.updated:>4} updated "
+                f"{s.unchanged:>4} unchanged {s.errors:>3} errors  ({s.requests} requests)")
+        if s.message:
+            line += f"  {s.message}"
+        click.echo(line)
+    failed = [s for s in summaries if s.failed]
+    total = {k: sum(getattr(s, k) for s in summaries)
+             for k in ("new", "updated", "unchanged", "errors", "requests")}
+    seconds = summaries[0].seconds if summaries else 0.0
+    click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
+               f"{total['updated']} updated, {total['unchanged']} unchanged, "
+               f"{total['errors']} errors, {total['requests']} requests in {seconds:.1f} s "
+               f"-> {obj.db_file}")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def sources(obj: Context, as_json: bool) -> None:
+    """List the configured sources with their last run and health.
+
+    Example: veille sources
+    """
+    from crawler.storage import Store
+
+    config = obj.load()
+    with Store(open_database(obj.db_file)) as store:
+        store.sync_sources(config.sources)
+        rows = {r["id"]: r for r in store.db["sources"].rows}
+        last = {
+            r["source_id"]: r for r in store.db.query(
+                "SELECT * FROM crawl_runs WHERE id IN "
+                "(SELECT max(id) FROM crawl_runs GROUP BY source_id)"
+            )
+        }
+        counts = dict(store.db.execute(
+            "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
+    report = []
+    for source in config.sources:
+        row, run = rows[source.id], last.get(source.id, {})
+        report.append({
+            "id": source.id, "kind": source.kind, "url": source.url,
+            "articles": counts.get(source.id, 0), "last_run": run.get("started_at"),
+            "last_status": run.get("status"), "last_success": row["last_success_at"],
+            "failures": row["failure_count"], "last_error": row["last_error"],
+        })
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    width = max((len(r["id"]) for r in report), default=2)
+    click.echo(f"{'source':<{width}}  {'kind':<7} {'articles':>8}  {'last run':<20} "
+               f"{'status':<11} {'failures':>8}  last error")
+    for r in report:
+        click.echo(f"{r['id']:<{width}}  {r['kind']:<7} {r['articles']:>8}  "
+                   f"{r['last_run'] or 'never':<20} {r['last_status'] or '-':<11} "
+                   f"{r['failures']:>8}  {r['last_error'] or ''}")
+
+
+@cli.command()
+@click.argument("url")
+@click.pass_obj
+def discover(obj: Context, url: str) -> None:
+    """List the RSS/Atom feeds a page advertises (<link rel="alternate">).
+
+    Example: veille discover https://www.lorientlejour.com/
+    """
+    from crawler.config import CrawlSettings
+    from crawler.discover import DiscoveryError
+    from crawler.discover import discover as find
+
+    try:
+        user_agent = obj.load().crawl.user_agent
+    except click.ClickException:
+        user_agent = CrawlSettings().user_agent
+    try:
+        feeds = find(url, user_agent)
+    except DiscoveryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not feeds:
+        click.echo(f"{url}: advertises no feed")
+        return
+    for feed in feeds:
+        click.echo(f"{feed.kind:<5} {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+
+
+@cli.command()
+@click.option("--output", "-o", default="demo-output", show_default=True, metavar="DIR",
+              help="Folder for the demo's configuration and database (recreated).")
+def demo(output: str) -> None:
+    """Serve the bundled demo news site on 127.0.0.1 and crawl it into a fresh database.
+
+    Crawls it three times: a first crawl, an idle re-crawl (nothing new: no article is
+    downloaded again), and a crawl of the site a few hours later (one new article, one
+    updated). Then prints what was stored.
+
+    Example: veille demo --output /tmp/veille-demo
+    """
+    from crawler.demo import demo_site, render_demo_config
+    from crawler.report import print_demo_report
+
+    out = Path(output)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    db_file = out / "veille.db"
+    with demo_site() as site:
+        config_file = render_demo_config(site.origin, out / "veille.toml")
+        click.echo(f"Demo site serving data/demo/ at {site.origin}; config {config_file}\n")
+        steps = [
+            ("1. First crawl of the demo site", 1),
+            ("2. Crawl again, nothing changed on the site", 1),
+            ("3. A few hours later: one article updated, one new", 2),
+        ]
+        requests = []
+        for title, edition in steps:
+            site.edition = edition
+            site.reset_hits()
+            click.secho(title, bold=True)
+            result = subprocess.run(
+                [sys.executable, "-m", "crawler", "--config", str(config_file),
+                 "--db", str(db_file), "crawl", "--no-progress"],
+                check=False,
+            )
+            requests.append(sum(site.hits.values()))
+            click.echo(f"   ({requests[-1]} requests reached the site, exit status "
+                       f"{result.returncode})\n")
+    print_demo_report(db_file, requests)
+    click.echo(f"\nBrowse it: datasette {db_file}   (or query it: sqlite-utils {db_file} "
+               "\"select title from articles\")")
+
+
+def main() -> None:
+    # No logging set-up here: a crawl installs Scrapy's handler at the chosen level, and
+    # other commands report through click; library warnings reach stderr regardless.
+    cli(prog_name="veille")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""Read and validate Veille's TOML configuration into frozen, typed values.
+
+The file is read once; everything else (Scrapy settings, spiders) is derived from
+the `Config` returned here, so no value is defined twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cssselect import SelectorError
+from parsel.csstranslator import css2xpath
+
+LOGGER = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "data" / "veille.toml"
+DEFAULT_DB = PROJECT_ROOT / "data" / "veille.db"
+
+SOURCE_KINDS = ("topic", "feed", "sitemap")
+SELECTOR_FIELDS = (
+    "title", "lead", "body", "authors", "published", "updated", "topic", "section", "image",
+)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the file, source and problem."""
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """Politeness and limits shared by every crawl."""
+
+    user_agent: str = "Veille/0.1 (news monitor; +https://github.com/veille/veille)"
+    obey_robots: bool = True
+    autothrottle: bool = True
+    download_delay: float = 0.5
+    concurrency_per_domain: int = 4
+    timeout: float = 30.0
+    retries: int = 2
+    retry_backoff: float = 1.0
+    max_response_kb: int = 10 * 1024
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One configured source: a topic listing page, a feed or a news sitemap."""
+
+    id: str
+    name: str
+    kind: str
+    url: str
+    topic: str | None = None
+    max_pages: int = 3
+    links: str | None = None
+    next: str | None = None
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    timezone: str | None = None
+    language: str | None = None
+    encoding: str | None = None
+    allowed_domains: tuple[str, ...] = ()
+    max_age_days: float = 2.0
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Hosts this source may fetch from: its own, plus any configured."""
+        host = urlsplit(self.url).hostname or ""
+        return tuple(dict.fromkeys((host, *self.allowed_domains)))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, as read from one file."""
+
+    path: Path
+    crawl: CrawlSettings
+    sources: tuple[Source, ...]
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        known = ", ".join(s.id for s in self.sources) or "none"
+        raise ConfigError(f"{self.path}: no source with id {source_id!r} (known: {known})")
+
+    def select(self, source_ids: tuple[str, ...] | list[str] = ()) -> tuple[Source, ...]:
+        """The sources named, in the order given, or all of them."""
+        if not source_ids:
+            return self.sources
+        return tuple(self.source(i) for i in source_ids)
+
+
+_SOURCE_KEYS = {
+    "id": str, "name": str, "kind": str, "url": str, "topic": str, "max_pages": int,
+    "links": str, "next": str, "selectors": dict, "timezone": str, "language": str,
+    "encoding": str, "allowed_domains": list, "max_age_days": (int, float),
+}
+_CRAWL_KEYS = {
+    "user_agent": str, "obey_robots": bool, "autothrottle": bool,
+    "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
+    "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
+}
+_TOP_KEYS = {"crawl", "source"}
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: the argument, else $VEILLE_CONFIG, else data/veille.toml."""
+    return Path(path or os.environ.get("VEILLE_CONFIG") or DEFAULT_CONFIG)
+
+
+def db_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The database to use: the argument, else $VEILLE_DB, else data/veille.db."""
+    return Path(path or os.environ.get("VEILLE_DB") or DEFAULT_DB)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read, validate and return the configuration.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or holds an invalid value; the
+            message names the file, the source and the problem.
+    """
+    path = config_path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already-parsed TOML document (see `load_config`)."""
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown table or key {sorted(unknown)[0]!r}")
+    crawl_raw = raw.get("crawl", {})
+    if not isinstance(crawl_raw, dict):
+        raise ConfigError(f"{path}: [crawl] must be a table")
+    _check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
+    crawl = CrawlSettings(**crawl_raw)
+    _check_timezone(crawl.timezone, f"{path}: [crawl]")
+    sources_raw = raw.get("source", [])
+    if not isinstance(sources_raw, list):
+        raise ConfigError(f"{path}: 'source' must be an array of tables ([[source]])")
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(sources_raw, start=1):
+        source = _parse_source(entry, f"{path}: source #{index}")
+        if source.id in seen:
+            raise ConfigError(f"{path}: source {source.id!r}: duplicate id")
+        seen.add(source.id)
+        sources.append(source)
+    return Config(path=path, crawl=crawl, sources=tuple(sources))
+
+
+def _parse_source(entry: Any, where: str) -> Source:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be a table")
+    if "id" in entry and isinstance(entry["id"], str):
+        where = f"{where.rsplit(':', 1)[0]}: source {entry['id']!r}"
+    _check_types(entry, _SOURCE_KEYS, where)
+    for key in ("id", "url", "kind"):
+        if not entry.get(key):
+            raise ConfigError(f"{where}: missing {key!r}")
+    if not _SLUG.match(entry["id"]):
+        raise ConfigError(f"{where}: id must be a lowercase slug (letters, digits, - and _)")
+    if entry["kind"] not in SOURCE_KINDS:
+        raise ConfigError(
+            f"{where}: kind {entry['kind']!r} is not one of {', '.join(SOURCE_KINDS)}"
+        )
+    parts = urlsplit(entry["url"])
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: url {entry['url']!r} is not an absolute http(s) URL")
+    if entry["kind"] != "topic":
+        for key in ("links", "next", "max_pages"):
+            if key in entry:
+                raise ConfigError(f"{where}: {key!r} only applies to kind = \"topic\"")
+    if entry.get("max_pages", 1) < 1:
+        raise ConfigError(f"{where}: max_pages must be at least 1")
+    selectors = entry.get("selectors", {})
+    for name, css in selectors.items():
+        if name not in SELECTOR_FIELDS:
+            raise ConfigError(
+                f"{where}: selectors.{name} is not a field (one of {', '.join(SELECTOR_FIELDS)})"
+            )
+        _check_selector(css, f"{where}: selectors.{name}")
+    for key in ("links", "next"):
+        if key in entry:
+            _check_selector(entry[key], f"{where}: {key}")
+    if "timezone" in entry:
+        _check_timezone(entry["timezone"], where)
+    if "encoding" in entry:
+        import codecs
+
+        try:
+            codecs.lookup(entry["encoding"])
+        except LookupError:
+            raise ConfigError(f"{where}: unknown encoding {entry['encoding']!r}") from None
+    values = dict(entry)
+    values.setdefault("name", values["id"])
+    values["selectors"] = dict(selectors)
+    values["allowed_domains"] = tuple(values.get("allowed_domains", ()))
+    values["max_age_days"] = float(values.get("max_age_days", 2.0))
+    return Source(**values)
+
+
+def _check_types(entry: Mapping[str, Any], schema: Mapping[str, Any], where: str) -> None:
+    for key, value in entry.items():
+        if key not in schema:
+            raise ConfigError(f"{where}: unknown key {key!r}")
+        expected = schema[key]
+        # bool is an int in Python; never accept true for a number or a number for a flag
+        if isinstance(value, bool) and expected is not bool:
+            raise ConfigError(f"{where}: {key} must be {_type_name(expected)}, not a boolean")
+        if not isinstance(value, expected):
+            raise ConfigError(f"{where}: {key} must be {_type_name(expected)}")
+
+
+def _type_name(expected: Any) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
+             list: "a list"}
+    if isinstance(expected, tuple):
+        return "a number"
+    return names.get(expected, expected.__name__)
+
+
+def _check_selector(css: str, where: str) -> None:
+    try:
+        css2xpath(css)
+    except SelectorError as exc:
+        raise ConfigError(f"{where}: bad CSS selector {css!r}: {exc}") from None
+
+
+def _check_timezone(name: str, where: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {name!r}") from None

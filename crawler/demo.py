@@ -1,0 +1,163 @@
+"""A static news-site server on 127.0.0.1 for the demo and the tests.
+
+It serves a folder of files (edition 1) with later "editions" layered over it, follows
+a `_redirects` file, writes the server's origin where a file says ``{{ORIGIN}}``, and
+counts every request so that tests can tell what a crawl fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from crawler.config import PROJECT_ROOT
+
+LOGGER = logging.getLogger(__name__)
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+PLACEHOLDER = b"{{ORIGIN}}"
+CONTENT_TYPES = {
+    ".html": "text/html", ".htm": "text/html", ".xml": "application/xml",
+    ".rss": "application/rss+xml", ".atom": "application/atom+xml", ".txt": "text/plain",
+    ".json": "application/json", ".gz": "application/gzip",
+}
+
+
+class SiteServer:
+    """Serves `root`, with `editions` (folders of replacement files) applied up to `edition`.
+
+    Usage::
+
+        with SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"]) as site:
+            site.origin         # "http://127.0.0.1:PORT"
+            site.edition = 2    # the site as it is a few hours later
+            site.hits["/levant/rss/dernieres-infos.xml"]
+    """
+
+    def __init__(self, root: Path, editions: list[Path] | None = None):
+        self.layers = [Path(root), *(Path(p) for p in editions or [])]
+        self.edition = 1
+        self.hits: Counter[str] = Counter()
+        self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.before_response: Callable[[str], None] | None = None
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+    def start(self) -> SiteServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SiteServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def requests_under(self, prefix: str) -> int:
+        """How many requests were made for paths starting with `prefix`."""
+        with self._lock:
+            return sum(n for path, n in self.hits.items() if path.startswith(prefix))
+
+    def reset_hits(self) -> None:
+        with self._lock:
+            self.hits.clear()
+
+    # -- serving -------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for a request path (query string ignored)."""
+        if path in self.overrides:
+            return self.overrides[path]
+        redirect = self._redirect(path)
+        if redirect:
+            target, status = redirect
+            return status, {"Location": self.origin + target}, b""
+        for layer in reversed(self.layers[: self.edition]):
+            file = self._file(layer, path)
+            if file is not None:
+                body = file.read_bytes().replace(PLACEHOLDER, self.origin.encode())
+                headers = {
+                    "Content-Type": CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
+                    "Last-Modified": formatdate(file.stat().st_mtime, usegmt=True),
+                }
+                return 200, headers, body
+        return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
+
+    def _file(self, layer: Path, path: str) -> Path | None:
+        relative = unquote(path).lstrip("/")
+        candidate = (layer / relative).resolve()
+        if not candidate.is_relative_to(layer.resolve()):
+            return None
+        if candidate.is_dir():
+            candidate = candidate / "index.html"
+        return candidate if candidate.is_file() else None
+
+    def _redirect(self, path: str) -> tuple[str, int] | None:
+        for layer in reversed(self.layers[: self.edition]):
+            rules = layer / "_redirects"
+            if not rules.is_file():
+                continue
+            for line in rules.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and not line.startswith("#") and parts[0] == path:
+                    return parts[1], int(parts[2]) if len(parts) > 2 else 301
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                path = urlsplit(self.path).path
+                with site._lock:
+                    site.hits[path] += 1
+                if site.before_response is not None:
+                    site.before_response(path)
+                status, headers, body = site.resolve(path)
+                self.send_response(status, HTTPStatus(status).phrase)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                LOGGER.debug("demo site: " + format, *args)
+
+        return Handler
+
+
+def demo_site() -> SiteServer:
+    """The bundled demo site (data/demo), not yet started."""
+    return SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"])
+
+
+def render_demo_config(origin: str, dest: Path) -> Path:
+    """Write data/demo/veille.toml to `dest` with the live site's origin filled in."""
+    text = (DEMO_DIR / "veille.toml").read_text(encoding="utf-8")
+    dest.write_text(text.replace("{site}", origin), encoding="utf-8")
+    return dest

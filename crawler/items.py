@@ -1,0 +1,47 @@
+"""The items spiders yield: an extracted article page, or a failure to record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crawler.extract import ExtractedArticle
+
+
+@dataclass
+class ListingHint:
+    """What a listing page, feed entry or sitemap entry said about an article link."""
+
+    url: str
+    via: str  # "listing", "feed" or "sitemap": how the link was found
+    topic: str | None = None
+    listed_at: datetime | None = None
+    title: str | None = None
+    guid: str | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class ArticleItem:
+    """An article page as fetched and extracted, before normalization."""
+
+    source_id: str
+    hint: ListingHint
+    response_url: str
+    redirect_urls: tuple[str, ...]
+    extracted: ExtractedArticle
+    fallback_topic: str | None = None
+    default_language: str | None = None
+    stored: object | None = field(default=None, repr=False)  # set by the normalize pipeline
+
+
+@dataclass
+class FetchErrorItem:
+    """A fetch or parse that failed (level "error") or succeeded with a defect ("warning")."""
+
+    source_id: str
+    url: str | None
+    kind: str
+    message: str
+    level: str = "error"
+    fatal: bool = False  # the source's start URL itself failed: the run has failed

@@ -1,0 +1,79 @@
+"""Turn an extracted article page into the normalized record stored in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from crawler.items import ArticleItem
+from crawler.storage import StoredArticle, iso
+from crawler.urls import amp_to_canonical_guess, canonicalize, same_site
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
+                         "–": "-", "—": "-", "\u00a0": " ", "\u202f": " "})
+
+
+def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArticle:
+    """The record for an article page: canonical URL and aliases, UTC times, one topic."""
+    ex = item.extracted
+    fetched = canonicalize(item.response_url)
+    canonical = _usable_canonical(ex.canonical_url, fetched, domains)
+    if canonical is None and ex.is_amp:
+        canonical = amp_to_canonical_guess(fetched)
+    canonical = canonical or fetched
+    urls: dict[str, str] = {canonical: "canonical"}
+    listed_url = canonicalize(item.hint.url)
+    urls.setdefault(listed_url, item.hint.via)
+    for url in item.redirect_urls:
+        urls.setdefault(canonicalize(url), "redirect")
+    urls.setdefault(fetched, "amp" if ex.is_amp else "fetched")
+    if ex.amp_url and same_site(ex.amp_url, domains):
+        urls.setdefault(canonicalize(ex.amp_url), "amp")
+    published = ex.published or item.hint.listed_at
+    return StoredArticle(
+        source_id=item.source_id,
+        canonical_url=canonical,
+        urls=tuple(urls.items()),
+        title=ex.title or item.hint.title,
+        lead=ex.lead,
+        body=ex.body,
+        authors=ex.authors,
+        topic=item.hint.topic or ex.topic or item.fallback_topic,
+        section=ex.section,
+        published_at=iso(published),
+        published_local=_local(published),
+        updated_at=iso(ex.updated),
+        updated_local=_local(ex.updated),
+        image_url=ex.image_url,
+        image_caption=ex.image_caption,
+        language=ex.language or item.default_language,
+        word_count=ex.word_count,
+        content_hash=content_hash(ex.body),
+        listed_url=listed_url,
+        listed_at=iso(item.hint.listed_at),
+    )
+
+
+def content_hash(text: str) -> str:
+    """A hash of the text that ignores case, spacing and typographic variants."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = re.sub(r"\s+", " ", text).strip()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _usable_canonical(url: str | None, fetched: str, domains: tuple[str, ...]) -> str | None:
+    # Some CMSs point every page's rel=canonical at the home page or at another site;
+    # trusting that would fold unrelated articles into one.
+    if not url:
+        return None
+    url = canonicalize(url)
+    if urlsplit(url).path in ("", "/") or not same_site(url, domains):
+        return None
+    return url
+
+
+def _local(dt: datetime | None) -> str | None:
+    return dt.replace(microsecond=0).isoformat() if dt else None

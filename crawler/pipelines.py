@@ -1,0 +1,77 @@
+"""Item pipelines, in order: normalize (100), then store (300)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.items import ArticleItem, FetchErrorItem
+from crawler.normalize import normalize_article
+from crawler.storage import Store
+
+LOGGER = logging.getLogger(__name__)
+
+
+class NormalizePipeline:
+    """Extracted page -> normalized record; a page with no article text becomes a warning."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        if not item.extracted.body.strip() and not item.extracted.title:
+            return FetchErrorItem(
+                item.source_id, item.response_url, "extract",
+                "no title or article text found on the page", level="warning",
+            )
+        spider = self.crawler.spider
+        item.stored = normalize_article(item, tuple(getattr(spider, "allowed_domains", ())))
+        return item
+
+
+class StorePipeline:
+    """Writes each article in its own transaction, and each failure in fetch_errors."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.store = Store.open(self.crawler.settings["VEILLE_DB"])
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def process_item(self, item: Any) -> Any:
+        assert self.store is not None
+        stats = self.crawler.stats
+        if isinstance(item, FetchErrorItem):
+            self.store.record_error(
+                stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
+                item.message, item.level,
+            )
+            stats.inc_value(f"veille/{item.level}s")
+            if item.fatal:
+                stats.set_value("veille/fatal", item.message)
+            log = LOGGER.error if item.level == "error" else LOGGER.warning
+            log("%s: %s", item.source_id, item.message)
+            return item
+        if isinstance(item, ArticleItem) and item.stored is not None:
+            result = self.store.save_article(item.stored)
+            stats.inc_value(f"veille/{result.outcome}")
+            if result.duplicate_of_other_url:
+                stats.inc_value("veille/same_text_other_url")
+        return item

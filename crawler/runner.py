@@ -1,0 +1,157 @@
+"""Run one crawl of some sources in this process: Scrapy settings from the config, one
+Scrapy crawler per source, a summary per source read back from crawl_runs.
+
+Twisted's reactor runs once per process: call `crawl` once, from a fresh process
+(the `veille crawl` command is one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from scrapy.crawler import CrawlerProcess
+from twisted.internet.task import LoopingCall
+
+from crawler.config import Config, Source
+from crawler.storage import Store
+from spiders import SPIDERS
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One source's run, as recorded in crawl_runs."""
+
+    source_id: str
+    status: str
+    requests: int
+    pages_fetched: int
+    new: int
+    updated: int
+    unchanged: int
+    errors: int
+    warnings: int
+    message: str | None
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "interrupted", "missing")
+
+
+def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -> dict[str, Any]:
+    """Scrapy settings derived from the config: polite by default, nothing remote-controlled."""
+    crawl = config.crawl
+    return {
+        "BOT_NAME": "veille",
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(crawl.download_delay, 0.1),
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "RETRY_TIMES": crawl.retries,
+        "VEILLE_RETRY_BACKOFF": crawl.retry_backoff,
+        "DOWNLOAD_MAXSIZE": crawl.max_response_kb * 1024,
+        "DOWNLOAD_WARNSIZE": crawl.max_response_kb * 1024 // 2,
+        "COOKIES_ENABLED": False,
+        # Scrapy 2.19 opens a code-running HTTP server and a telnet console by default.
+        "REMOTE_CONTROL_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": log_level,
+        "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        "VEILLE_DB": str(db_path),
+        "VEILLE_TIMEZONE": crawl.timezone,
+        "ITEM_PIPELINES": {
+            "crawler.pipelines.NormalizePipeline": 100,
+            "crawler.pipelines.StorePipeline": 300,
+        },
+        "EXTENSIONS": {"crawler.runs.RunRecorder": 0},
+        "SPIDER_MIDDLEWARES": {"crawler.middlewares.ParseErrorMiddleware": 45},
+        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RetryBackoffMiddleware": 560},
+    }
+
+
+def crawl(
+    config: Config,
+    sources: tuple[Source, ...],
+    db_path: Path,
+    *,
+    log_level: str = "WARNING",
+    progress: TextIO | None = None,
+) -> list[RunSummary]:
+    """Crawl `sources` into the database at `db_path`; one summary per source, in order."""
+    with Store.open(db_path) as store:
+        store.sync_sources(config.sources)
+        stale = store.close_stale_runs(_pid_alive)
+        if stale:
+            LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)
+    process = CrawlerProcess(scrapy_settings(config, db_path, log_level))
+    crawlers = []
+    for source in sources:
+        crawler = process.create_crawler(SPIDERS[source.kind])
+        crawlers.append((source, crawler))
+        process.crawl(crawler, source=source)
+    started = time.monotonic()
+    ticker = None
+    if progress is not None:
+        ticker = LoopingCall(_report_progress, progress, crawlers, started)
+        ticker.start(2.0, now=False)
+    process.start()
+    if ticker is not None and ticker.running:
+        ticker.stop()
+    elapsed = time.monotonic() - started
+    return [_summary(db_path, source, crawler, elapsed) for source, crawler in crawlers]
+
+
+def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> RunSummary:
+    run_id = crawler.stats.get_value("veille/run_id") if crawler.stats else None
+    if run_id is None:
+        return RunSummary(source.id, "missing", 0, 0, 0, 0, 0, 1, 0,
+                          "the crawl did not start (see the log above)", elapsed)
+    with Store.open(db_path) as store:
+        row = store.db["crawl_runs"].get(run_id)
+    return RunSummary(
+        source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
+        row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],
+        elapsed,
+    )
+
+
+def _report_progress(out: TextIO, crawlers: list, started: float) -> None:
+    done = sum(1 for _, c in crawlers if c.stats and c.stats.get_value("veille/status"))
+    pages = new = 0
+    for _, c in crawlers:
+        if c.stats:
+            pages += int(c.stats.get_value("response_received_count", 0))
+            new += int(c.stats.get_value("veille/new", 0))
+    out.write(
+        f"[{time.monotonic() - started:5.0f}s] {done}/{len(crawlers)} sources done, "
+        f"{pages} pages fetched, {new} new articles\n"
+    )
+    out.flush()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def progress_stream(quiet: bool) -> TextIO | None:
+    """Where progress lines go: stderr when it is a terminal and not --quiet."""
+    return sys.stderr if (not quiet and sys.stderr.isatty()) else None

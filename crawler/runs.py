@@ -1,0 +1,62 @@
+"""The crawl_runs record: one row per source per run, opened and closed with the spider."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.spiders import Spider
+
+from crawler.storage import Store
+
+LOGGER = logging.getLogger(__name__)
+
+# Stats keys (set by the pipelines and spiders) copied into the run's row.
+COUNTS = {
+    "new": "veille/new", "updated": "veille/updated", "errors": "veille/errors",
+    "warnings": "veille/warnings", "requests": "downloader/request_count",
+    "pages_fetched": "response_received_count",
+}
+
+
+class RunRecorder:
+    """Writes the run's row when its spider opens, and its counts and status when it closes."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        recorder = cls(crawler)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
+
+    def spider_opened(self, spider: Spider) -> None:
+        with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+            self.run_id = store.start_run(spider.name, os.getpid())
+        self.crawler.stats.set_value("veille/run_id", self.run_id)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None:
+            return
+        stats = self.crawler.stats
+        counts = {column: int(stats.get_value(key, 0)) for column, key in COUNTS.items()}
+        counts["unchanged"] = int(stats.get_value("veille/unchanged", 0)) + int(
+            stats.get_value("veille/known_skipped", 0)
+        )
+        fatal = stats.get_value("veille/fatal")
+        if fatal:
+            status, message = "failed", fatal
+        elif reason != "finished":
+            status, message = "interrupted", f"crawl stopped early: {reason}"
+        elif counts["errors"]:
+            status, message = "partial", f"{counts['errors']} page(s) could not be fetched"
+        else:
+            status, message = "ok", None
+        with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+            store.finish_run(self.run_id, status, counts, message)
+        stats.set_value("veille/status", status)

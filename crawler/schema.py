@@ -1,0 +1,146 @@
+"""The database schema, as numbered sqlite-utils migrations, and how to open the database.
+
+Every table is created here and only here; nothing adds columns from input data.
+Times are ISO 8601 text in UTC (``2026-11-21T12:32:00Z``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+LOGGER = logging.getLogger(__name__)
+
+MIGRATIONS = Migrations("veille")
+FTS_COLUMNS = ("title", "lead", "body")
+# How long a writer waits for another writer (a crawl, Datasette's write hooks) before failing.
+BUSY_TIMEOUT_MS = 30_000
+
+
+@MIGRATIONS()
+def m001_core(db: sqlite_utils.Database) -> None:
+    """Sources, articles and their URLs, versions, runs and errors, with full-text search."""
+    db["sources"].create(
+        {
+            "id": str, "name": str, "kind": str, "url": str, "topic": str,
+            "added_at": str, "last_run_at": str, "last_success_at": str,
+            "last_error": str, "last_error_at": str, "failure_count": int,
+        },
+        pk="id", not_null={"name", "kind", "url"}, defaults={"failure_count": 0},
+    )
+    db["articles"].create(
+        {
+            "id": int, "canonical_url": str, "source_id": str, "title": str, "lead": str,
+            "body": str, "authors": str, "topic": str, "section": str,
+            "published_at": str, "published_local": str, "updated_at": str,
+            "updated_local": str, "image_url": str, "image_caption": str, "language": str,
+            "word_count": int, "content_hash": str, "version": int,
+            "first_seen_at": str, "last_seen_at": str, "last_fetched_at": str,
+        },
+        pk="id", foreign_keys=[("source_id", "sources", "id")],
+        not_null={"canonical_url", "source_id", "content_hash", "first_seen_at"},
+        defaults={"version": 1, "word_count": 0},
+    )
+    db["articles"].create_index(["canonical_url"], unique=True)
+    db["articles"].create_index(["content_hash"])
+    db["articles"].create_index(["published_at"])
+    db["articles"].create_index(["source_id", "published_at"])
+    db["article_urls"].create(
+        {
+            "url": str, "article_id": int, "kind": str, "source_id": str,
+            "first_seen_at": str, "last_seen_at": str, "listed_at": str,
+        },
+        pk="url", foreign_keys=[("article_id", "articles", "id"), ("source_id", "sources", "id")],
+        not_null={"article_id", "kind", "first_seen_at"},
+    )
+    db["article_urls"].create_index(["article_id"])
+    db["article_versions"].create(
+        {
+            "id": int, "article_id": int, "version": int, "title": str, "lead": str,
+            "body": str, "content_hash": str, "fetched_at": str, "superseded_at": str,
+            "words_added": int, "words_removed": int,
+        },
+        pk="id", foreign_keys=[("article_id", "articles", "id")],
+        not_null={"article_id", "version", "content_hash"},
+    )
+    db["article_versions"].create_index(["article_id", "version"], unique=True)
+    db["crawl_runs"].create(
+        {
+            "id": int, "source_id": str, "started_at": str, "ended_at": str, "status": str,
+            "pid": int, "requests": int, "pages_fetched": int, "new": int, "updated": int,
+            "unchanged": int, "errors": int, "warnings": int, "message": str,
+        },
+        pk="id", foreign_keys=[("source_id", "sources", "id")],
+        not_null={"source_id", "started_at", "status"},
+        defaults={
+            "requests": 0, "pages_fetched": 0, "new": 0, "updated": 0, "unchanged": 0,
+            "errors": 0, "warnings": 0,
+        },
+    )
+    db["crawl_runs"].create_index(["source_id", "started_at"])
+    db["fetch_errors"].create(
+        {
+            "id": int, "run_id": int, "source_id": str, "url": str, "level": str,
+            "kind": str, "message": str, "at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "crawl_runs", "id"), ("source_id", "sources", "id")],
+        not_null={"source_id", "kind", "message", "at"},
+    )
+    db["fetch_errors"].create_index(["source_id", "at"])
+    db["articles"].enable_fts(list(FTS_COLUMNS), tokenize="unicode61 remove_diacritics 2")
+    _create_fts_triggers(db)
+
+
+def _create_fts_triggers(db: sqlite_utils.Database) -> None:
+    # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
+    # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.
+    cols = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    db.execute(
+        f"CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN "
+        f"INSERT INTO articles_fts (rowid, {cols}) VALUES (new.id, {new}); END"
+    )
+    db.execute(
+        f"CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN "
+        f"INSERT INTO articles_fts (articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
+        f" END"
+    )
+    db.execute(
+        f"CREATE TRIGGER articles_au AFTER UPDATE OF {cols} ON articles BEGIN "
+        f"INSERT INTO articles_fts (articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
+        f" INSERT INTO articles_fts (rowid, {cols}) VALUES (new.id, {new}); END"
+    )
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open the database with the pragmas every connection needs (WAL, foreign keys)."""
+    db = sqlite_utils.Database(path)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path)
+    if not MIGRATIONS.pending(db):
+        return db
+    # Two processes opening a fresh database at once must not both create the tables.
+    with open(f"{path}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        pending = MIGRATIONS.pending(db)
+        if pending:
+            LOGGER.info("Applying %d migration(s) to %s", len(pending), path)
+            MIGRATIONS.apply(db)
+    return db

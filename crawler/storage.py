@@ -1,0 +1,317 @@
+"""Writes to the record: articles (one transaction each), their URLs and versions, runs, errors.
+
+`Store` is the only writer of these tables. Each public write is atomic: a crash or a
+kill leaves either the whole article (row, URLs, version, full-text entry) or nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from crawler.config import Source
+from crawler.schema import open_database
+
+LOGGER = logging.getLogger(__name__)
+
+# A body shorter than this is too thin to say two URLs hold the same article.
+MIN_WORDS_FOR_TEXT_DEDUP = 30
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """UTC ISO 8601 with a Z, to the second: sortable text, the same everywhere."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """What the crawler needs to know about an article already stored."""
+
+    id: int
+    canonical_url: str
+    # The latest time the site showed for it: published, updated, or listed beside a link.
+    latest_time: str | None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """The normalized article the pipelines hand to `Store.save_article`."""
+
+    source_id: str
+    canonical_url: str
+    urls: tuple[tuple[str, str], ...]  # (canonical URL, how it was reached), canonical first
+    title: str | None
+    lead: str | None
+    body: str
+    authors: tuple[str, ...]
+    topic: str | None
+    section: str | None
+    published_at: str | None
+    published_local: str | None
+    updated_at: str | None
+    updated_local: str | None
+    image_url: str | None
+    image_caption: str | None
+    language: str | None
+    word_count: int
+    content_hash: str
+    listed_url: str | None = None  # the link (listing, feed, sitemap) that led to it
+    listed_at: str | None = None  # the time the site showed beside that link
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What saving an article did: "new", "updated" or "unchanged", and to which row."""
+
+    outcome: str
+    article_id: int
+    duplicate_of_other_url: bool = False
+
+
+class Store:
+    """The database, opened once per crawl, with the writes the crawler makes."""
+
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utc_now):
+        self.db = db
+        self.clock = clock
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now) -> Store:
+        return cls(open_database(path), clock)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def now(self) -> str:
+        return iso(self.clock()) or ""
+
+    # -- sources -------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Insert configured sources and refresh their names and URLs; keep their state."""
+        now = self.now()
+        with self.db.atomic():
+            for source in sources:
+                self.db.execute(
+                    "INSERT INTO sources (id, name, kind, url, topic, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "name=excluded.name, kind=excluded.kind, url=excluded.url, "
+                    "topic=excluded.topic",
+                    [source.id, source.name, source.kind, source.url, source.topic, now],
+                )
+
+    # -- lookups for the spiders ---------------------------------------------------------
+
+    def known(self, url: str) -> KnownArticle | None:
+        """The stored article reached by this canonical URL, if any."""
+        row = self.db.execute(
+            "SELECT a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
+            "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')) FROM article_urls u "
+            "JOIN articles a ON a.id = u.article_id WHERE u.url = ?",
+            [url],
+        ).fetchone()
+        return KnownArticle(row[0], row[1], row[2] or None) if row else None
+
+    # -- articles ------------------------------------------------------------------------
+
+    def save_article(self, article: StoredArticle) -> SaveResult:
+        """Insert a new article, or record a new version, or note that it was seen again."""
+        now = self.now()
+        with self.db.atomic():
+            existing, by_text = self._find_existing(article)
+            if existing is None:
+                article_id = self._insert(article, now)
+                outcome = "new"
+            elif by_text:
+                article_id = existing["id"]
+                self.db.execute(
+                    "UPDATE articles SET last_seen_at = ? WHERE id = ?", [now, article_id]
+                )
+                outcome = "unchanged"
+            else:
+                article_id = existing["id"]
+                outcome = self._update(existing, article, now)
+            self._add_urls(article_id, article, now)
+        return SaveResult(outcome, article_id, duplicate_of_other_url=by_text)
+
+    def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
+        for url, _ in article.urls:
+            row = self.db.execute(
+                "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id "
+                "WHERE u.url = ?",
+                [url],
+            ).fetchone()
+            if row:
+                return self._row(row), False
+        if article.word_count >= MIN_WORDS_FOR_TEXT_DEDUP:
+            row = self.db.execute(
+                "SELECT * FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
+                [article.content_hash],
+            ).fetchone()
+            if row:
+                return self._row(row), True
+        return None, False
+
+    def _row(self, row: tuple) -> dict:
+        columns = [c.name for c in self.db["articles"].columns]
+        return dict(zip(columns, row, strict=True))
+
+    def _insert(self, article: StoredArticle, now: str) -> int:
+        record = _article_record(article)
+        record.update(first_seen_at=now, last_seen_at=now, last_fetched_at=now, version=1)
+        cursor = self.db.execute(
+            f"INSERT INTO articles ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
+            list(record.values()),
+        )
+        return int(cursor.lastrowid)
+
+    def _update(self, existing: dict, article: StoredArticle, now: str) -> str:
+        changed = (
+            existing["content_hash"] != article.content_hash
+            or (existing["title"] or "") != (article.title or "")
+            or (existing["lead"] or "") != (article.lead or "")
+        )
+        if not changed:
+            self.db.execute(
+                "UPDATE articles SET last_seen_at = ?, last_fetched_at = ? WHERE id = ?",
+                [now, now, existing["id"]],
+            )
+            return "unchanged"
+        added, removed = word_changes(existing["body"] or "", article.body)
+        self.db["article_versions"].insert(
+            {
+                "article_id": existing["id"], "version": existing["version"],
+                "title": existing["title"], "lead": existing["lead"], "body": existing["body"],
+                "content_hash": existing["content_hash"],
+                "fetched_at": existing["last_fetched_at"], "superseded_at": now,
+                "words_added": added, "words_removed": removed,
+            }
+        )
+        record = _article_record(article)
+        # The first URL that named the article stays its key; the site's canonical may move.
+        record.pop("canonical_url")
+        record.update(last_seen_at=now, last_fetched_at=now, version=existing["version"] + 1)
+        assignments = ", ".join(f"{column} = ?" for column in record)
+        self.db.execute(
+            f"UPDATE articles SET {assignments} WHERE id = ?", [*record.values(), existing["id"]]
+        )
+        return "updated"
+
+    def _add_urls(self, article_id: int, article: StoredArticle, now: str) -> None:
+        for url, kind in article.urls:
+            listed_at = article.listed_at if url == article.listed_url else None
+            self.db.execute(
+                "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
+                "last_seen_at, listed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+                "listed_at = max(coalesce(listed_at, ''), coalesce(excluded.listed_at, ''))",
+                [url, article_id, kind, article.source_id, now, now, listed_at],
+            )
+
+    # -- runs and errors -----------------------------------------------------------------
+
+    def start_run(self, source_id: str, pid: int) -> int:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO crawl_runs (source_id, started_at, status, pid) "
+                "VALUES (?, ?, 'running', ?)",
+                [source_id, self.now(), pid],
+            )
+            self.db.execute(
+                "UPDATE sources SET last_run_at = ? WHERE id = ?", [self.now(), source_id]
+            )
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, int], message: str | None):
+        """Close a run and update its source's health in the same transaction."""
+        now = self.now()
+        with self.db.atomic():
+            self.db["crawl_runs"].update(
+                run_id, {"ended_at": now, "status": status, "message": message, **counts}
+            )
+            source_id = self.db["crawl_runs"].get(run_id)["source_id"]
+            if status == "failed":
+                self.db.execute(
+                    "UPDATE sources SET last_error = ?, last_error_at = ?, "
+                    "failure_count = failure_count + 1 WHERE id = ?",
+                    [message, now, source_id],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE sources SET last_success_at = ?, failure_count = 0 WHERE id = ?",
+                    [now, source_id],
+                )
+
+    def record_error(
+        self, run_id: int | None, source_id: str, url: str | None, kind: str, message: str,
+        level: str = "error",
+    ) -> None:
+        with self.db.atomic():
+            self.db["fetch_errors"].insert(
+                {
+                    "run_id": run_id, "source_id": source_id, "url": url, "level": level,
+                    "kind": kind, "message": message, "at": self.now(),
+                }
+            )
+
+    def close_stale_runs(self, alive: Callable[[int], bool]) -> int:
+        """Mark runs left 'running' by a process that no longer exists as 'interrupted'."""
+        stale = [
+            row for row in self.db.execute(
+                "SELECT id, pid FROM crawl_runs WHERE status = 'running'"
+            ).fetchall()
+            if not row[1] or not alive(row[1])
+        ]
+        with self.db.atomic():
+            for run_id, _ in stale:
+                self.db["crawl_runs"].update(
+                    run_id,
+                    {"status": "interrupted", "message": "the crawl process ended without "
+                     "closing this run (killed or crashed)"},
+                )
+        return len(stale)
+
+
+def _article_record(article: StoredArticle) -> dict:
+    return {
+        "canonical_url": article.canonical_url, "source_id": article.source_id,
+        "title": article.title, "lead": article.lead, "body": article.body,
+        "authors": json.dumps(list(article.authors), ensure_ascii=False),
+        "topic": article.topic, "section": article.section,
+        "published_at": article.published_at, "published_local": article.published_local,
+        "updated_at": article.updated_at, "updated_local": article.updated_local,
+        "image_url": article.image_url, "image_caption": article.image_caption,
+        "language": article.language, "word_count": article.word_count,
+        "content_hash": article.content_hash,
+    }
+
+
+def word_changes(old: str, new: str) -> tuple[int, int]:
+    """How many words a new text adds and removes compared with the old one."""
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(a=old.split(), b=new.split(), autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op in ("replace", "delete"):
+            removed += a2 - a1
+        if op in ("replace", "insert"):
+            added += b2 - b1
+    return added, removed

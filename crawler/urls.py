@@ -1,0 +1,77 @@
+"""URL canonicalization: one spelling per article page, whatever link reached it."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Exact query parameters that only track where a click came from.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
+    "mc_eid", "xtor", "xtref", "_ga", "_gl", "ocid", "cmpid", "ito", "icid", "ns_mchannel",
+    "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "smid", "partner", "ref_src",
+    "amp", "outputtype",
+})
+# Parameter prefixes that only track (utm_source, at_medium, pk_campaign, ...).
+TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_", "oly_", "vero_", "__twitter")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# AMP spellings in a path: /amp/..., /.../amp, /....amp.html
+_AMP_SEGMENT = re.compile(r"(^|/)amp(?=/|$)")
+_AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
+
+
+def tracking_params(url: str) -> list[str]:
+    """The query parameter names of `url` that only track, as spelled in the URL."""
+    names = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    return sorted(
+        name for name in names
+        if name.lower() in TRACKING_PARAMS or name.lower().startswith(TRACKING_PREFIXES)
+    )
+
+
+def canonicalize(url: str) -> str:
+    """The canonical spelling of an article URL.
+
+    Lower-case scheme and host, no default port, no fragment, no tracking parameters,
+    the remaining query sorted (w3lib's `canonicalize_url` does the sorting and the
+    percent-encoding; it keeps utm_* and the default port, hence the steps around it).
+    """
+    url = url.strip()
+    params = tracking_params(url)
+    if params:
+        url = url_query_cleaner(url, params, remove=True, keep_fragments=False)
+    url = canonicalize_url(url, keep_fragments=False)
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+
+
+def amp_to_canonical_guess(url: str) -> str | None:
+    """The likely non-AMP URL of an AMP-looking URL, or None if it does not look like AMP.
+
+    Only a guess for links seen in listings; the AMP page's own rel=canonical is the
+    authority once it has been fetched.
+    """
+    parts = urlsplit(url)
+    path = parts.path
+    new_path = _AMP_SUFFIX.sub(lambda m: m.group(1) or "", path)
+    new_path = _AMP_SEGMENT.sub(r"\1", new_path).replace("//", "/")
+    if new_path.endswith("/") and not path.endswith("/"):
+        new_path = new_path.rstrip("/")
+    if new_path == path:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, new_path or "/", parts.query, ""))
+
+
+def same_site(url: str, domains: tuple[str, ...]) -> bool:
+    """Whether `url`'s host is one of `domains` or a subdomain of one."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))

@@ -1,0 +1,85 @@
+"""The feed spider: RSS 0.9x/1.0/2.0 and Atom through feedparser, then each article page."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+import scrapy
+from scrapy.http import Response
+
+from crawler.items import FetchErrorItem, ListingHint
+from spiders.base import SourceSpider
+
+
+class FeedSpider(SourceSpider):
+    """Reads a feed's entries (guid, title, dates, categories) and fetches their pages."""
+
+    name = "feed"
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield self.start_request(self.parse_feed)
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        # feedparser is given the bytes (never a URL: its own fetch has no timeout) and the
+        # URL as content-location so that relative links resolve.
+        parsed = feedparser.parse(
+            response.body,
+            response_headers={
+                "content-location": response.url,
+                "content-type": response.headers.get("Content-Type", b"").decode("latin-1"),
+            },
+        )
+        entries = parsed.entries
+        if parsed.bozo:
+            problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+            if not entries:
+                yield FetchErrorItem(
+                    self.source.id, response.url, "feed-malformed",
+                    f"not a readable feed ({problem})", fatal=True,
+                )
+                return
+            yield FetchErrorItem(
+                self.source.id, response.url, "feed-malformed",
+                f"feed is malformed ({problem}); its {len(entries)} entries were used anyway",
+                level="warning",
+            )
+        elif not entries and not parsed.get("version"):
+            yield FetchErrorItem(
+                self.source.id, response.url, "feed-malformed",
+                "not an RSS or Atom feed", fatal=True,
+            )
+            return
+        for entry in entries:
+            hint = entry_hint(entry, response.url)
+            if hint is None:
+                yield FetchErrorItem(
+                    self.source.id, response.url, "feed-entry",
+                    f"entry {entry.get('title', '(untitled)')!r} has no link", level="warning",
+                )
+                continue
+            request = self.article_request(hint)
+            if request is not None:
+                yield request
+
+
+def entry_hint(entry: Any, feed_url: str) -> ListingHint | None:
+    """A listing hint from a feedparser entry, or None if it has no usable link."""
+    link = entry.get("link")
+    if not link and entry.get("guidislink"):
+        link = entry.get("id")
+    if not link:
+        return None
+    categories = tuple(t.get("term") for t in entry.get("tags", []) if t.get("term"))
+    when = entry.get("updated_parsed") or entry.get("published_parsed")
+    return ListingHint(
+        url=urljoin(feed_url, link), via="feed",
+        topic=categories[0] if categories else None,
+        # feedparser's struct_time is UTC: timegm, never mktime (local time).
+        listed_at=datetime.fromtimestamp(calendar.timegm(when), UTC) if when else None,
+        title=entry.get("title"), guid=entry.get("id"), categories=categories,
+    )

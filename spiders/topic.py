@@ -1,0 +1,63 @@
+"""The topic spider: a listing page of articles, followed through its pagination."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+
+from crawler.charset import decode_html
+from crawler.items import FetchErrorItem
+from crawler.listing import find_article_links, find_next_page
+from spiders.base import SourceSpider
+
+
+class TopicSpider(SourceSpider):
+    """Fetches a topic page's articles, page after page, up to `max_pages`.
+
+    Pagination stops early at a page whose articles are all stored already: on a
+    live-news section, everything further back was seen by an earlier crawl.
+    """
+
+    name = "topic"
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        request = self.start_request(self.parse_listing)
+        request.cb_kwargs["page"] = 1
+        yield request
+
+    def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        html, _ = decode_html(response.body, content_type, forced=self.source.encoding)
+        selector = Selector(text=html, base_url=response.url)
+        hints = find_article_links(selector, response.url, self.source.domains, self.source.links)
+        self.crawler.stats.inc_value("veille/listing_pages")
+        if not hints:
+            yield FetchErrorItem(
+                self.source.id, response.url, "no-links",
+                f"listing page {page} has no article links"
+                + (f" matching {self.source.links!r}" if self.source.links else ""),
+                level="warning", fatal=page == 1,
+            )
+            return
+        fallback = self.source.topic
+        new = 0
+        for hint in hints:
+            hint.topic = hint.topic or fallback
+            request = self.article_request(hint)
+            if request is not None:
+                new += 1
+                yield request
+        next_url = find_next_page(selector, response.url, self.source.next)
+        if next_url is None or page >= self.source.max_pages:
+            return
+        if new == 0:
+            self.crawler.stats.set_value("veille/early_stop_page", page)
+            return
+        yield scrapy.Request(
+            next_url, callback=self.parse_listing, errback=self.on_error,
+            cb_kwargs={"page": page + 1},
+        )

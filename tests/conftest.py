@@ -1,0 +1,64 @@
+"""Shared fixtures: a site server on 127.0.0.1 (port 0), config files, and `veille` runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.demo import DEMO_DIR, SiteServer, render_demo_config
+from crawler.schema import connect
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def demo_site() -> Iterator[SiteServer]:
+    """The bundled demo site, served fresh for one test."""
+    with SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"]) as site:
+        yield site
+
+
+@pytest.fixture
+def demo_config(demo_site: SiteServer, tmp_path: Path) -> Path:
+    return render_demo_config(demo_site.origin, tmp_path / "veille.toml")
+
+
+@pytest.fixture
+def mini_site() -> Iterator[SiteServer]:
+    """A small hand-made site (tests/fixtures/sites/mini) for precise spider checks."""
+    with SiteServer(FIXTURES / "sites" / "mini", [FIXTURES / "sites" / "mini-2"]) as site:
+        yield site
+
+
+def write_config(path: Path, origin: str, sources: str, crawl: str = "") -> Path:
+    """A config file whose `{site}` placeholders name the running fixture server."""
+    header = (
+        "[crawl]\nuser_agent = \"Veille-test/0.1\"\ndownload_delay = 0\nretries = 1\n"
+        "retry_backoff = 0\ntimeout = 10\n" + crawl + "\n"
+    )
+    path.write_text(header + sources.replace("{site}", origin), encoding="utf-8")
+    return path
+
+
+def veille(*args: str | Path, env: dict[str, str] | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the `veille` command in a fresh process, as a user (or cron) would."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=PROJECT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def rows(db_path: Path, sql: str, params: list | tuple = ()) -> list[dict]:
+    db = connect(db_path)
+    try:
+        return list(db.query(sql, params))
+    finally:
+        db.close()
