@@ -30,7 +30,9 @@ _PAGINATION_PARAMS = {"page", "p", "pg", "offset", "start", "q", "s", "query"}
 _SLUG_WORDS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}", re.IGNORECASE)
 _NUMERIC_ID = re.compile(r"\d{4,}")
 _ARTICLE_EXT = re.compile(r"\.(html?|php|aspx?)$", re.IGNORECASE)
-_LABEL_CLASS = re.compile(r"topic|label|kicker|categor|rubri|surtitre|overline|section", re.I)
+_LABEL_CLASS = re.compile(
+    r"topic|label|kicker|categor|rubri|surtitre|overline|section|\btags?\b", re.I
+)
 _CONTAINERS = (
     "ancestor::article[1] | ancestor::li[1] | "
     "ancestor::div[contains(@class, 'item') or contains(@class, 'story') or "
@@ -74,7 +76,8 @@ def find_article_links(
         if key == page_key or key in hints:
             continue
         title = _text(anchor)
-        if not links_css and not _looks_like_article(url, title, anchor):
+        if not links_css and not (_looks_like_article(url, title, anchor)
+                                  and _is_headline(anchor)):
             continue
         hints[key] = ListingHint(
             url=url, via="listing", title=title or None,
@@ -116,6 +119,19 @@ def _looks_like_article(url: str, title: str, anchor: Selector) -> bool:
     )
     in_heading = bool(anchor.xpath("ancestor::h1 or ancestor::h2 or ancestor::h3 or ancestor::h4"))
     return shaped and (len(title) >= MIN_TITLE_CHARS or in_heading)
+
+
+def _is_headline(anchor: Selector) -> bool:
+    """Not a label or tag link, and the item's headline link when the item has one."""
+    if _LABEL_CLASS.search(anchor.attrib.get("class", "")) or "tag" in anchor.attrib.get(
+        "rel", ""
+    ):
+        return False
+    if anchor.xpath("ancestor::h1 or ancestor::h2 or ancestor::h3 or ancestor::h4"):
+        return True
+    container = _container(anchor)
+    return container is None or not container.xpath(".//*[self::h1 or self::h2 or self::h3 "
+                                                     "or self::h4]//a[@href]")
 
 
 def _container(anchor: Selector) -> Selector | None:

@@ -93,6 +93,7 @@ def m001_core(db: sqlite_utils.Database) -> None:
         not_null={"source_id", "kind", "message", "at"},
     )
     db["fetch_errors"].create_index(["source_id", "at"])
+    db["fetch_errors"].create_index(["url"])
     db["articles"].enable_fts(list(FTS_COLUMNS), tokenize="unicode61 remove_diacritics 2")
     _create_fts_triggers(db)
 

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -130,6 +130,20 @@ class Store:
             [url],
         ).fetchone()
         return KnownArticle(row[0], row[1], row[2] or None) if row else None
+
+    def failed_for_good(self, url: str, days: float = 7.0) -> bool:
+        """Whether fetching `url` recently failed in a way a retry will not fix.
+
+        Links that robots.txt forbids or that answer 404/410 are not fetched again for
+        `days`, so that they neither cost a request on every poll nor look new.
+        """
+        since = iso(self.clock() - timedelta(days=days))
+        row = self.db.execute(
+            "SELECT 1 FROM fetch_errors WHERE url = ? AND kind IN ('ignored', 'gone') "
+            "AND at >= ? LIMIT 1",
+            [url, since],
+        ).fetchone()
+        return row is not None
 
     # -- articles ------------------------------------------------------------------------
 

@@ -73,6 +73,9 @@ class SourceSpider(scrapy.Spider):
         if known is not None and not _changed_since(hint, known.latest_time):
             self.crawler.stats.inc_value("veille/known_skipped")
             return None
+        if known is None and self.catalog.failed_for_good(url):
+            self.crawler.stats.inc_value("veille/dead_link_skipped")
+            return None
         return scrapy.Request(
             url, callback=self.parse_article, errback=self.on_error,
             cb_kwargs={"hint": hint}, meta={"veille_refresh": known is not None},
@@ -119,7 +122,8 @@ def describe_failure(failure: Failure) -> tuple[str, str, str]:
     exc = failure.value
     if failure.check(HttpError):
         status = exc.response.status
-        return "http", f"HTTP {status} from {exc.response.url}", "error"
+        kind = "gone" if status in (404, 410) else "http"
+        return kind, f"HTTP {status} from {exc.response.url}", "error"
     if failure.check(DNSLookupError):
         return "dns", f"host not found: {failure.request.url}", "error"
     if failure.check(ConnectionRefusedError):

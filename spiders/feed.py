@@ -25,18 +25,10 @@ class FeedSpider(SourceSpider):
         yield self.start_request(self.parse_feed)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
-        # feedparser is given the bytes (never a URL: its own fetch has no timeout) and the
-        # URL as content-location so that relative links resolve.
-        parsed = feedparser.parse(
-            response.body,
-            response_headers={
-                "content-location": response.url,
-                "content-type": response.headers.get("Content-Type", b"").decode("latin-1"),
-            },
-        )
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        parsed, problem = read_feed(response.body, response.url, content_type)
         entries = parsed.entries
-        if parsed.bozo:
-            problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
+        if problem:
             if not entries:
                 yield FetchErrorItem(
                     self.source.id, response.url, "feed-malformed",
@@ -67,6 +59,27 @@ class FeedSpider(SourceSpider):
                 yield request
 
 
+# What feedparser flags as "bozo" although the feed itself is fine.
+_HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+
+
+def read_feed(body: bytes, url: str, content_type: str | None = None) -> tuple[Any, str | None]:
+    """feedparser's reading of a feed, and what is wrong with it (None if nothing is).
+
+    feedparser gets the bytes (never a URL: its own fetch has no timeout) and the URL as
+    content-location so that relative links resolve. A wrong Content-Type header or
+    charset label is not a defect of the feed: feedparser copes, and so do we.
+    """
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers)
+    exc = parsed.get("bozo_exception")
+    if not parsed.bozo or (isinstance(exc, _HARMLESS) and parsed.get("version")):
+        return parsed, None
+    return parsed, f"{type(exc).__name__}: {exc}"
+
+
 def entry_hint(entry: Any, feed_url: str) -> ListingHint | None:
     """A listing hint from a feedparser entry, or None if it has no usable link."""
     link = entry.get("link")
@@ -75,7 +88,8 @@ def entry_hint(entry: Any, feed_url: str) -> ListingHint | None:
     if not link:
         return None
     categories = tuple(t.get("term") for t in entry.get("tags", []) if t.get("term"))
-    when = entry.get("updated_parsed") or entry.get("published_parsed")
+    # dict.get: feedparser's own .get("updated_parsed") falls back to published, noisily.
+    when = dict.get(entry, "updated_parsed") or dict.get(entry, "published_parsed")
     return ListingHint(
         url=urljoin(feed_url, link), via="feed",
         topic=categories[0] if categories else None,
