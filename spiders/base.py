@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
@@ -124,12 +131,15 @@ def describe_failure(failure: Failure) -> tuple[str, str, str]:
         status = exc.response.status
         kind = "gone" if status in (404, 410) else "http"
         return kind, f"HTTP {status} from {exc.response.url}", "error"
-    if failure.check(DNSLookupError):
-        return "dns", f"host not found: {failure.request.url}", "error"
-    if failure.check(ConnectionRefusedError):
-        return "connection", f"connection refused: {failure.request.url}", "error"
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timeout", f"timed out: {failure.request.url}", "error"
+    url = failure.request.url
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "dns", f"host not found: {url}", "error"
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
+        return "connection", f"connection refused: {url}", "error"
+    if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
+        return "timeout", f"timed out: {url}", "error"
+    if failure.check(ResponseDataLossError, DownloadFailedError):
+        return "download", f"download failed ({exc}): {url}", "error"
     if failure.check(IgnoreRequest):
         # Robots.txt exclusions and over-size responses land here.
         return "ignored", f"not fetched: {exc or 'request ignored'}", "warning"

@@ -43,7 +43,7 @@ class FeedSpider(SourceSpider):
         elif not entries and not parsed.get("version"):
             yield FetchErrorItem(
                 self.source.id, response.url, "feed-malformed",
-                "not an RSS or Atom feed", fatal=True,
+                "not a readable feed: no RSS or Atom content found", fatal=True,
             )
             return
         for entry in entries:
