@@ -105,17 +105,19 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 # Date search in free text is where htmldate guesses wrong; metadata and markup only.
 TRAFILATURA_DATE_PARAMS = {"original_date": True, "extensive_search": False}
 
-# Short paragraphs that are links to other articles or widget labels, not article text.
+# Paragraphs that are links to other articles ("Lire aussi : ...") or leftover widget
+# labels, not article text. Labels must match whole: "Partager un repas..." is prose.
 _NOT_BODY_RE = re.compile(
-    r"^(?:(?:à\s+)?lire\s+(?:aussi|également|egalement)|voir\s+aussi|sur\s+le\s+même\s+sujet"
-    r"|(?:read|see)\s+(?:also|more)|related(?:\s+articles?)?\s*:|partager|copier\s+le\s+lien"
-    r"|share(?:\s+this)?(?:\s+article)?$|copy\s+link)",
+    r"^(?:(?:à\s+)?lire\s+(?:aussi|également|egalement)|(?:à\s+)?voir\s+aussi"
+    r"|sur\s+le\s+même\s+sujet|(?:read|see)\s+(?:also|more)\s*(?:[:|›»]|$)|related\s*:)"
+    r"|^(?:partager(?:\s+sur\s+\w+)?|copier\s+le\s+lien|share(?:\s+this(?:\s+article)?)?"
+    r"|copy\s+link)$",
     re.IGNORECASE,
 )
 _NOT_BODY_MAX_CHARS = 300
 
 _AUTHOR_PREFIX_RE = re.compile(
-    r"^(?:(?:written|reported|text|story|words)\s+by|propos\s+recueillis\s+par|by|par|de)\s*:?\s+",
+    r"^(?:(?:written|reported|text|story|words)\s+by|propos\s+recueillis\s+par|by|par)\s*:?\s+",
     re.IGNORECASE,
 )
 _AUTHOR_SPLIT_RE = re.compile(r"\s*(?:,|;|&|\||\band\b|\bet\b)\s*", re.IGNORECASE)
@@ -123,14 +125,14 @@ _URL_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^/", re.IGNORECASE)
 
 # Kicker ("surtitre") and standfirst ("chapô") elements, matched on class tokens.
 _KICKER_XPATH = (
-    "//body//*[not(ancestor::nav or ancestor::footer)]"
+    "//body//*[not(ancestor-or-self::nav or ancestor-or-self::footer)]"
     "[re:test(@class, '(^|[\\s_-])(kicker|surtitre|sur-titre|overline|eyebrow)([\\s_-]|$)', 'i')"
     " or re:test(@class, '(^|\\s)[\\w-]*(article|story)(__|-)label([\\s_-]|$)', 'i')]"
 )
 _KICKER_MAX_WORDS = 6
 _CHAPO_XPATH = (
     "//body//*[self::p or self::div or self::h2 or self::section or self::span]"
-    "[not(ancestor::nav or ancestor::footer)]"
+    "[not(ancestor-or-self::nav or ancestor-or-self::footer)]"
     "[re:test(@class, '(^|[\\s_-])(chapo|chapeau|standfirst|lead|lede|dek|intro)([\\s_-]|$)', 'i')]"
 )
 _CHAPO_MIN_CHARS = 40
@@ -187,6 +189,8 @@ _TZ_ABBREVIATIONS = {
 _NO_DATE = datetime(1, 1, 1)
 _LANGUAGE_RE = re.compile(r"^([a-z]{2})(?:[-_]|$)", re.IGNORECASE)
 _MIN_DETECTION_CHARS = 40
+# <base href> belongs in <head>; no need to scan a whole long page for it.
+BASE_SCAN_CHARS = 16384
 
 
 class _DateParserInfo(date_parser.parserinfo):
@@ -327,7 +331,7 @@ class _Page:
         self.selectors = selectors
         self.tz = tz
         self.sel = Selector(text=html)
-        self.base_url = get_base_url(html[:16384], url)
+        self.base_url = get_base_url(html, url, max_scan=BASE_SCAN_CHARS)
         items = self._structured_data()
         self.jsonld, self.jsonld_index = _find_article_node(items.get("json-ld", []))
         self.og = _opengraph_properties(items.get("opengraph", []))
