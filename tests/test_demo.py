@@ -1,0 +1,44 @@
+"""The README's main command, `veille demo`, end to end, checked against data/demo/expected.json."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from conftest import PROJECT, rows, veille
+from crawler.cli import cli
+from crawler.demo import DEMO_DIR
+
+
+def test_demo_runs_to_the_end(tmp_path):
+    out = tmp_path / "demo"
+    result = veille("demo", "--output", out, timeout=300)
+    assert result.returncode == 0, result.stderr
+    db = out / "veille.db"
+    expected = json.loads((DEMO_DIR / "expected.json").read_text(encoding="utf-8"))
+    articles = rows(db, "SELECT * FROM articles")
+    assert len(articles) == 37  # 36 in edition 1, one more in edition 2
+    by_path = {re.sub(r"^http://127\.0\.0\.1:\d+", "", a["canonical_url"]): a for a in articles}
+    for item in expected["edition_1"]["articles"]:
+        article = by_path[item["path"]]
+        assert article["title"] == item["title"]
+        assert article["language"] == item["language"]
+        assert item["body_snippet"] in article["body"], item["path"]
+    cp1252 = by_path["/gazette/article/4405-georgie-prix-du-pain.html"]
+    assert "Ã" not in cp1252["body"] and "\ufffd" not in cp1252["body"]
+    assert len(rows(db, "SELECT * FROM article_versions")) == 1
+    runs = rows(db, "SELECT * FROM crawl_runs ORDER BY id")
+    second = [r for r in runs[8:16]]
+    assert sum(r["new"] for r in second) == 0 and sum(r["updated"] for r in second) == 0
+    assert "Browse it" in result.stdout
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    runner = CliRunner()
+    for name, command in cli.commands.items():
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.output, name
+        assert f"veille {name}" in readme, name
