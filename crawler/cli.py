@@ -1,4 +1,7 @@
-"""The `veille` command line: one click group; only here do errors become messages and exit codes."""
+"""The `veille` command line: one click group.
+
+Only here do exceptions become messages and exit codes.
+"""
 
 from __future__ import annotations
 

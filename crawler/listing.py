@@ -17,7 +17,9 @@ LOGGER = logging.getLogger(__name__)
 
 # Links inside these are site furniture, not the listing (the "most read" box included:
 # its articles belong to other topics).
-_FURNITURE = "ancestor::nav or ancestor::header or ancestor::footer or ancestor::form or ancestor::aside"
+_FURNITURE = (
+    "ancestor::nav or ancestor::header or ancestor::footer or ancestor::form or ancestor::aside"
+)
 # Path segments of pages that are not articles.
 _NOT_ARTICLE_SEGMENTS = {
     "tag", "tags", "auteur", "auteurs", "author", "authors", "search", "recherche",

@@ -9,7 +9,6 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import rows, veille, write_config
 
 TOPIC = """
@@ -210,11 +209,11 @@ def test_missing_and_broken_article_pages(mini_site, tmp_path):
 </main></body></html>""".encode())
     mini_site.overrides["/news/2026/11/22/a-page-with-broken-markup.html"] = (
         200, {"Content-Type": "text/html; charset=utf-8"},
-        ("<html><head><title>Broken markup</title></head><body><div><p>Ceasefire observers "
-         "said on Sunday that <b>both sides had pulled back <i>heavy weapons from the line, "
-         "a first since the spring.<p>The mission counted forty guns moved overnight <div>"
-         "and asked for access to the depots.</p><p>Talks resume on Monday in Geneva, "
-         "where mediators hope to agree on the river crossings.").encode())
+        (b"<html><head><title>Broken markup</title></head><body><div><p>Ceasefire observers "
+         b"said on Sunday that <b>both sides had pulled back <i>heavy weapons from the line, "
+         b"a first since the spring.<p>The mission counted forty guns moved overnight <div>"
+         b"and asked for access to the depots.</p><p>Talks resume on Monday in Geneva, "
+         b"where mediators hope to agree on the river crossings."))
     mini_site.overrides["/news/2026/11/22/the-server-errors-on-this-one.html"] = (
         500, {"Content-Type": "text/html"}, b"<h1>Internal error</h1>")
     config = write_config(tmp_path / "veille.toml", o, TOPIC)

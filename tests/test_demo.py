@@ -6,8 +6,8 @@ import json
 import re
 
 from click.testing import CliRunner
-
 from conftest import PROJECT, rows, veille
+
 from crawler.cli import cli
 from crawler.demo import DEMO_DIR
 
