@@ -38,7 +38,7 @@ def test_demo_runs_to_the_end(tmp_path):
 def test_every_command_has_help_and_is_in_the_readme():
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     runner = CliRunner()
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and "Example:" in result.output, name
         assert f"veille {name}" in readme, name
