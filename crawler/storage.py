@@ -169,25 +169,21 @@ class Store:
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         for url, _ in article.urls:
-            row = self.db.execute(
+            row = next(self.db.query(
                 "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id "
                 "WHERE u.url = ?",
                 [url],
-            ).fetchone()
+            ), None)
             if row:
-                return self._row(row), False
+                return row, False
         if article.word_count >= MIN_WORDS_FOR_TEXT_DEDUP:
-            row = self.db.execute(
+            row = next(self.db.query(
                 "SELECT * FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
                 [article.content_hash],
-            ).fetchone()
+            ), None)
             if row:
-                return self._row(row), True
+                return row, True
         return None, False
-
-    def _row(self, row: tuple) -> dict:
-        columns = [c.name for c in self.db["articles"].columns]
-        return dict(zip(columns, row, strict=True))
 
     def _insert(self, article: StoredArticle, now: str) -> int:
         record = _article_record(article)
