@@ -71,6 +71,9 @@ class StorePipeline:
             return item
         if isinstance(item, ArticleItem) and item.stored is not None:
             result = self.store.save_article(item.stored)
+            # Logged after the commit: a reader of the log knows the article is on disk.
+            LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
+                        result.article_id, item.stored.canonical_url)
             stats.inc_value(f"veille/{result.outcome}")
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")

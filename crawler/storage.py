@@ -145,6 +145,19 @@ class Store:
         ).fetchone()
         return row is not None
 
+    def last_run_finished(self, source_id: str) -> bool:
+        """Whether the source's latest finished run ended normally (not killed or failed).
+
+        A crawl that was interrupted may have stored page 1 of a listing and never reached
+        page 2, so the next crawl must not stop paginating at a page of known articles.
+        """
+        row = self.db.execute(
+            "SELECT status FROM crawl_runs WHERE source_id = ? AND status != 'running' "
+            "ORDER BY id DESC LIMIT 1",
+            [source_id],
+        ).fetchone()
+        return row is not None and row[0] in ("ok", "partial")
+
     # -- articles ------------------------------------------------------------------------
 
     def save_article(self, article: StoredArticle) -> SaveResult:

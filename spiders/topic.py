@@ -19,12 +19,16 @@ class TopicSpider(SourceSpider):
     """Fetches a topic page's articles, page after page, up to `max_pages`.
 
     Pagination stops early at a page whose articles are all stored already: on a
-    live-news section, everything further back was seen by an earlier crawl.
+    live-news section, everything further back was seen by an earlier crawl. Not after
+    a crawl that was killed or failed, though: that one may have stopped before page 2.
     """
 
     name = "topic"
+    early_stop = True
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        assert self.catalog is not None
+        self.early_stop = self.catalog.last_run_finished(self.source.id)
         request = self.start_request(self.parse_listing)
         request.cb_kwargs["page"] = 1
         yield request
@@ -54,7 +58,7 @@ class TopicSpider(SourceSpider):
         next_url = find_next_page(selector, response.url, self.source.next)
         if next_url is None or page >= self.source.max_pages:
             return
-        if new == 0:
+        if new == 0 and self.early_stop:
             self.crawler.stats.set_value("veille/early_stop_page", page)
             return
         yield scrapy.Request(
