@@ -73,15 +73,17 @@ def init(obj: Context) -> None:
 @click.option("--verbose", "-v", count=True, help="Show Scrapy's log (-vv for debug).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr [default: when stderr is a terminal].")
+@click.option("--send", is_flag=True, help="Then deliver the alerts due (veille alerts send).")
 @click.pass_obj
 def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
-          progress: bool | None) -> None:
-    """Crawl sources once: fetch, extract, deduplicate and store new articles.
+          progress: bool | None, send: bool) -> None:
+    """Crawl sources once: fetch, extract, deduplicate, store new articles, queue alerts.
 
     Prints one line per source and a summary. Exits with status 1 if a source failed
-    (after crawling all the others).
+    (after crawling all the others). Alerts are queued in the database; --send delivers
+    them at the end.
 
-    Example: veille crawl --source levant-karabakh --source levant-rss
+    Example: veille crawl --source levant-karabakh --source levant-rss --send
     """
     from crawler.runner import crawl as run_crawl
     from crawler.runner import progress_stream
@@ -109,12 +111,16 @@ def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
         click.echo(line)
     failed = [s for s in summaries if s.failed]
     total = {k: sum(getattr(s, k) for s in summaries)
-             for k in ("new", "updated", "unchanged", "errors", "requests")}
+             for k in ("new", "updated", "unchanged", "errors", "requests", "alerts")}
     seconds = summaries[0].seconds if summaries else 0.0
     click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
                f"{total['updated']} updated, {total['unchanged']} unchanged, "
-               f"{total['errors']} errors, {total['requests']} requests in {seconds:.1f} s "
-               f"-> {obj.db_file}")
+               f"{total['errors']} errors, {total['requests']} requests in {seconds:.1f} s; "
+               f"{total['alerts']} alerts queued -> {obj.db_file}")
+    if send:
+        from crawler.cli_alerts import dispatch_now
+
+        dispatch_now(config, obj.db_file)
     if failed:
         sys.exit(1)
 
@@ -233,6 +239,10 @@ def demo(output: str) -> None:
     print_demo_report(db_file, requests)
     click.echo(f"\nBrowse it: datasette {db_file}   (or query it: sqlite-utils {db_file} "
                "\"select title from articles\")")
+
+
+# The alert commands live in their own module; importing it registers them on `cli`.
+from crawler import cli_alerts  # noqa: E402,F401
 
 
 def main() -> None:

@@ -8,17 +8,40 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cssselect import SelectorError
-from parsel.csstranslator import css2xpath
+from crawler.subscriptions import (
+    AlertSettings,
+    Channel,
+    Conflict,
+    EmailChannel,
+    FeedChannel,
+    Subscription,
+    WebhookChannel,
+    parse_alert_settings,
+    parse_all,
+    parse_conflict,
+    parse_subscription,
+)
+from crawler.validation import (
+    SLUG,
+    ConfigError,
+    check_selector,
+    check_timezone,
+    check_types,
+    parse_duration,
+)
+
+__all__ = [
+    "AlertSettings", "Channel", "Config", "ConfigError", "Conflict", "CrawlSettings",
+    "EmailChannel", "FeedChannel", "Source", "Subscription", "WebhookChannel", "config_path",
+    "db_path", "load_config", "parse_config", "parse_duration",
+]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -30,11 +53,6 @@ SOURCE_KINDS = ("topic", "feed", "sitemap")
 SELECTOR_FIELDS = (
     "title", "lead", "body", "authors", "published", "updated", "topic", "section", "image",
 )
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class ConfigError(ValueError):
-    """The configuration file cannot be used; the message names the file, source and problem."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,18 @@ class Config:
     path: Path
     crawl: CrawlSettings
     sources: tuple[Source, ...]
+    conflicts: tuple[Conflict, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        for sub in self.subscriptions:
+            if sub.id == subscription_id:
+                return sub
+        known = ", ".join(s.id for s in self.subscriptions) or "none"
+        raise ConfigError(
+            f"{self.path}: no subscription with id {subscription_id!r} (known: {known})"
+        )
 
     def source(self, source_id: str) -> Source:
         for source in self.sources:
@@ -111,8 +141,8 @@ _CRAWL_KEYS = {
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
 }
-_TOP_KEYS = {"crawl", "source"}
-
+_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts"}
+_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts"}
 
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The config file to use: the argument, else $VEILLE_CONFIG, else data/veille.toml."""
@@ -150,9 +180,9 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     crawl_raw = raw.get("crawl", {})
     if not isinstance(crawl_raw, dict):
         raise ConfigError(f"{path}: [crawl] must be a table")
-    _check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
+    check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
     crawl = CrawlSettings(**crawl_raw)
-    _check_timezone(crawl.timezone, f"{path}: [crawl]")
+    check_timezone(crawl.timezone, f"{path}: [crawl]")
     sources_raw = raw.get("source", [])
     if not isinstance(sources_raw, list):
         raise ConfigError(f"{path}: 'source' must be an array of tables ([[source]])")
@@ -164,7 +194,15 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
             raise ConfigError(f"{path}: source {source.id!r}: duplicate id")
         seen.add(source.id)
         sources.append(source)
-    return Config(path=path, crawl=crawl, sources=tuple(sources))
+    conflicts = parse_all(raw, "conflict", path, parse_conflict)
+    known = {"conflict": {c.id for c in conflicts}, "source": seen}
+    subscriptions = parse_all(
+        raw, "subscription", path,
+        lambda entry, where: parse_subscription(entry, where, known, path.parent, crawl.timezone),
+    )
+    alerts = parse_alert_settings(raw.get("alerts", {}), f"{path}: [alerts]")
+    return Config(path=path, crawl=crawl, sources=tuple(sources), conflicts=conflicts,
+                  subscriptions=subscriptions, alerts=alerts)
 
 
 def _parse_source(entry: Any, where: str) -> Source:
@@ -172,11 +210,11 @@ def _parse_source(entry: Any, where: str) -> Source:
         raise ConfigError(f"{where}: must be a table")
     if "id" in entry and isinstance(entry["id"], str):
         where = f"{where.rsplit(':', 1)[0]}: source {entry['id']!r}"
-    _check_types(entry, _SOURCE_KEYS, where)
+    check_types(entry, _SOURCE_KEYS, where)
     for key in ("id", "url", "kind"):
         if not entry.get(key):
             raise ConfigError(f"{where}: missing {key!r}")
-    if not _SLUG.match(entry["id"]):
+    if not SLUG.match(entry["id"]):
         raise ConfigError(f"{where}: id must be a lowercase slug (letters, digits, - and _)")
     if entry["kind"] not in SOURCE_KINDS:
         raise ConfigError(
@@ -197,12 +235,12 @@ def _parse_source(entry: Any, where: str) -> Source:
             raise ConfigError(
                 f"{where}: selectors.{name} is not a field (one of {', '.join(SELECTOR_FIELDS)})"
             )
-        _check_selector(css, f"{where}: selectors.{name}")
+        check_selector(css, f"{where}: selectors.{name}")
     for key in ("links", "next"):
         if key in entry:
-            _check_selector(entry[key], f"{where}: {key}")
+            check_selector(entry[key], f"{where}: {key}")
     if "timezone" in entry:
-        _check_timezone(entry["timezone"], where)
+        check_timezone(entry["timezone"], where)
     if "encoding" in entry:
         import codecs
 
@@ -218,35 +256,3 @@ def _parse_source(entry: Any, where: str) -> Source:
     return Source(**values)
 
 
-def _check_types(entry: Mapping[str, Any], schema: Mapping[str, Any], where: str) -> None:
-    for key, value in entry.items():
-        if key not in schema:
-            raise ConfigError(f"{where}: unknown key {key!r}")
-        expected = schema[key]
-        # bool is an int in Python; never accept true for a number or a number for a flag
-        if isinstance(value, bool) and expected is not bool:
-            raise ConfigError(f"{where}: {key} must be {_type_name(expected)}, not a boolean")
-        if not isinstance(value, expected):
-            raise ConfigError(f"{where}: {key} must be {_type_name(expected)}")
-
-
-def _type_name(expected: Any) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
-             list: "a list"}
-    if isinstance(expected, tuple):
-        return "a number"
-    return names.get(expected, expected.__name__)
-
-
-def _check_selector(css: str, where: str) -> None:
-    try:
-        css2xpath(css)
-    except SelectorError as exc:
-        raise ConfigError(f"{where}: bad CSS selector {css!r}: {exc}") from None
-
-
-def _check_timezone(name: str, where: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown time zone {name!r}") from None

@@ -7,6 +7,7 @@ counts every request so that tests can tell what a crawl fetched.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -151,13 +152,69 @@ class SiteServer:
         return Handler
 
 
+class HookReceiver:
+    """A webhook receiver on 127.0.0.1 for the demo: checks signatures, keeps each delivery.
+
+    It answers 200 to a delivery it has already seen (same Idempotency-Key) without keeping
+    it twice, as a receiver should.
+    """
+
+    def __init__(self, secret: str):
+        self.secret = secret
+        self.deliveries: dict[str, dict] = {}  # Idempotency-Key -> JSON document
+        self.bad_signatures = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> HookReceiver:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        from crawler.channels.webhook import SIGNATURE_HEADER, verify_signature
+
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if not verify_signature(receiver.secret, body, self.headers[SIGNATURE_HEADER]):
+                    with receiver._lock:
+                        receiver.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                with receiver._lock:
+                    receiver.deliveries.setdefault(
+                        self.headers["Idempotency-Key"], json.loads(body)
+                    )
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                LOGGER.debug("demo webhook: " + format, *args)
+
+        return Handler
+
+
 def demo_site() -> SiteServer:
     """The bundled demo site (data/demo), not yet started."""
     return SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"])
 
 
-def render_demo_config(origin: str, dest: Path) -> Path:
-    """Write data/demo/veille.toml to `dest` with the live site's origin filled in."""
+def render_demo_config(origin: str, dest: Path, hooks: str = "http://127.0.0.1:9") -> Path:
+    """Write data/demo/veille.toml to `dest` with the live site's (and receiver's) origin."""
     text = (DEMO_DIR / "veille.toml").read_text(encoding="utf-8")
-    dest.write_text(text.replace("{site}", origin), encoding="utf-8")
+    dest.write_text(text.replace("{site}", origin).replace("{hooks}", hooks), encoding="utf-8")
     return dest

@@ -9,6 +9,7 @@ from scrapy.crawler import Crawler
 
 from crawler.items import ArticleItem, FetchErrorItem
 from crawler.normalize import normalize_article
+from crawler.outbox import Outbox
 from crawler.storage import Store
 
 LOGGER = logging.getLogger(__name__)
@@ -49,7 +50,11 @@ class StorePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.store = Store.open(self.crawler.settings["VEILLE_DB"])
+        settings = self.crawler.settings
+        outbox = Outbox(settings.getlist("VEILLE_CONFLICTS"),
+                        settings.getlist("VEILLE_SUBSCRIPTIONS"),
+                        settings.getfloat("VEILLE_ALERT_MAX_AGE") or None)
+        self.store = Store.open(settings["VEILLE_DB"], outbox=outbox)
 
     def close_spider(self) -> None:
         if self.store is not None:
@@ -75,6 +80,8 @@ class StorePipeline:
             LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
                         result.article_id, item.stored.canonical_url)
             stats.inc_value(f"veille/{result.outcome}")
+            if result.alerts:
+                stats.inc_value("veille/alerts", result.alerts)
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")
         return item

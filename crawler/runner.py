@@ -19,6 +19,7 @@ from scrapy.crawler import CrawlerProcess
 from twisted.internet.task import LoopingCall
 
 from crawler.config import Config, Source
+from crawler.outbox import sync_alerting
 from crawler.storage import Store
 from spiders import SPIDERS
 
@@ -40,6 +41,7 @@ class RunSummary:
     warnings: int
     message: str | None
     seconds: float
+    alerts: int = 0
 
     @property
     def failed(self) -> bool:
@@ -70,6 +72,9 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         "VEILLE_DB": str(db_path),
         "VEILLE_TIMEZONE": crawl.timezone,
+        "VEILLE_CONFLICTS": list(config.conflicts),
+        "VEILLE_SUBSCRIPTIONS": list(config.subscriptions),
+        "VEILLE_ALERT_MAX_AGE": config.alerts.max_age_seconds or 0,
         "ITEM_PIPELINES": {
             "crawler.pipelines.NormalizePipeline": 100,
             "crawler.pipelines.StorePipeline": 300,
@@ -91,6 +96,7 @@ def crawl(
     """Crawl `sources` into the database at `db_path`; one summary per source, in order."""
     with Store.open(db_path) as store:
         store.sync_sources(config.sources)
+        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
         stale = store.close_stale_runs(_pid_alive)
         if stale:
             LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)
@@ -122,7 +128,7 @@ def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> Run
     return RunSummary(
         source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
         row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],
-        elapsed,
+        elapsed, row["alerts"],
     )
 
 

@@ -17,7 +17,7 @@ LOGGER = logging.getLogger(__name__)
 COUNTS = {
     "new": "veille/new", "updated": "veille/updated", "errors": "veille/errors",
     "warnings": "veille/warnings", "requests": "downloader/request_count",
-    "pages_fetched": "response_received_count",
+    "pages_fetched": "response_received_count", "alerts": "veille/alerts",
 }
 
 

@@ -98,6 +98,52 @@ def m001_core(db: sqlite_utils.Database) -> None:
     _create_fts_triggers(db)
 
 
+@MIGRATIONS()
+def m002_alerts(db: sqlite_utils.Database) -> None:
+    """Tracked conflicts, why each article matched, subscriptions and the alert outbox.
+
+    Only what may be published is here: a subscription's id, name, filters and channel
+    kind, never its webhook URL, addresses or secrets (those stay in the config file and
+    the environment).
+    """
+    db["conflicts"].create(
+        {"id": str, "name": str, "aliases": str, "exclude": str, "topics": str,
+         "added_at": str, "removed_at": str},
+        pk="id", not_null={"name", "added_at"},
+    )
+    db["article_conflicts"].create(
+        {"article_id": int, "conflict_id": str, "alias": str, "field": str, "fields": str,
+         "score": float, "matched_at": str},
+        pk=("article_id", "conflict_id"),
+        foreign_keys=[("article_id", "articles", "id"), ("conflict_id", "conflicts", "id")],
+        not_null={"alias", "field", "score", "matched_at"},
+    )
+    db["article_conflicts"].create_index(["conflict_id", "article_id"])
+    db["subscriptions"].create(
+        {"id": str, "name": str, "channel": str, "conflicts": str, "sources": str,
+         "languages": str, "mode": str, "schedule": str, "updates": int, "created_at": str,
+         "removed_at": str, "last_digest_at": str},
+        pk="id", not_null={"name", "channel", "mode", "created_at"}, defaults={"updates": 0},
+    )
+    db["alerts"].create(
+        {"id": int, "uid": str, "subscription_id": str, "article_id": int, "story_id": int,
+         "kind": str, "dedup_key": str, "conflicts": str, "status": str, "batch_uid": str,
+         "attempts": int, "created_at": str, "next_attempt_at": str, "lease_until": str,
+         "claimed_by": str, "sent_at": str, "last_error": str},
+        pk="id",
+        foreign_keys=[("subscription_id", "subscriptions", "id"), ("article_id", "articles", "id")],
+        not_null={"uid", "subscription_id", "kind", "dedup_key", "status", "created_at"},
+        defaults={"attempts": 0, "status": "pending"},
+    )
+    db["alerts"].create_index(["uid"], unique=True)
+    # One alert per subscription per story (and per kind): the outbox's guarantee.
+    db["alerts"].create_index(["dedup_key"], unique=True)
+    db["alerts"].create_index(["status", "subscription_id"])
+    db["alerts"].create_index(["article_id"])
+    db["alerts"].create_index(["batch_uid"])
+    db["crawl_runs"].add_column("alerts", int, not_null_default=0)
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

@@ -1,4 +1,5 @@
-"""Writes to the record: articles (one transaction each), their URLs and versions, runs, errors.
+"""Writes to the record: articles (one transaction each, with their alerts), their URLs and
+versions, runs, errors.
 
 `Store` is the only writer of these tables. Each public write is atomic: a crash or a
 kill leaves either the whole article (row, URLs, version, full-text entry) or nothing.
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from crawler.config import Source
+from crawler.outbox import Outbox
 from crawler.schema import open_database
 
 LOGGER = logging.getLogger(__name__)
@@ -79,18 +81,22 @@ class SaveResult:
     outcome: str
     article_id: int
     duplicate_of_other_url: bool = False
+    alerts: int = 0  # alerts queued with it
 
 
 class Store:
     """The database, opened once per crawl, with the writes the crawler makes."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utc_now,
+                 outbox: Outbox | None = None):
         self.db = db
         self.clock = clock
+        self.outbox = outbox
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now) -> Store:
-        return cls(open_database(path), clock)
+    def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now,
+             outbox: Outbox | None = None) -> Store:
+        return cls(open_database(path), clock, outbox)
 
     def close(self) -> None:
         self.db.close()
@@ -178,7 +184,12 @@ class Store:
                 article_id = existing["id"]
                 outcome = self._update(existing, article, now)
             self._add_urls(article_id, article, now)
-        return SaveResult(outcome, article_id, duplicate_of_other_url=by_text)
+            alerts = (
+                self.outbox.record(self.db, article_id, outcome, article, now)
+                if self.outbox is not None else []
+            )
+        return SaveResult(outcome, article_id, duplicate_of_other_url=by_text,
+                          alerts=len(alerts))
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         for url, _ in article.urls:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import Clock
 
 from crawler.config import Source
 from crawler.normalize import content_hash
@@ -14,19 +14,6 @@ from crawler.schema import MIGRATIONS, open_database
 from crawler.storage import Store, StoredArticle, word_changes
 
 BODY = " ".join(f"Paragraph word{i} about the ceasefire negotiations." for i in range(12))
-
-
-class Clock:
-    """An injected clock that moves only when told to."""
-
-    def __init__(self):
-        self.now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: int) -> None:
-        self.now += timedelta(minutes=minutes)
 
 
 @pytest.fixture
@@ -64,7 +51,7 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
             "fetch_errors", "articles_fts"} <= set(db.table_names())
     db.close()
     again = open_database(tmp_path / "v.db")
-    assert [m.name for m in MIGRATIONS.applied(again)] == ["m001_core"]
+    assert [m.name for m in MIGRATIONS.applied(again)] == ["m001_core", "m002_alerts"]
 
 
 def test_new_then_unchanged(store):

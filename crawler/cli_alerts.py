@@ -1,0 +1,218 @@
+"""The alert commands of `veille`: alerts (list, send, retry, test), conflicts, rematch."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from crawler.cli import Context, cli
+from crawler.config import Config, ConfigError
+from crawler.schema import open_database
+
+STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+def dispatch_now(config: Config, db_file, only: tuple[str, ...] = ()) -> int:
+    """Send the due alerts; print what happened; return the number given up on."""
+    from crawler.dispatch import Dispatcher
+    from crawler.outbox import sync_alerting
+    from crawler.storage import Store
+
+    with Store(open_database(db_file)) as store:
+        store.sync_sources(config.sources)
+        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+        dispatcher = Dispatcher(store.db, config.subscriptions, config.alerts,
+                                user_agent=config.crawl.user_agent)
+        report = dispatcher.run(only)
+        waiting = store.db.execute(
+            "SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')"
+        ).fetchone()[0]
+    for error in report.errors:
+        click.echo(f"  error: {error}", err=True)
+    click.echo(f"alerts: {report.sent} sent in {report.batches} deliveries, "
+               f"{report.retrying} to retry, {report.failed} failed; {waiting} waiting")
+    return report.failed
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice([*STATUSES, "all"]), default="all",
+              show_default=True, help="Only alerts in this state.")
+@click.option("--subscription", "subscription", metavar="ID", help="Only this subscription's.")
+@click.option("--limit", default=30, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int,
+           as_json: bool) -> None:
+    """List alerts (pending, sent, failed); send, retry or test them with a subcommand.
+
+    Crawls queue alerts; `veille alerts send` (or `veille crawl --send`) delivers them.
+
+    Example: veille alerts --status failed
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: Context = ctx.obj
+    sql = ("SELECT al.id, al.status, al.subscription_id, al.created_at, al.sent_at, "
+           "al.attempts, al.next_attempt_at, al.last_error, al.conflicts, a.title, "
+           "a.canonical_url AS url FROM alerts al JOIN articles a ON a.id = al.article_id")
+    where, params = [], []
+    if status != "all":
+        where.append("al.status = ?")
+        params.append(status)
+    if subscription:
+        where.append("al.subscription_id = ?")
+        params.append(subscription)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY al.id DESC LIMIT ?"
+    db = open_database(obj.db_file)
+    try:
+        found = list(db.query(sql, [*params, limit]))
+        counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES))
+    for row in found:
+        when = row["sent_at"] or row["created_at"]
+        click.echo(f"#{row['id']:<5} {row['status']:<9} {row['subscription_id']:<16} {when}  "
+                   f"{(row['title'] or row['url'])[:70]}")
+        if row["last_error"] and row["status"] != "sent":
+            retry = f"; next attempt {row['next_attempt_at']}" if row["status"] == "pending" else ""
+            click.echo(f"       attempt {row['attempts']}: {row['last_error']}{retry}")
+
+
+@alerts.command("send")
+@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
+              help="Only this subscription (repeatable).")
+@click.pass_obj
+def alerts_send(obj: Context, subscriptions: tuple[str, ...]) -> None:
+    """Deliver the alerts that are due now; failures are retried later with backoff.
+
+    Exits with status 1 if an alert was given up on (marked failed).
+
+    Example: veille alerts send
+    """
+    config = obj.load()
+    try:
+        for sub_id in subscriptions:
+            config.subscription(sub_id)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dispatch_now(config, obj.db_file, subscriptions):
+        sys.exit(1)
+
+
+@alerts.command("retry")
+@click.argument("alert_ids", nargs=-1, type=int)
+@click.option("--subscription", metavar="ID", help="Only this subscription's failed alerts.")
+@click.pass_obj
+def alerts_retry(obj: Context, alert_ids: tuple[int, ...], subscription: str | None) -> None:
+    """Put failed alerts back in the queue (all of them, or those given by id).
+
+    Example: veille alerts retry --subscription desk-caucasus && veille alerts send
+    """
+    from crawler.dispatch import retry_failed
+
+    db = open_database(obj.db_file)
+    try:
+        count = retry_failed(db, subscription, alert_ids)
+    finally:
+        db.close()
+    click.echo(f"{count} failed alert(s) queued again; `veille alerts send` delivers them")
+
+
+@alerts.command("test")
+@click.argument("subscription")
+@click.pass_obj
+def alerts_test(obj: Context, subscription: str) -> None:
+    """Send a test message through a subscription's channel, now.
+
+    Nothing is stored; the message says it is a test.
+
+    Example: veille alerts test desk-caucasus
+    """
+    from crawler.channels import DeliveryError
+    from crawler.dispatch import Dispatcher, sample_message
+    from crawler.storage import iso, utc_now
+
+    config = obj.load()
+    try:
+        sub = config.subscription(subscription)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    message = sample_message(sub, iso(utc_now()) or "")
+    db = open_database(obj.db_file)
+    try:
+        dispatcher = Dispatcher(db, config.subscriptions, config.alerts,
+                                user_agent=config.crawl.user_agent)
+        dispatcher.deliver(sub, message.uid, [message])
+    except DeliveryError as exc:
+        raise click.ClickException(f"{sub.id}: test message not delivered: {exc}") from exc
+    finally:
+        db.close()
+    click.echo(f"{sub.id}: test message delivered by {sub.channel_kind}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def conflicts(obj: Context, as_json: bool) -> None:
+    """List the tracked conflicts with their article counts.
+
+    Example: veille conflicts
+    """
+    config = obj.load()
+    db = open_database(obj.db_file)
+    try:
+        counts = {
+            row["conflict_id"]: row for row in db.query(
+                "SELECT ac.conflict_id, count(*) AS articles, "
+                "sum(a.first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')) "
+                "AS last_day, max(a.published_at) AS latest FROM article_conflicts ac "
+                "JOIN articles a ON a.id = ac.article_id GROUP BY ac.conflict_id"
+            )
+        }
+    finally:
+        db.close()
+    report = [
+        {"id": c.id, "name": c.name, "articles": counts.get(c.id, {}).get("articles", 0),
+         "last_day": counts.get(c.id, {}).get("last_day") or 0,
+         "latest": counts.get(c.id, {}).get("latest"), "aliases": list(c.aliases)}
+        for c in config.conflicts
+    ]
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    if not report:
+        click.echo(f"{obj.config_file}: no [[conflict]] tracked")
+        return
+    width = max(len(r["id"]) for r in report)
+    click.echo(f"{'conflict':<{width}}  {'articles':>8} {'24 h':>5}  {'latest':<20}  name")
+    for r in report:
+        click.echo(f"{r['id']:<{width}}  {r['articles']:>8} {r['last_day']:>5}  "
+                   f"{r['latest'] or '-':<20}  {r['name']}")
+
+
+@cli.command()
+@click.pass_obj
+def rematch(obj: Context) -> None:
+    """Match every stored article against the conflicts again, after a config change.
+
+    Raises no alert: alerts are for articles as they arrive.
+
+    Example: veille rematch
+    """
+    from crawler.outbox import Outbox, sync_alerting
+    from crawler.storage import Store
+
+    config = obj.load()
+    with Store(open_database(obj.db_file)) as store:
+        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+        report = Outbox(config.conflicts, config.subscriptions).rematch(store.db, store.now())
+    click.echo(f"{report.articles} articles matched again: {report.flagged} about a tracked "
+               f"conflict; {report.added} new matches, {report.removed} dropped; no alert sent")

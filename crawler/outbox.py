@@ -1,0 +1,224 @@
+"""The alert outbox: conflict matches and queued alerts, written with the article itself.
+
+`Outbox.record` runs inside the transaction that stores an article, so an article and its
+alerts are committed together: a crash between storing and sending loses no alert, and a
+re-crawl (which stores nothing new) queues none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlite_utils
+
+from crawler.config import Conflict, Subscription
+from crawler.matching import Match, Matcher
+
+if TYPE_CHECKING:
+    from crawler.storage import StoredArticle
+
+LOGGER = logging.getLogger(__name__)
+
+
+def schedule_text(subscription: Subscription) -> str:
+    """How often a subscription is sent, in words ("immediate", "every 30 min", ...)."""
+    if subscription.mode == "immediate":
+        return "immediate"
+    parts = []
+    if subscription.every_minutes:
+        parts.append(f"every {subscription.every_minutes} min")
+    if subscription.at:
+        parts.append(f"at {', '.join(subscription.at)} {subscription.timezone}")
+    return "digest " + " and ".join(parts)
+
+
+def sync_alerting(
+    db: sqlite_utils.Database, conflicts: Sequence[Conflict],
+    subscriptions: Sequence[Subscription], now: str,
+) -> None:
+    """Register the configured conflicts and subscriptions; keep when each was first seen.
+
+    A subscription's `created_at` is when the database first saw it: articles stored
+    before then never alert it. Conflicts and subscriptions removed from the config are
+    marked `removed_at`, and their pending alerts are cancelled.
+    """
+    with db.atomic():
+        for conflict in conflicts:
+            db.execute(
+                "INSERT INTO conflicts (id, name, aliases, exclude, topics, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "aliases = excluded.aliases, exclude = excluded.exclude, "
+                "topics = excluded.topics, removed_at = NULL",
+                [conflict.id, conflict.name, _json(conflict.aliases), _json(conflict.exclude),
+                 _json(conflict.topics), now],
+            )
+        _mark_removed(db, "conflicts", [c.id for c in conflicts], now)
+        for sub in subscriptions:
+            db.execute(
+                "INSERT INTO subscriptions (id, name, channel, conflicts, sources, languages, "
+                "mode, schedule, updates, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "channel = excluded.channel, conflicts = excluded.conflicts, "
+                "sources = excluded.sources, languages = excluded.languages, "
+                "mode = excluded.mode, schedule = excluded.schedule, "
+                "updates = excluded.updates, removed_at = NULL",
+                [sub.id, sub.name, sub.channel_kind, _json(sub.conflicts), _json(sub.sources),
+                 _json(sub.languages), sub.mode, schedule_text(sub), int(sub.updates), now],
+            )
+        removed = _mark_removed(db, "subscriptions", [s.id for s in subscriptions], now)
+        if removed:
+            marks = ", ".join("?" * len(removed))
+            db.execute(
+                f"UPDATE alerts SET status = 'cancelled', last_error = "
+                f"'the subscription was removed from the config' "
+                f"WHERE status IN ('pending', 'sending') AND subscription_id IN ({marks})",
+                removed,
+            )
+
+
+def _mark_removed(db: sqlite_utils.Database, table: str, kept: list[str], now: str) -> list[str]:
+    marks = ", ".join("?" * len(kept)) or "NULL"
+    gone = [row[0] for row in db.execute(
+        f"SELECT id FROM {table} WHERE removed_at IS NULL AND id NOT IN ({marks})", kept
+    ).fetchall()]
+    for row_id in gone:
+        db.execute(f"UPDATE {table} SET removed_at = ? WHERE id = ?", [now, row_id])
+    return gone
+
+
+@dataclass
+class RematchReport:
+    """What `Outbox.rematch` changed."""
+
+    articles: int = 0
+    flagged: int = 0  # articles matching at least one conflict
+    added: int = 0  # (article, conflict) pairs new since the last match
+    removed: int = 0  # pairs that no longer match
+
+
+class Outbox:
+    """Matches stored articles against the tracked conflicts and queues their alerts."""
+
+    def __init__(self, conflicts: Sequence[Conflict], subscriptions: Sequence[Subscription],
+                 max_age_seconds: float | None = None):
+        self.matcher = Matcher(conflicts)
+        self.conflicts = {c.id: c for c in conflicts}
+        self.subscriptions = tuple(subscriptions)
+        self.max_age = timedelta(seconds=max_age_seconds) if max_age_seconds else None
+
+    def record(
+        self, db: sqlite_utils.Database, article_id: int, outcome: str,
+        article: StoredArticle, now: str,
+    ) -> list[int]:
+        """Store the article's matches; for a new article, queue its alerts.
+
+        Must run inside the transaction that saved the article. Returns the ids of the
+        alerts queued.
+        """
+        if outcome == "unchanged":
+            return []
+        matches = self.matcher.match(
+            title=article.title, lead=article.lead, body=article.body, topic=article.topic
+        )
+        self.write_matches(db, article_id, matches, now)
+        if outcome != "new" or not matches or self._too_old(article, now):
+            return []
+        matched = {m.conflict_id for m in matches}
+        queued = []
+        for sub in self._active(db, now):
+            wanted = [c for c in sub.conflicts if c in matched]
+            if not wanted or not _follows(sub, article):
+                continue
+            # One alert per subscription per story; until stories exist, an article is one.
+            story_id = article_id
+            cursor = db.execute(
+                "INSERT INTO alerts (uid, subscription_id, article_id, story_id, kind, "
+                "dedup_key, conflicts, status, created_at) "
+                "VALUES (?, ?, ?, ?, 'new', ?, ?, 'pending', ?) ON CONFLICT(dedup_key) DO NOTHING",
+                [uuid.uuid4().hex, sub.id, article_id, story_id, f"new:{sub.id}:{story_id}",
+                 _json(wanted), now],
+            )
+            if cursor.rowcount:
+                queued.append(int(cursor.lastrowid))
+        return queued
+
+    def write_matches(
+        self, db: sqlite_utils.Database, article_id: int, matches: Iterable[Match], now: str
+    ) -> None:
+        """Replace the article's rows in article_conflicts with `matches`."""
+        db.execute("DELETE FROM article_conflicts WHERE article_id = ?", [article_id])
+        for m in matches:
+            db.execute(
+                "INSERT INTO article_conflicts (article_id, conflict_id, alias, field, fields, "
+                "score, matched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [article_id, m.conflict_id, m.alias, m.field, _json(m.fields), m.score, now],
+            )
+
+    def rematch(self, db: sqlite_utils.Database, now: str) -> RematchReport:
+        """Match every stored article again (after a config change); queue no alert.
+
+        Matches of conflicts no longer tracked are dropped with the rest of the article's
+        rows. Each batch of articles is one transaction.
+        """
+        report = RematchReport()
+        ids = [row[0] for row in db.execute("SELECT id FROM articles ORDER BY id").fetchall()]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            with db.atomic():
+                marks = ", ".join("?" * len(chunk))
+                before = {
+                    (r[0], r[1]) for r in db.execute(
+                        f"SELECT article_id, conflict_id FROM article_conflicts "
+                        f"WHERE article_id IN ({marks})", chunk,
+                    ).fetchall()
+                }
+                after = set()
+                for row in db.query(
+                    f"SELECT id, title, lead, body, topic FROM articles WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    matches = self.matcher.match(
+                        title=row["title"], lead=row["lead"], body=row["body"], topic=row["topic"]
+                    )
+                    self.write_matches(db, row["id"], matches, now)
+                    after |= {(row["id"], m.conflict_id) for m in matches}
+                report.articles += len(chunk)
+                report.added += len(after - before)
+                report.removed += len(before - after)
+                report.flagged += len({a for a, _ in after})
+        return report
+
+    def _too_old(self, article: StoredArticle, now: str) -> bool:
+        if self.max_age is None or not article.published_at:
+            return False
+        moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - self.max_age
+        return article.published_at < moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _active(self, db: sqlite_utils.Database, now: str) -> list[Subscription]:
+        # Only subscriptions the database already knew: one first seen later than this
+        # article (an unsynced config) must not be alerted for it.
+        known = {
+            row[0] for row in db.execute(
+                "SELECT id FROM subscriptions WHERE removed_at IS NULL AND created_at <= ?",
+                [now],
+            ).fetchall()
+        }
+        return [s for s in self.subscriptions if s.id in known]
+
+
+def _follows(sub: Subscription, article: StoredArticle) -> bool:
+    if sub.sources and article.source_id not in sub.sources:
+        return False
+    if sub.languages and (article.language or "").lower()[:2] not in sub.languages:
+        return False
+    return True
+
+
+def _json(values: Iterable[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)

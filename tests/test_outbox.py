@@ -1,0 +1,160 @@
+"""The outbox: matches and alerts written with the article, once per subscription and story."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import Clock
+from test_storage import BODY, article
+
+from crawler.config import Conflict, FeedChannel, Source, Subscription
+from crawler.outbox import Outbox, sync_alerting
+from crawler.storage import Store
+
+KARABAKH = Conflict("karabakh", "Nagorny Karabakh", ("Haut-Karabakh", "Artsakh"),
+                    ("cheval du Karabakh",), ("Nagorny Karabakh",))
+SOUDAN = Conflict("soudan", "Soudan", ("Soudan", "Sudan"), ("Soudan du Sud", "South Sudan"))
+CONFLICTS = (KARABAKH, SOUDAN)
+
+
+def subscription(sub_id: str, conflicts=("karabakh",), **options) -> Subscription:
+    return Subscription(id=sub_id, name=sub_id, conflicts=conflicts,
+                        channel=FeedChannel(path=Path("/dev/null")),
+                        **options)
+
+
+SUBS = (
+    subscription("caucase"),
+    subscription("afrique", ("soudan",)),
+    subscription("tout-fr", ("karabakh", "soudan"), languages=("fr",)),
+    subscription("s2-only", ("karabakh",), sources=("s2",)),
+)
+KARABAKH_TEXT = "Les réfugiés du Haut-Karabakh attendent toujours. " + BODY
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    store = Store.open(tmp_path / "veille.db", clock, outbox=Outbox(CONFLICTS, SUBS))
+    store.sync_sources([
+        Source(id="s1", name="Source one", kind="topic", url="https://news.example/topic/"),
+        Source(id="s2", name="Source two", kind="feed", url="https://other.example/rss"),
+    ])
+    sync_alerting(store.db, CONFLICTS, SUBS, store.now())
+    clock.advance(1)
+    yield store
+    store.close()
+
+
+def alerts(store):
+    return list(store.db.query(
+        "SELECT subscription_id, article_id, kind, status, conflicts FROM alerts ORDER BY id"))
+
+
+def test_a_new_matching_article_queues_one_alert_per_subscription_that_follows_it(store):
+    result = store.save_article(article(body=KARABAKH_TEXT, title="Stepanakert, un an après"))
+    assert result.outcome == "new" and result.alerts == 1
+    assert alerts(store) == [{"subscription_id": "caucase", "article_id": result.article_id,
+                              "kind": "new", "status": "pending", "conflicts": '["karabakh"]'}]
+    [why] = store.db.query("SELECT * FROM article_conflicts")
+    assert (why["conflict_id"], why["alias"], why["field"]) == ("karabakh", "Haut-Karabakh", "body")
+
+
+def test_language_and_source_filters(store):
+    french = store.save_article(article(body=KARABAKH_TEXT, language="fr"))
+    from_s2 = store.save_article(article(url="https://other.example/b.html", source_id="s2",
+                                         body="Artsakh: " + BODY.replace("ceasefire", "truce")))
+    got = {(a["subscription_id"], a["article_id"]) for a in alerts(store)}
+    assert got == {("caucase", french.article_id), ("tout-fr", french.article_id),
+                   ("caucase", from_s2.article_id), ("s2-only", from_s2.article_id)}
+
+
+def test_no_alert_for_a_recrawl_an_update_another_url_or_a_non_match(store, clock):
+    first = store.save_article(article(body=KARABAKH_TEXT))
+    assert len(alerts(store)) == 1
+    clock.advance(10)
+    assert store.save_article(article(body=KARABAKH_TEXT)).outcome == "unchanged"
+    same_text = article(url="https://mirror.example/copy.html", body=KARABAKH_TEXT)
+    assert store.save_article(same_text).duplicate_of_other_url
+    updated = store.save_article(article(body=KARABAKH_TEXT + " Soudan aussi."))
+    assert updated.outcome == "updated" and updated.alerts == 0
+    # The update's matches are refreshed (Soudan now named), still without a new alert.
+    matched = {r["conflict_id"] for r in store.db.query(
+        "SELECT conflict_id FROM article_conflicts WHERE article_id = ?", [first.article_id])}
+    assert matched == {"karabakh", "soudan"}
+    unrelated = store.save_article(article(url="https://news.example/weather.html",
+                                           body=BODY.replace("ceasefire", "weather")))
+    assert unrelated.outcome == "new" and unrelated.alerts == 0
+    assert len(alerts(store)) == 1
+
+
+def test_a_trap_is_not_an_alert(store):
+    horse = store.save_article(article(
+        body="Le cheval du Karabakh est une race ancienne. " + BODY, title="Un haras à Bakou"))
+    south = store.save_article(article(
+        url="https://news.example/juba.html", title="Juba: la saison des pluies",
+        body="Au Soudan du Sud, les routes sont coupées. " + BODY.replace("ceasefire", "rain")))
+    assert horse.alerts == south.alerts == 0 and alerts(store) == []
+
+
+def test_a_subscription_added_later_gets_no_alert_for_articles_stored_before(store, clock, tmp_path):
+    old = store.save_article(article(body=KARABAKH_TEXT))
+    late = subscription("late")
+    clock.advance(5)
+    sync_alerting(store.db, CONFLICTS, (*SUBS, late), store.now())
+    store.outbox = Outbox(CONFLICTS, (*SUBS, late))
+    report = store.outbox.rematch(store.db, store.now())
+    assert report.articles == 1 and report.flagged == 1
+    assert [a for a in alerts(store) if a["subscription_id"] == "late"] == []
+    clock.advance(5)
+    new = store.save_article(article(url="https://news.example/new.html",
+                                     body="Artsakh, encore. " + BODY.replace("ceasefire", "exil")))
+    got = {(a["subscription_id"], a["article_id"]) for a in alerts(store)}
+    assert ("late", new.article_id) in got and ("late", old.article_id) not in got
+
+
+def test_a_subscription_removed_from_the_config_has_its_pending_alerts_cancelled(store, clock):
+    store.save_article(article(body=KARABAKH_TEXT))
+    clock.advance(1)
+    sync_alerting(store.db, CONFLICTS, SUBS[1:], store.now())
+    [row] = alerts(store)
+    assert row["status"] == "cancelled"
+    assert store.db["subscriptions"].get("caucase")["removed_at"] is not None
+
+
+def test_alerts_are_not_raised_for_a_backlog_older_than_max_age(store):
+    store.outbox = Outbox(CONFLICTS, SUBS, max_age_seconds=24 * 3600)
+    old = store.save_article(article(body=KARABAKH_TEXT, published_at="2026-11-18T08:00:00Z"))
+    recent = store.save_article(article(url="https://news.example/recent.html",
+                                        body="Artsakh. " + BODY.replace("ceasefire", "route"),
+                                        published_at="2026-11-20T06:00:00Z"))
+    assert (old.alerts, recent.alerts) == (0, 1)
+    # The old one is still matched: a reader sees it under the conflict.
+    assert store.db["article_conflicts"].count == 2
+
+
+def test_the_article_and_its_alerts_are_one_transaction(store, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed between the article and its alert")
+
+    monkeypatch.setattr(store.outbox, "_active", crash)
+    with pytest.raises(RuntimeError):
+        store.save_article(article(body=KARABAKH_TEXT))
+    assert store.db["articles"].count == 0
+    assert store.db["article_urls"].count == 0 and store.db["article_conflicts"].count == 0
+    assert alerts(store) == []
+
+
+def test_one_alert_per_subscription_per_story_is_enforced_by_the_database(store):
+    result = store.save_article(article(body=KARABAKH_TEXT))
+    outbox = store.outbox
+    with store.db.atomic():
+        again = outbox.record(store.db, result.article_id, "new",
+                              replace(article(body=KARABAKH_TEXT)), store.now())
+    assert again == [] and len(alerts(store)) == 1
