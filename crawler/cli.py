@@ -197,17 +197,22 @@ def discover(obj: Context, url: str) -> None:
 
 @cli.command()
 @click.option("--output", "-o", default="demo-output", show_default=True, metavar="DIR",
-              help="Folder for the demo's configuration and database (recreated).")
+              help="Folder for the demo's configuration, database and feeds (recreated).")
 def demo(output: str) -> None:
-    """Serve the bundled demo news site on 127.0.0.1 and crawl it into a fresh database.
+    """Serve the bundled demo news site on 127.0.0.1, crawl it and deliver its alerts.
 
     Crawls it three times: a first crawl, an idle re-crawl (nothing new: no article is
-    downloaded again), and a crawl of the site a few hours later (one new article, one
-    updated). Then prints what was stored.
+    downloaded again, no alert), and a crawl of the site a few hours later (one new
+    article, one updated). Each crawl queues alerts for the demo subscriptions and sends
+    them (`crawl --send`) to a local webhook receiver and to Atom files. Then prints what
+    was stored and what each desk received.
 
     Example: veille demo --output /tmp/veille-demo
     """
-    from crawler.demo import demo_site, render_demo_config
+    import os
+    import secrets
+
+    from crawler.demo import HookReceiver, demo_site, render_demo_config
     from crawler.report import print_demo_report
 
     out = Path(output)
@@ -215,9 +220,12 @@ def demo(output: str) -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     db_file = out / "veille.db"
-    with demo_site() as site:
-        config_file = render_demo_config(site.origin, out / "veille.toml")
-        click.echo(f"Demo site serving data/demo/ at {site.origin}; config {config_file}\n")
+    secret = secrets.token_hex(16)
+    env = {**os.environ, "VEILLE_DEMO_WEBHOOK_SECRET": secret}
+    with demo_site() as site, HookReceiver(secret) as hooks:
+        config_file = render_demo_config(site.origin, out / "veille.toml", hooks.origin)
+        click.echo(f"Demo site serving data/demo/ at {site.origin}; webhook receiver at "
+                   f"{hooks.origin}; config {config_file}\n")
         steps = [
             ("1. First crawl of the demo site", 1),
             ("2. Crawl again, nothing changed on the site", 1),
@@ -230,13 +238,14 @@ def demo(output: str) -> None:
             click.secho(title, bold=True)
             result = subprocess.run(
                 [sys.executable, "-m", "crawler", "--config", str(config_file),
-                 "--db", str(db_file), "crawl", "--no-progress"],
-                check=False,
+                 "--db", str(db_file), "crawl", "--no-progress", "--send"],
+                check=False, env=env,
             )
             requests.append(sum(site.hits.values()))
             click.echo(f"   ({requests[-1]} requests reached the site, exit status "
                        f"{result.returncode})\n")
-    print_demo_report(db_file, requests)
+        received = dict(hooks.deliveries)
+    print_demo_report(db_file, requests, received, hooks.bad_signatures)
     click.echo(f"\nBrowse it: datasette {db_file}   (or query it: sqlite-utils {db_file} "
                "\"select title from articles\")")
 

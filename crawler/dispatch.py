@@ -100,7 +100,6 @@ class Dispatcher:
             # A batch being sent is left alone while its lease runs and its sender lives.
             rows = [r for r in rows
                     if r[3] == "pending" or (r[5] or "") <= stamp or not _claimer_alive(r[4])]
-            retries = {r[2] for r in rows if r[2]}
             fresh = [r for r in rows if not r[2]]
             assignments: dict[int, str] = {}
             due = sub.mode == "digest" and self._digest_due(sub, now)
@@ -115,7 +114,10 @@ class Dispatcher:
                 )
             for alert_id, batch in assignments.items():
                 self.db.execute("UPDATE alerts SET batch_uid = ? WHERE id = ?", [batch, alert_id])
-            batches = sorted(retries | set(assignments.values()))
+            # Oldest first: alerts go out in the order their articles arrived.
+            batches = list(dict.fromkeys(
+                r[2] or assignments[r[0]] for r in rows if r[2] or r[0] in assignments
+            ))
             lease = iso(now + timedelta(seconds=self.settings.lease_seconds))
             for batch in batches:
                 self.db.execute(

@@ -9,8 +9,10 @@ import click
 from crawler.schema import connect
 
 
-def print_demo_report(db_file: Path, requests: list[int]) -> None:
-    """Print what the demo stored: per source, the newest articles, aliases, versions."""
+def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, dict],
+                      bad_signatures: int = 0) -> None:
+    """Print what the demo stored (per source, newest articles, aliases, versions) and the
+    alerts each subscription received."""
     db = connect(db_file)
     try:
         total = db["articles"].count
@@ -36,7 +38,7 @@ def print_demo_report(db_file: Path, requests: list[int]) -> None:
         for row in db.query(
             "SELECT a.title, group_concat(u.kind || ' ' || u.url, '\n         ') AS urls, "
             "count(*) AS n FROM articles a JOIN article_urls u ON u.article_id = a.id "
-            "GROUP BY a.id HAVING n > 2 ORDER BY n DESC LIMIT 2"
+            "GROUP BY a.id HAVING n > 1 ORDER BY n DESC LIMIT 2"
         ):
             click.echo(f"     {row['title']}\n         {row['urls']}")
         click.echo("\n   Articles whose text changed since first seen:")
@@ -46,6 +48,7 @@ def print_demo_report(db_file: Path, requests: list[int]) -> None:
         ):
             click.echo(f"     v{row['version']}: {row['title']}  "
                        f"(+{row['words_added']} / -{row['words_removed']} words)")
+        _print_alerts(db, db_file, webhooks, bad_signatures)
         problems = list(db.query(
             "SELECT source_id, level, message FROM fetch_errors ORDER BY id DESC LIMIT 5"))
         if problems:
@@ -54,3 +57,35 @@ def print_demo_report(db_file: Path, requests: list[int]) -> None:
                 click.echo(f"     {row['level']:<7} {row['source_id']}: {row['message']}")
     finally:
         db.close()
+
+
+def _print_alerts(db, db_file: Path, webhooks: dict[str, dict], bad_signatures: int) -> None:
+    click.echo("\n   Tracked conflicts (articles matched):")
+    for row in db.query(
+        "SELECT c.name, count(ac.article_id) AS n FROM conflicts c LEFT JOIN article_conflicts "
+        "ac ON ac.conflict_id = c.id GROUP BY c.id ORDER BY n DESC"
+    ):
+        click.echo(f"     {row['n']:>3}  {row['name']}")
+    click.echo("\n   Alerts per subscription (one per story, queued with the article):")
+    for row in db.query(
+        "SELECT s.id, s.channel, s.schedule, count(al.id) AS n, "
+        "sum(al.status = 'sent') AS sent, sum(al.status = 'pending') AS pending "
+        "FROM subscriptions s LEFT JOIN alerts al ON al.subscription_id = s.id "
+        "GROUP BY s.id ORDER BY s.id"
+    ):
+        click.echo(f"     {row['id']:<16} {row['channel']:<8} {row['schedule']:<22} "
+                   f"{row['n']:>3} alerts: {row['sent'] or 0} sent, "
+                   f"{row['pending'] or 0} waiting")
+    click.echo(f"\n   The webhook receiver got {len(webhooks)} deliveries (signatures checked; "
+               f"{bad_signatures} refused), for example:")
+    for document in list(webhooks.values())[:3]:
+        click.echo(f"     {document.get('text', '').splitlines()[0][:110]}")
+    newest = list(db.query(
+        "SELECT al.subscription_id, al.created_at, a.title FROM alerts al "
+        "JOIN articles a ON a.id = al.article_id ORDER BY al.id DESC LIMIT 1"))
+    if newest:
+        row = newest[0]
+        click.echo(f"\n   Newest alert (crawl 3): {row['subscription_id']}: {row['title']}")
+    feeds = sorted((db_file.parent / "feeds").glob("*.xml"))
+    if feeds:
+        click.echo("   Atom feeds: " + ", ".join(str(f) for f in feeds))

@@ -16,7 +16,9 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$"
+)
 
 
 class ConfigError(ValueError):
@@ -24,7 +26,7 @@ class ConfigError(ValueError):
 
 
 def parse_duration(text: str | int, where: str) -> timedelta:
-    """ "90s", "5m", "2h", "1h30m" (or a number of minutes) as a timedelta."""
+    """ "90s", "5m", "2h", "1h30m", "1d" (or a number of minutes) as a timedelta."""
     if isinstance(text, int):
         minutes = text
         if minutes <= 0:
@@ -33,9 +35,9 @@ def parse_duration(text: str | int, where: str) -> timedelta:
     match = _DURATION.match(text)
     if not text.strip() or not match or not any(match.groups()):
         raise ConfigError(f"{where}: {text!r} is not a duration such as \"90s\", \"5m\", "
-                          f"\"2h\" or \"1h30m\"")
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    delta = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+                          f"\"2h\", \"1h30m\" or \"1d\"")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if delta <= timedelta(0):
         raise ConfigError(f"{where}: {text!r} must be longer than zero")
     return delta

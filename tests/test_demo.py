@@ -33,6 +33,13 @@ def test_demo_runs_to_the_end(tmp_path):
     second = [r for r in runs[8:16]]
     assert sum(r["new"] for r in second) == 0 and sum(r["updated"] for r in second) == 0
     assert "Browse it" in result.stdout
+    # Alerts: each desk once per story; the webhook receiver checked every signature.
+    assert "The webhook receiver got 13 deliveries (signatures checked; 0 refused)" in result.stdout
+    sent = {r["subscription_id"]: r["n"] for r in rows(
+        db, "SELECT subscription_id, count(*) AS n FROM alerts WHERE status = 'sent' "
+            "GROUP BY subscription_id")}
+    assert sent == {"desk-afrique": 13, "desk-caucase": 12}
+    assert (out / "feeds" / "desk-caucase.xml").is_file()
 
 
 def test_every_command_has_help_and_is_in_the_readme():
