@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from email.utils import formatdate
@@ -162,6 +163,8 @@ class HookReceiver:
     def __init__(self, secret: str):
         self.secret = secret
         self.deliveries: dict[str, dict] = {}  # Idempotency-Key -> JSON document
+        self.arrived: dict[str, float] = {}  # Idempotency-Key -> time.monotonic() of arrival
+        self.received = threading.Condition()
         self.bad_signatures = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -194,10 +197,12 @@ class HookReceiver:
                     self.send_response(401)
                     self.end_headers()
                     return
+                key = self.headers["Idempotency-Key"]
                 with receiver._lock:
-                    receiver.deliveries.setdefault(
-                        self.headers["Idempotency-Key"], json.loads(body)
-                    )
+                    receiver.deliveries.setdefault(key, json.loads(body))
+                    receiver.arrived.setdefault(key, time.monotonic())
+                with receiver.received:
+                    receiver.received.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -339,3 +339,52 @@ def test_a_dispatcher_killed_mid_send_loses_nothing(tmp_path, webhook_receiver):
     assert len(webhook_receiver.unique_ids()) == 2
     listing = veille("--config", config, "--db", db, "alerts", "--status", "sent")
     assert "2 sent" in listing.stdout and "Karabakh 1" in listing.stdout
+
+
+def test_alerts_test_sends_a_test_message_and_names_what_is_missing(tmp_path, webhook_receiver):
+    config = tmp_path / "veille.toml"
+    config.write_text(KILL_CONFIG.replace("{url}", webhook_receiver.url), encoding="utf-8")
+    db = tmp_path / "v.db"
+    ok = veille("--config", config, "--db", db, "alerts", "test", "desk-caucase",
+                env={"HOOK_SECRET": WEBHOOK_SECRET})
+    assert ok.returncode == 0, ok.stderr
+    assert "desk-caucase: test message delivered by webhook" in ok.stdout
+    [request] = webhook_receiver.wait_for(1)
+    assert request.signature_valid and request.json["alert"]["kind"] == "test"
+    assert rows(db, "SELECT count(*) AS n FROM alerts") == [{"n": 0}]  # nothing stored
+
+    missing = veille("--config", config, "--db", db, "alerts", "test", "desk-caucase",
+                     env={"HOOK_SECRET": ""})
+    assert missing.returncode == 1
+    assert "environment variable HOOK_SECRET is not set" in missing.stderr
+    unknown = veille("--config", config, "--db", db, "alerts", "test", "sports")
+    assert unknown.returncode == 1
+    assert "no subscription with id 'sports' (known: desk-caucase)" in unknown.stderr
+    webhook_receiver.down()
+    down = veille("--config", config, "--db", db, "alerts", "test", "desk-caucase",
+                  env={"HOOK_SECRET": WEBHOOK_SECRET})
+    assert down.returncode == 1 and webhook_receiver.url in down.stderr
+    assert "Traceback" not in down.stderr
+
+
+def test_alerts_retry_and_the_listing_from_the_command_line(tmp_path, webhook_receiver):
+    config = tmp_path / "veille.toml"
+    config.write_text(KILL_CONFIG.replace("{url}", webhook_receiver.url), encoding="utf-8")
+    db = tmp_path / "v.db"
+    desk = Desk(db, [webhook_sub(webhook_receiver.url)], Clock(datetime.now().astimezone()))
+    desk.publish("Karabakh 1", "Haut-Karabakh, un.")
+    desk.store.close()
+    webhook_receiver.fail_with(410, "gone")
+    env = {"HOOK_SECRET": WEBHOOK_SECRET}
+    failed = veille("--config", config, "--db", db, "alerts", "send", env=env)
+    assert failed.returncode == 1 and "1 failed" in failed.stdout
+    listing = veille("--config", config, "--db", db, "alerts", "--status", "failed")
+    assert "1 failed" in listing.stdout and "Karabakh 1" in listing.stdout
+    assert "410" in listing.stdout
+    webhook_receiver.recover()
+    retried = veille("--config", config, "--db", db, "alerts", "retry")
+    assert "1 failed alert(s) queued again" in retried.stdout
+    sent = veille("--config", config, "--db", db, "alerts", "send", env=env)
+    assert sent.returncode == 0 and "1 sent" in sent.stdout
+    as_json = veille("--config", config, "--db", db, "alerts", "--json")
+    assert '"status": "sent"' in as_json.stdout

@@ -1,0 +1,1 @@
+"""Veille's benchmarks: `python -m bench` runs them and prints a table (see README)."""

@@ -1,0 +1,51 @@
+"""`python -m bench`: run the benchmarks, print a table, write it as JSON to bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import alert_latency
+
+RESULTS = Path(__file__).parent / "results"
+BENCHMARKS = {
+    "alert_latency": ("Alert latency: demo story online -> webhook delivered (one poll + send)",
+                      alert_latency.run),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
+                        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (median kept)")
+    args = parser.parse_args()
+    machine = {
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": {p: version(p) for p in ("scrapy", "sqlite-utils", "feedparser",
+                                             "trafilatura", "datasette")},
+    }
+    results = {}
+    for name in args.names or BENCHMARKS:
+        title, run = BENCHMARKS[name]
+        results[name] = {"title": title, **run(args.repeats)}
+    print(f"Python {machine['python']} on {machine['platform']}, {machine['cpus']} CPUs")
+    print(f"{'benchmark':<16} {'figure':<18} {'median':>10} {'min':>10} {'max':>10}")
+    for name, figures in results.items():
+        key = next(k for k in figures if k not in ("title", "min_s", "max_s", "runs"))
+        print(f"{name:<16} {key:<18} {figures[key]:>10.3f} {figures['min_s']:>10.3f} "
+              f"{figures['max_s']:>10.3f}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

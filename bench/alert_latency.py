@@ -1,0 +1,69 @@
+"""Alert latency: from a story's appearance on the demo site to its webhook delivery.
+
+The demo site switches to edition 2 (one new Karabakh story); a `veille crawl --send`
+process starts at once, as cron or the daemon would start one, and the clock stops when
+the demo's webhook receiver gets the new story's alert. So the figure is the cost of one
+poll plus dispatch; in production add the wait until the source's next scheduled poll.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crawler.demo import HookReceiver, demo_site, render_demo_config
+
+NEW_STORY = "karabakh-familles-deplacees-visite-cimetiere-stepanakert"
+
+
+def _config(site_origin: str, hooks_origin: str, dest: Path) -> Path:
+    """The demo config, with the Karabakh desk on the webhook instead of an Atom file."""
+    path = render_demo_config(site_origin, dest, hooks_origin)
+    text = path.read_text(encoding="utf-8").replace(
+        '[subscription.feed]\ntitle = "Veille: Nagorny Karabakh"',
+        f'[subscription.webhook]\nurl = "{hooks_origin}/desk-caucase"\n'
+        'secret_env = "VEILLE_DEMO_WEBHOOK_SECRET"',
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def measure_once(workdir: Path) -> float:
+    """Seconds from edition 2 going live to the new story's webhook arriving."""
+    secret = secrets.token_hex(8)
+    env = {**os.environ, "VEILLE_DEMO_WEBHOOK_SECRET": secret}
+    db = workdir / "veille.db"
+    with demo_site() as site, HookReceiver(secret) as hooks:
+        config = _config(site.origin, hooks.origin, workdir / "veille.toml")
+        command = [sys.executable, "-m", "crawler", "--config", str(config), "--db", str(db),
+                   "crawl", "--no-progress", "--send", "--quiet"]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        before = set(hooks.deliveries)
+        site.edition = 2
+        started = time.monotonic()
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        new = [k for k, doc in hooks.deliveries.items()
+               if k not in before and NEW_STORY in doc["alert"]["url"]]
+        if len(new) != 1:
+            raise RuntimeError(f"expected one alert for the new story, got {len(new)}")
+        return hooks.arrived[new[0]] - started
+
+
+def run(repeats: int = 3) -> dict[str, float]:
+    """Median and spread of `repeats` measurements, each on a fresh database."""
+    figures = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            figures.append(measure_once(Path(tmp)))
+    return {"alert_latency_s": statistics.median(figures), "min_s": min(figures),
+            "max_s": max(figures), "runs": repeats}
+
+
+if __name__ == "__main__":
+    print(run())
