@@ -31,6 +31,7 @@ from crawler.subscriptions import (
 from crawler.validation import (
     SLUG,
     ConfigError,
+    check_cron,
     check_selector,
     check_timezone,
     check_types,
@@ -39,8 +40,8 @@ from crawler.validation import (
 
 __all__ = [
     "AlertSettings", "Channel", "Config", "ConfigError", "Conflict", "CrawlSettings",
-    "EmailChannel", "FeedChannel", "Source", "Subscription", "WebhookChannel", "config_path",
-    "db_path", "load_config", "parse_config", "parse_duration",
+    "EmailChannel", "FeedChannel", "ScheduleSettings", "Source", "Subscription",
+    "WebhookChannel", "config_path", "db_path", "load_config", "parse_config", "parse_duration",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -72,6 +73,23 @@ class CrawlSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """`[schedule]`: defaults for scheduled polls (`veille run`, `veille crawl --due`)."""
+
+    every_seconds: float = 600.0  # a source's interval when it gives neither schedule nor every
+    jitter_seconds: float = 0.0
+    backoff_seconds: float = 300.0  # after a failure; doubles per consecutive failure
+    backoff_cap_seconds: float = 6 * 3600.0
+    timeout_seconds: float = 15 * 60.0  # a crawl process running longer is killed
+    grace_seconds: float = 30.0  # on SIGTERM, running crawls get this long to finish
+    dispatch_every_seconds: float = 60.0  # the alert dispatcher's own job
+    min_every_seconds: float = 120.0  # adaptive polling bounds, unless a source sets its own
+    max_every_seconds: float = 2 * 3600.0
+    failing_alarm_seconds: float = 24 * 3600.0  # a source failing this long is flagged
+    jobs: Path | None = None  # APScheduler's job store; default: beside the database
+
+
+@dataclass(frozen=True)
 class Source:
     """One configured source: a topic listing page, a feed or a news sitemap."""
 
@@ -89,6 +107,14 @@ class Source:
     encoding: str | None = None
     allowed_domains: tuple[str, ...] = ()
     max_age_days: float = 2.0
+    # When to poll: a cron expression, or an interval in seconds (else [schedule] every).
+    schedule: str | None = None
+    every_seconds: float | None = None
+    jitter_seconds: float | None = None
+    # adaptive: the interval follows the source's publishing rate, within these bounds.
+    adaptive: bool = False
+    min_every_seconds: float | None = None
+    max_every_seconds: float | None = None
 
     @property
     def domains(self) -> tuple[str, ...]:
@@ -107,6 +133,7 @@ class Config:
     conflicts: tuple[Conflict, ...] = ()
     subscriptions: tuple[Subscription, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     def subscription(self, subscription_id: str) -> Subscription:
         for sub in self.subscriptions:
@@ -135,14 +162,28 @@ _SOURCE_KEYS = {
     "id": str, "name": str, "kind": str, "url": str, "topic": str, "max_pages": int,
     "links": str, "next": str, "selectors": dict, "timezone": str, "language": str,
     "encoding": str, "allowed_domains": list, "max_age_days": (int, float),
+    "schedule": str, "every": (str, int), "jitter": (str, int), "adaptive": bool,
+    "min_every": (str, int), "max_every": (str, int),
 }
 _CRAWL_KEYS = {
     "user_agent": str, "obey_robots": bool, "autothrottle": bool,
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
 }
-_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts"}
-_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts"}
+_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule"}
+_SCHEDULE_KEYS = {
+    "every": (str, int), "jitter": (str, int), "backoff": (str, int),
+    "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
+    "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
+    "failing_alarm": (str, int), "jobs": str,
+}
+_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule"}
+_SCHEDULE_KEYS = {
+    "every": (str, int), "jitter": (str, int), "backoff": (str, int),
+    "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
+    "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
+    "failing_alarm": (str, int), "jobs": str,
+}
 
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The config file to use: the argument, else $VEILLE_CONFIG, else data/veille.toml."""
@@ -201,8 +242,46 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         lambda entry, where: parse_subscription(entry, where, known, path.parent, crawl.timezone),
     )
     alerts = parse_alert_settings(raw.get("alerts", {}), f"{path}: [alerts]")
+    schedule = _parse_schedule(raw.get("schedule", {}), f"{path}: [schedule]", path.parent)
     return Config(path=path, crawl=crawl, sources=tuple(sources), conflicts=conflicts,
-                  subscriptions=subscriptions, alerts=alerts)
+                  subscriptions=subscriptions, alerts=alerts, schedule=schedule)
+
+
+def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    check_types(raw, _SCHEDULE_KEYS, where)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "jobs":
+            jobs = Path(value)
+            values["jobs"] = jobs if jobs.is_absolute() else base / jobs
+        elif key == "jitter" and value in ("0", 0):
+            values["jitter_seconds"] = 0.0
+        else:
+            values[f"{key}_seconds"] = parse_duration(value, f"{where}: {key}").total_seconds()
+    return ScheduleSettings(**values)
+
+
+def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A source's schedule keys, checked: cron or interval, jitter, adaptive bounds."""
+    if "schedule" in entry and "every" in entry:
+        raise ConfigError(f"{where}: give either schedule (cron) or every, not both")
+    if "schedule" in entry:
+        check_cron(entry["schedule"], f"{where}: schedule")
+    timing: dict[str, Any] = {}
+    for key in ("every", "jitter", "min_every", "max_every"):
+        if key in entry:
+            seconds = parse_duration(entry[key], f"{where}: {key}").total_seconds()
+            timing[f"{key}_seconds"] = seconds
+    low, high = timing.get("min_every_seconds"), timing.get("max_every_seconds")
+    if (low or high) and not entry.get("adaptive"):
+        raise ConfigError(f"{where}: min_every/max_every only apply with adaptive = true")
+    if entry.get("adaptive") and "schedule" in entry:
+        raise ConfigError(f"{where}: adaptive polling needs an interval, not a cron schedule")
+    if low and high and low > high:
+        raise ConfigError(f"{where}: min_every is longer than max_every")
+    return timing
 
 
 def _parse_source(entry: Any, where: str) -> Source:
@@ -249,6 +328,9 @@ def _parse_source(entry: Any, where: str) -> Source:
         except LookupError:
             raise ConfigError(f"{where}: unknown encoding {entry['encoding']!r}") from None
     values = dict(entry)
+    values.update(_parse_timing(entry, where))
+    for key in ("every", "jitter", "min_every", "max_every"):
+        values.pop(key, None)
     values.setdefault("name", values["id"])
     values["selectors"] = dict(selectors)
     values["allowed_domains"] = tuple(values.get("allowed_domains", ()))

@@ -144,6 +144,24 @@ def m002_alerts(db: sqlite_utils.Database) -> None:
     db["crawl_runs"].add_column("alerts", int, not_null_default=0)
 
 
+@MIGRATIONS()
+def m003_polling(db: sqlite_utils.Database) -> None:
+    """What scheduled, incremental polls need: each source's timing and health, the HTTP
+    validators of listing and feed URLs, and a robots.txt cache."""
+    for column, kind in (("next_run_at", str), ("interval_seconds", float),
+                         ("failing_since", str), ("backoff_until", str)):
+        db["sources"].add_column(column, kind)
+    db["http_validators"].create(
+        {"url": str, "source_id": str, "etag": str, "last_modified": str, "body_hash": str,
+         "checked_at": str, "changed_at": str},
+        pk="url", foreign_keys=[("source_id", "sources", "id")], not_null={"checked_at"},
+    )
+    db["robots_cache"].create(
+        {"origin": str, "status": int, "body": bytes, "fetched_at": str},
+        pk="origin", not_null={"fetched_at"},
+    )
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

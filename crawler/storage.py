@@ -286,12 +286,14 @@ class Store:
             if status == "failed":
                 self.db.execute(
                     "UPDATE sources SET last_error = ?, last_error_at = ?, "
-                    "failure_count = failure_count + 1 WHERE id = ?",
-                    [message, now, source_id],
+                    "failure_count = failure_count + 1, "
+                    "failing_since = coalesce(failing_since, ?) WHERE id = ?",
+                    [message, now, now, source_id],
                 )
-            else:
+            elif status != "interrupted":
                 self.db.execute(
-                    "UPDATE sources SET last_success_at = ?, failure_count = 0 WHERE id = ?",
+                    "UPDATE sources SET last_success_at = ?, failure_count = 0, "
+                    "failing_since = NULL, backoff_until = NULL WHERE id = ?",
                     [now, source_id],
                 )
 

@@ -83,3 +83,13 @@ def check_timezone(name: str, where: str) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where}: unknown time zone {name!r}") from None
+
+
+def check_cron(expression: str, where: str) -> None:
+    """A five-field crontab expression ("*/10 * * * *"), as APScheduler reads it."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {expression!r} is not a cron expression ({exc})") from None

@@ -51,7 +51,7 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
             "fetch_errors", "articles_fts"} <= set(db.table_names())
     db.close()
     again = open_database(tmp_path / "v.db")
-    assert [m.name for m in MIGRATIONS.applied(again)] == ["m001_core", "m002_alerts"]
+    assert [m.name for m in MIGRATIONS.applied(again)] == ["m001_core", "m002_alerts", "m003_polling"]
 
 
 def test_new_then_unchanged(store):
