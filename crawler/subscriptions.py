@@ -68,6 +68,8 @@ class EmailChannel:
     username: str | None = None
     password_env: str | None = None
     timeout: float = 30.0
+    # a CA bundle to trust instead of the system's, for a relay with a private certificate
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ _SUBSCRIPTION_KEYS = {
 _WEBHOOK_KEYS = {"url": str, "secret_env": str, "timeout": (int, float)}
 _EMAIL_KEYS = {
     "host": str, "port": int, "security": str, "username": str, "password_env": str,
-    "sender": str, "to": list, "timeout": (int, float),
+    "sender": str, "to": list, "timeout": (int, float), "ca_file": str,
 }
 _FEED_KEYS = {"path": str, "title": str, "max_entries": int}
 # Secrets live in the environment, never in the config or the published database.
@@ -242,12 +244,20 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
             raise ConfigError(f"{where}: security {security!r} is not starttls, tls or none")
         if table.get("username") and not table.get("password_env"):
             raise ConfigError(f"{where}: username given without password_env")
+        ca_file: Path | None = None
+        if "ca_file" in table:
+            ca_file = Path(table["ca_file"])
+            ca_file = ca_file if ca_file.is_absolute() else base / ca_file
+            if not ca_file.exists():
+                raise ConfigError(f"{where}: ca_file {str(ca_file)!r} does not exist")
+            if not ca_file.is_file():
+                raise ConfigError(f"{where}: ca_file {str(ca_file)!r} is not a file")
         default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
         return EmailChannel(
             host=table["host"], sender=table["sender"], to=to,
             port=table.get("port", default_port), security=security,
             username=table.get("username"), password_env=table.get("password_env"),
-            timeout=float(table.get("timeout", 30.0)),
+            timeout=float(table.get("timeout", 30.0)), ca_file=ca_file,
         )
     path = Path(table.get("path", f"feeds/{sub_id}.xml"))
     if table.get("max_entries", 50) < 1:

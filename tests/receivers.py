@@ -16,15 +16,20 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
+import ssl
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -211,6 +216,7 @@ class ReceivedMail:
     message: EmailMessage
     raw: bytes
     login: str | None  # the user that authenticated, if any
+    tls: str | None = None  # the session's TLS version ("TLSv1.3"), None when in clear
 
 
 @dataclass
@@ -220,7 +226,12 @@ class _SinkState:
 
 
 class _PortZeroController(Controller):
-    """aiosmtpd's Controller, able to bind port 0: it learns the port before its self-test."""
+    """aiosmtpd's Controller, able to bind port 0: it learns the port before its self-test.
+
+    The self-test (`InetMixin._trigger_server`) reads the greeting; for implicit TLS
+    (`ssl_context=`) it wraps its socket in a client context made from the server's, so it
+    needs nothing more here.
+    """
 
     def _trigger_server(self) -> None:
         assert self.server is not None
@@ -231,31 +242,72 @@ class _PortZeroController(Controller):
 class SmtpSink:
     """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts.
 
-    `require_auth=(user, password)` offers AUTH PLAIN/LOGIN without TLS (aiosmtpd refuses that
-    by default) and answers MAIL FROM with 530 until the client logged in.
+    `require_auth=(user, password)` offers AUTH PLAIN/LOGIN and answers MAIL FROM with 530
+    until the client logged in. Without `tls` that AUTH is in clear (aiosmtpd refuses that by
+    default); with STARTTLS it is offered only after STARTTLS; with implicit TLS at once
+    (aiosmtpd only counts STARTTLS as TLS for AUTH, hence `auth_require_tls=False` there).
+
+    `tls="starttls"` offers STARTTLS and answers 530 to MAIL FROM (and AUTH is not offered)
+    until the client issued it; `tls="tls"` speaks TLS from the first byte (implicit TLS, port
+    465 style). Either way the certificate is for the IP address 127.0.0.1, issued by a fresh
+    test CA (`ca`) whose PEM is written to `ca_file` while the sink runs: give that path as
+    `EmailChannel.ca_file`.
     """
 
-    def __init__(self, require_auth: tuple[str, str] | None = None):
+    def __init__(self, require_auth: tuple[str, str] | None = None,
+                 tls: Literal["starttls", "tls"] | None = None):
+        if tls not in (None, "starttls", "tls"):
+            raise ValueError(f"tls {tls!r} is not \"starttls\", \"tls\" or None")
         self.require_auth = require_auth
+        self.tls = tls
         self.messages: list[ReceivedMail] = []
+        self.ca: trustme.CA | None = None
+        self.ca_file: Path | None = None
         self._condition = threading.Condition()
         self._state = _SinkState()
         kwargs: dict[str, Any] = {}
         if require_auth:
             # auth_required=True would make aiosmtpd warn about AUTH without TLS on every
             # connection; the handler enforces the login at MAIL FROM instead.
-            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+            kwargs.update(authenticator=self._authenticate,
+                          auth_require_tls=tls == "starttls")
+        if tls:
+            self.ca = trustme.CA()
+            # Purpose.CLIENT_AUTH: a server context that asks no certificate of the client
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ca.issue_cert("127.0.0.1").configure_cert(context)
+            if tls == "starttls":
+                kwargs.update(tls_context=context, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=context)
         self._controller = _PortZeroController(
             _Handler(self), hostname="127.0.0.1", port=0, server_hostname="sink.test",
             ready_timeout=10, **kwargs,
         )
 
     def __enter__(self) -> SmtpSink:
-        self._controller.start()
+        if self.ca is not None:
+            fd, name = tempfile.mkstemp(prefix="veille-test-ca-", suffix=".pem")
+            with os.fdopen(fd, "wb") as pem:
+                pem.write(self.ca.cert_pem.bytes())
+            self.ca_file = Path(name)
+        try:
+            self._controller.start()
+        except BaseException:
+            self._remove_ca_file()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._controller.stop()
+        try:
+            self._controller.stop()
+        finally:
+            self._remove_ca_file()
+
+    def _remove_ca_file(self) -> None:
+        if self.ca_file is not None:
+            self.ca_file.unlink(missing_ok=True)
+            self.ca_file = None
 
     @property
     def host(self) -> str:
@@ -321,9 +373,12 @@ class _Handler:
         raw = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         login = session.login_data.decode() if session.login_data else None
+        # session.ssl is only set after STARTTLS; the transport knows for implicit TLS too
+        ssl_object = server.transport.get_extra_info("ssl_object") if server.transport else None
+        tls = ssl_object.version() if ssl_object is not None else None
         with self.sink._condition:
             self.sink.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
-                                                   message, raw, login))
+                                                   message, raw, login, tls))
             self.sink._condition.notify_all()
         return "250 Message accepted for delivery"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
 import uuid
 from dataclasses import replace
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import trustme
 from receivers import WEBHOOK_SECRET, SmtpSink, WebhookReceiver
 
 import crawler.channels
 from crawler.channels import AlertMessage, DeliveryError, MatchedTerm, OtherCopy
 from crawler.channels.atom import entry_id, write_feed
-from crawler.channels.mail import build_email, send_email
+from crawler.channels.mail import _tls_context, build_email, send_email
 from crawler.channels.webhook import format_text, send_webhook, sign, verify_signature
 from crawler.config import EmailChannel, FeedChannel, WebhookChannel
 
@@ -383,7 +385,10 @@ def test_email_starttls_unsupported_is_permanent(smtp_sink):
     with pytest.raises(DeliveryError) as caught:
         send_email(mail_channel(smtp_sink, security="starttls"), None, "alert-1",
                    [make_alert()], "Desk")
-    assert caught.value.permanent is True and "STARTTLS" in str(caught.value)
+    assert caught.value.permanent is True
+    assert str(caught.value) == (f"smtp 127.0.0.1:{smtp_sink.port}: STARTTLS extension not "
+                                 "supported by server.")
+    assert smtp_sink.messages == []
 
 
 def test_email_tls_against_a_plain_server_is_temporary_with_a_hint(smtp_sink):
@@ -392,6 +397,83 @@ def test_email_tls_against_a_plain_server_is_temporary_with_a_hint(smtp_sink):
                    "Desk")
     assert caught.value.permanent is False
     assert "TLS failure" in str(caught.value) and "security = 'tls'" in str(caught.value)
+
+
+def test_email_starttls_with_login_trusts_the_private_ca():
+    with SmtpSink(require_auth=("desk", "pass word"), tls="starttls") as sink:
+        channel = mail_channel(sink, security="starttls", ca_file=sink.ca_file,
+                               username="desk", password_env="VEILLE_SMTP_PASSWORD")
+        send_email(channel, "pass word", "alert-1", [make_alert()], "Desk")
+        [mail] = sink.wait_for(1)
+        assert mail.login == "desk" and mail.tls is not None and mail.tls.startswith("TLSv1")
+        # the relay's certificate is not in the system's store: ca_file is what makes it work
+        with pytest.raises(DeliveryError) as untrusted:
+            send_email(replace(channel, ca_file=None), "pass word", "alert-2",
+                       [make_alert(2)], "Desk")
+        # in clear, this relay offers no AUTH and refuses MAIL FROM before STARTTLS
+        with pytest.raises(DeliveryError) as clear_login:
+            send_email(replace(channel, security="none"), "pass word", "alert-2",
+                       [make_alert(2)], "Desk")
+        with pytest.raises(DeliveryError) as clear:
+            send_email(mail_channel(sink), None, "alert-2", [make_alert(2)], "Desk")
+        assert len(sink.messages) == 1
+    assert untrusted.value.permanent is False
+    assert "the certificate of 127.0.0.1 could not be verified" in str(untrusted.value)
+    assert "the system's CA store (set ca_file for a private CA)" in str(untrusted.value)
+    assert clear_login.value.permanent is True
+    assert "SMTP AUTH extension not supported" in str(clear_login.value)
+    assert clear.value.permanent is True
+    assert "sender refused: 530 Must issue a STARTTLS command first" in str(clear.value)
+
+
+def test_email_implicit_tls_with_login():
+    with SmtpSink(require_auth=("desk", "pass word"), tls="tls") as sink:
+        channel = mail_channel(sink, security="tls", ca_file=sink.ca_file,
+                               username="desk", password_env="VEILLE_SMTP_PASSWORD")
+        send_email(channel, "pass word", "alert-1", [make_alert()], "Desk")
+        [mail] = sink.wait_for(1)
+    assert mail.login == "desk" and mail.tls is not None and mail.tls.startswith("TLSv1")
+    assert mail.message["Message-ID"] == "<alert-1@veille>"
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_email_certificate_from_another_ca_is_temporary(tmp_path, mode):
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    with SmtpSink(tls=mode) as sink:
+        with pytest.raises(DeliveryError) as caught:
+            send_email(mail_channel(sink, security=mode, ca_file=other_ca), None, "alert-1",
+                       [make_alert()], "Desk")
+        assert sink.messages == []
+    # temporary, like every TLS failure: a relay's certificate gets fixed, the retry then works
+    assert caught.value.permanent is False
+    assert str(caught.value) == (
+        f"smtp 127.0.0.1:{sink.port}: the certificate of 127.0.0.1 could not be verified "
+        f"(unable to get local issuer certificate) against ca_file '{other_ca}'"
+    )
+
+
+def test_email_unloadable_ca_file_is_permanent(tmp_path):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate\n", encoding="utf-8")
+    for ca_file in (tmp_path / "missing.pem", not_pem):
+        channel = EmailChannel(host="127.0.0.1", port=9, sender="v@x.test", to=("d@x.test",),
+                               ca_file=ca_file)
+        with pytest.raises(DeliveryError) as caught:
+            send_email(channel, None, "alert-1", [make_alert()], "Desk")
+        assert caught.value.permanent is True
+        assert f"smtp 127.0.0.1: cannot load ca_file '{ca_file}'" in str(caught.value)
+
+
+def test_email_tls_context_always_verifies(tmp_path):
+    ca_file = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    for channel in (EmailChannel(host="h", sender="v@x.test", to=("d@x.test",)),
+                    EmailChannel(host="h", sender="v@x.test", to=("d@x.test",),
+                                 ca_file=ca_file)):
+        context = _tls_context(channel)
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
+    assert len(context.get_ca_certs()) == 1  # only the private CA, not the system's store
 
 
 # -- Atom ---------------------------------------------------------------------------------

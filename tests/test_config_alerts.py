@@ -180,3 +180,32 @@ def test_the_shipped_and_demo_configs_track_conflicts(tmp_path):
     demo = load_config(render_demo_config("http://127.0.0.1:8000", tmp_path / "demo.toml"))
     assert {s.channel_kind for s in demo.subscriptions} == {"feed", "webhook"}
     assert {c for s in demo.subscriptions for c in s.conflicts} <= {c.id for c in demo.conflicts}
+
+
+def test_an_email_ca_file_resolves_beside_the_config_and_must_exist(tmp_path):
+    text = BASE + """
+[[subscription]]
+id = "mail"
+conflicts = ["soudan"]
+[subscription.email]
+host = "relay.newsroom.internal"
+sender = "veille@example.org"
+to = ["desk@example.org"]
+ca_file = "certs/newsroom-ca.pem"
+"""
+    with pytest.raises(ConfigError) as missing:
+        load(tmp_path, text)
+    assert str(missing.value) == (
+        f"{tmp_path / 'veille.toml'}: subscription 'mail': email: ca_file "
+        f"'{tmp_path / 'certs' / 'newsroom-ca.pem'}' does not exist"
+    )
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "newsroom-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    [sub] = load(tmp_path, text).subscriptions
+    assert isinstance(sub.channel, EmailChannel)
+    assert sub.channel.ca_file == tmp_path / "certs" / "newsroom-ca.pem"
+    absolute = tmp_path / "certs" / "newsroom-ca.pem"
+    [sub] = load(tmp_path, text.replace('"certs/newsroom-ca.pem"', f'"{absolute}"')).subscriptions
+    assert sub.channel.ca_file == absolute
+    [sub] = load(tmp_path, text.replace('ca_file = "certs/newsroom-ca.pem"\n', "")).subscriptions
+    assert sub.channel.ca_file is None

@@ -33,11 +33,15 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
                alerts: Sequence[AlertMessage], subscription_name: str) -> None:
     """Send one message for `alerts` to `channel.to`; return once the server accepted it.
 
+    The certificate and host name are always checked, against `channel.ca_file` when set
+    (a relay with a private CA), else against the system's CA store.
+
     Raises:
-        DeliveryError: `permanent` for a missing password, an unknown `security`, a server
-            that lacks STARTTLS/AUTH, or a 5xx answer (authentication refused, sender or
-            recipient refused, message rejected); temporary for a 4xx answer (greylisting,
-            451 local error), connection refused, DNS, TLS, timeouts and dropped connections.
+        DeliveryError: `permanent` for a missing password, an unknown `security`, a
+            `ca_file` that cannot be loaded, a server that lacks STARTTLS/AUTH, or a 5xx
+            answer (authentication refused, sender or recipient refused, message rejected);
+            temporary for a 4xx answer (greylisting, 451 local error), connection refused,
+            DNS, TLS (an unverifiable certificate included), timeouts and dropped connections.
     """
     if channel.security not in SECURITY_MODES:
         raise DeliveryError(
@@ -52,10 +56,10 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
         )
     message = build_email(channel, batch_uid, alerts, subscription_name)
     where = f"smtp {channel.host}:{channel.port}"
+    context = _tls_context(channel) if channel.security != "none" else None
     smtp: smtplib.SMTP | None = None
     sent = False
     try:
-        context = ssl.create_default_context()
         if channel.security == "tls":
             smtp = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout,
                                     context=context)
@@ -81,6 +85,15 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
         raise DeliveryError(f"{where}: no answer within {channel.timeout:g} s") from exc
     except ConnectionRefusedError as exc:
         raise DeliveryError(f"{where}: connection refused") from exc
+    except ssl.SSLCertVerificationError as exc:
+        # temporary like any TLS failure: an expired or replaced certificate is often fixed
+        # on the relay within the retry window, and the alert then still goes out
+        trusted = f"ca_file {str(channel.ca_file)!r}" if channel.ca_file else \
+            "the system's CA store (set ca_file for a private CA)"
+        raise DeliveryError(
+            f"{where}: the certificate of {channel.host} could not be verified "
+            f"({exc.verify_message or exc.reason}) against {trusted}"
+        ) from exc
     except ssl.SSLError as exc:
         raise DeliveryError(
             f"{where}: TLS failure ({exc}); check security = {channel.security!r} and the port"
@@ -97,6 +110,18 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
             f"for {_refusals(refused)}", permanent=True,
         )
     LOGGER.debug("%s accepted %s for %s", where, batch_uid, ", ".join(channel.to))
+
+
+def _tls_context(channel: EmailChannel) -> ssl.SSLContext:
+    """The client context: certificate and host name always verified, against `ca_file`
+    instead of the system's CA store when it is set."""
+    if channel.ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(channel.ca_file))
+    except (OSError, ssl.SSLError) as exc:  # gone since the config was read, or not PEM
+        raise DeliveryError(f"smtp {channel.host}: cannot load ca_file "
+                            f"{str(channel.ca_file)!r}: {exc}", permanent=True) from exc
 
 
 def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[AlertMessage],
