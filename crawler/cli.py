@@ -69,24 +69,31 @@ def init(obj: Context) -> None:
 @cli.command()
 @click.option("--source", "-s", "source_ids", multiple=True, metavar="ID",
               help="Crawl only this source (repeatable). Default: all sources.")
+@click.option("--due", is_flag=True,
+              help="Only the sources whose schedule says a poll is due (for system cron).")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary and failures.")
 @click.option("--verbose", "-v", count=True, help="Show Scrapy's log (-vv for debug).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr [default: when stderr is a terminal].")
 @click.option("--send", is_flag=True, help="Then deliver the alerts due (veille alerts send).")
 @click.pass_obj
-def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
+def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, verbose: int,
           progress: bool | None, send: bool) -> None:
     """Crawl sources once: fetch, extract, deduplicate, store new articles, queue alerts.
 
     Prints one line per source and a summary. Exits with status 1 if a source failed
     (after crawling all the others). Alerts are queued in the database; --send delivers
-    them at the end.
+    them at the end. A source that another process is crawling is skipped. With --due,
+    only the sources whose schedule is due are crawled: a crontab line
+    `* * * * * veille crawl --due --send --quiet` behaves like the daemon.
 
     Example: veille crawl --source levant-karabakh --source levant-rss --send
     """
     from crawler.runner import crawl as run_crawl
     from crawler.runner import progress_stream
+    from crawler.storage import Store, utc_now
+    from scheduler.locks import SourceLocks
+    from scheduler.schedules import due_sources, update_timing
 
     config = obj.load()
     try:
@@ -95,11 +102,41 @@ def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
         raise click.ClickException(str(exc)) from exc
     if not sources:
         raise click.ClickException(f"{obj.config_file}: no [[source]] configured")
-    log_level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
-    if quiet:
-        log_level = "ERROR"
-    stream = sys.stderr if progress else (None if progress is False else progress_stream(quiet))
-    summaries = run_crawl(config, sources, obj.db_file, log_level=log_level, progress=stream)
+    if due:
+        with Store(open_database(obj.db_file)) as store:
+            store.sync_sources(config.sources)
+            wanted = {s.id for s in due_sources(config, store.db, utc_now())}
+        sources = tuple(s for s in sources if s.id in wanted)
+    with SourceLocks(obj.db_file) as locks:
+        got, busy = locks.acquire(s.id for s in sources)
+        for source_id, holder in busy.items():
+            click.echo(f"{source_id}  skipped: another process is crawling it ({holder})")
+        sources = tuple(s for s in sources if s.id in got)
+        summaries = []
+        if sources:
+            log_level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
+            if quiet:
+                log_level = "ERROR"
+            stream = (sys.stderr if progress else
+                      (None if progress is False else progress_stream(quiet)))
+            summaries = run_crawl(config, sources, obj.db_file, log_level=log_level,
+                                  progress=stream)
+            with Store(open_database(obj.db_file)) as store:
+                update_timing(config, store.db, [s.id for s in sources], utc_now())
+    _print_summaries(obj, summaries, quiet, due)
+    if send:
+        from crawler.cli_alerts import dispatch_now
+
+        dispatch_now(config, obj.db_file)
+    if any(s.failed for s in summaries):
+        sys.exit(1)
+
+
+def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> None:
+    if not summaries:
+        if not quiet:
+            click.echo("no source is due" if due else "no source crawled")
+        return
     width = max(len(s.source_id) for s in summaries)
     for s in summaries:
         if quiet and not s.failed:
@@ -112,17 +149,11 @@ def crawl(obj: Context, source_ids: tuple[str, ...], quiet: bool, verbose: int,
     failed = [s for s in summaries if s.failed]
     total = {k: sum(getattr(s, k) for s in summaries)
              for k in ("new", "updated", "unchanged", "errors", "requests", "alerts")}
-    seconds = summaries[0].seconds if summaries else 0.0
+    seconds = summaries[0].seconds
     click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
                f"{total['updated']} updated, {total['unchanged']} unchanged, "
                f"{total['errors']} errors, {total['requests']} requests in {seconds:.1f} s; "
                f"{total['alerts']} alerts queued -> {obj.db_file}")
-    if send:
-        from crawler.cli_alerts import dispatch_now
-
-        dispatch_now(config, obj.db_file)
-    if failed:
-        sys.exit(1)
 
 
 @cli.command()
@@ -248,6 +279,33 @@ def demo(output: str) -> None:
     print_demo_report(db_file, requests, received, hooks.bad_signatures)
     click.echo(f"\nBrowse it: datasette {db_file}   (or query it: sqlite-utils {db_file} "
                "\"select title from articles\")")
+
+
+@cli.command()
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.pass_obj
+def run(obj: Context, log_level: str) -> None:
+    """Run the daemon: poll every source on its schedule and send alerts, until stopped.
+
+    Each poll is a `veille crawl --source ID` process with a time limit. SIGTERM or
+    SIGINT stops it cleanly; SIGHUP (or editing the config file) reloads the config.
+    The job store is kept beside the database (`<db>-scheduler.db`).
+
+    Example: veille --config data/veille.toml --db data/veille.db run
+    """
+    from scheduler.daemon import Daemon
+
+    logging.basicConfig(level=log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level != "DEBUG":
+        # One line per poll is ours to write; APScheduler's per-job lines are debug detail.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        daemon = Daemon(obj.config_file, obj.db_file)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(daemon.run())
 
 
 # The alert commands live in their own module; importing it registers them on `cli`.

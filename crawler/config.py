@@ -87,6 +87,7 @@ class ScheduleSettings:
     max_every_seconds: float = 2 * 3600.0
     failing_alarm_seconds: float = 24 * 3600.0  # a source failing this long is flagged
     jobs: Path | None = None  # APScheduler's job store; default: beside the database
+    processes: int = 4  # crawl processes the daemon runs at once
 
 
 @dataclass(frozen=True)
@@ -175,14 +176,14 @@ _SCHEDULE_KEYS = {
     "every": (str, int), "jitter": (str, int), "backoff": (str, int),
     "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
     "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
-    "failing_alarm": (str, int), "jobs": str,
+    "failing_alarm": (str, int), "jobs": str, "processes": int,
 }
 _TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule"}
 _SCHEDULE_KEYS = {
     "every": (str, int), "jitter": (str, int), "backoff": (str, int),
     "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
     "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
-    "failing_alarm": (str, int), "jobs": str,
+    "failing_alarm": (str, int), "jobs": str, "processes": int,
 }
 
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -256,6 +257,10 @@ def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
         if key == "jobs":
             jobs = Path(value)
             values["jobs"] = jobs if jobs.is_absolute() else base / jobs
+        elif key == "processes":
+            if value < 1:
+                raise ConfigError(f"{where}: processes must be at least 1")
+            values["processes"] = value
         elif key == "jitter" and value in ("0", 0):
             values["jitter_seconds"] = 0.0
         else:

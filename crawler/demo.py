@@ -1,19 +1,22 @@
 """A static news-site server on 127.0.0.1 for the demo and the tests.
 
 It serves a folder of files (edition 1) with later "editions" layered over it, follows
-a `_redirects` file, writes the server's origin where a file says ``{{ORIGIN}}``, and
-counts every request so that tests can tell what a crawl fetched.
+a `_redirects` file, writes the server's origin where a file says ``{{ORIGIN}}``, answers
+conditional requests (ETag, Last-Modified, 304) like a real server, and counts every
+request so that tests can tell what a crawl fetched.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from email.utils import formatdate
+from email.message import Message
+from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,12 +44,16 @@ class SiteServer:
             site.origin         # "http://127.0.0.1:PORT"
             site.edition = 2    # the site as it is a few hours later
             site.hits["/levant/rss/dernieres-infos.xml"]
+            site.not_modified["/levant/rss/dernieres-infos.xml"]  # of those, answered 304
+            site.conditional = False  # a server that ignores If-None-Match/If-Modified-Since
     """
 
     def __init__(self, root: Path, editions: list[Path] | None = None):
         self.layers = [Path(root), *(Path(p) for p in editions or [])]
         self.edition = 1
         self.hits: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
+        self.conditional = True
         self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.before_response: Callable[[str], None] | None = None
         self._lock = threading.Lock()
@@ -85,6 +92,7 @@ class SiteServer:
     def reset_hits(self) -> None:
         with self._lock:
             self.hits.clear()
+            self.not_modified.clear()
 
     # -- serving -------------------------------------------------------------------------
 
@@ -103,6 +111,8 @@ class SiteServer:
                 headers = {
                     "Content-Type": CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
                     "Last-Modified": formatdate(file.stat().st_mtime, usegmt=True),
+                    # Of the bytes served, after the origin is written in.
+                    "ETag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
                 }
                 return 200, headers, body
         return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
@@ -140,6 +150,15 @@ class SiteServer:
                 if site.before_response is not None:
                     site.before_response(path)
                 status, headers, body = site.resolve(path)
+                if status == 200 and site.conditional and _not_modified(self.headers, headers):
+                    with site._lock:
+                        site.not_modified[path] += 1
+                    self.send_response(304, HTTPStatus(304).phrase)
+                    for name in ("ETag", "Last-Modified"):
+                        if name in headers:
+                            self.send_header(name, headers[name])
+                    self.end_headers()
+                    return
                 self.send_response(status, HTTPStatus(status).phrase)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -151,6 +170,23 @@ class SiteServer:
                 LOGGER.debug("demo site: " + format, *args)
 
         return Handler
+
+
+def _not_modified(request: Message, headers: dict[str, str]) -> bool:
+    """Whether a GET with these request headers gets a 304 (If-None-Match, when sent,
+    decides alone, as RFC 9110 says)."""
+    if_none_match = request.get("If-None-Match")
+    if if_none_match is not None:
+        etag = headers.get("ETag")
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return etag is not None and ("*" in tags or etag.removeprefix("W/") in tags)
+    since, modified = request.get("If-Modified-Since"), headers.get("Last-Modified")
+    if since is None or modified is None:
+        return False
+    try:
+        return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
 
 
 class HookReceiver:

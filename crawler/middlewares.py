@@ -1,4 +1,5 @@
-"""Scrapy middlewares: retries that back off, and parse failures recorded, not lost."""
+"""Scrapy middlewares: retries that back off, robots.txt kept between crawls, and parse
+failures recorded, not lost."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Request, Response
+from scrapy.robotstxt import RobotParser
 from scrapy.utils.asyncio import sleep
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 
 from crawler.items import FetchErrorItem
+from crawler.storage import Store
 
 LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +40,48 @@ class RetryBackoffMiddleware:
         retries = request.meta.get("retry_times", 0)
         if retries and self.base_delay > 0:
             await sleep(self.base_delay * 2 ** (retries - 1))
+
+
+class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with each origin's robots.txt kept in `robots_cache`.
+
+    Every crawl is a fresh process, so Scrapy alone fetches robots.txt on every poll. A
+    copy fetched less than VEILLE_ROBOTS_TTL seconds ago (default a day) is used instead.
+    A fetched robots.txt is saved with its status; a 4xx one means "allow all" (RFC 9309)
+    and is cached as such; a network error, a 429 or a 5xx answer is not cached.
+    """
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        self.ttl = crawler.settings.getfloat("VEILLE_ROBOTS_TTL", 86400)
+        self.db_path = crawler.settings["VEILLE_DB"]
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        url = urlparse_cached(request)
+        if url.netloc not in self._parsers:
+            with Store.open(self.db_path) as store:
+                cached = store.cached_robots(f"{url.scheme}://{url.netloc}", self.ttl)
+            if cached is not None:
+                self._stats.inc_value("veille/robots_cached")
+                rp = self._parser(*cached)
+                self._parsers[url.netloc] = rp
+                await self.crawler.signals.send_catch_log_async(
+                    signal=signals.robots_parsed, robotparser=rp, request=request
+                )
+        return await super().robot_parser(request)
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status < 500 and response.status != 429:
+            url = urlparse_cached(request)
+            with Store.open(self.db_path) as store:
+                store.save_robots(f"{url.scheme}://{netloc}", response.status, response.body)
+        if response.status >= 400:
+            # What a 4xx page says is no rule: build the parser from nothing.
+            response = response.replace(body=b"")
+        await super()._parse_robots(response, netloc, request)
+
+    def _parser(self, status: int, body: bytes) -> RobotParser:
+        return build_from_crawler(self._parserimpl, self.crawler, body if status < 400 else b"")
 
 
 class ParseErrorMiddleware:

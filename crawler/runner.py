@@ -81,7 +81,13 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         },
         "EXTENSIONS": {"crawler.runs.RunRecorder": 0},
         "SPIDER_MIDDLEWARES": {"crawler.middlewares.ParseErrorMiddleware": 45},
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RetryBackoffMiddleware": 560},
+        # robots.txt kept between crawls (each crawl is a fresh process): a day by default.
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
+            "crawler.middlewares.RetryBackoffMiddleware": 560,
+        },
+        "VEILLE_ROBOTS_TTL": 86400,
     }
 
 

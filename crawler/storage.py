@@ -1,5 +1,5 @@
 """Writes to the record: articles (one transaction each, with their alerts), their URLs and
-versions, runs, errors.
+versions, runs, errors, and what polls remember (HTTP validators, robots.txt copies).
 
 `Store` is the only writer of these tables. Each public write is atomic: a crash or a
 kill leaves either the whole article (row, URLs, version, full-text entry) or nothing.
@@ -11,7 +11,7 @@ import difflib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -72,6 +72,15 @@ class StoredArticle:
     content_hash: str
     listed_url: str | None = None  # the link (listing, feed, sitemap) that led to it
     listed_at: str | None = None  # the time the site showed beside that link
+
+
+@dataclass(frozen=True)
+class HttpValidators:
+    """What a listing or feed URL answered at its last clean poll, for a conditional GET."""
+
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,54 @@ class Store:
             [source_id],
         ).fetchone()
         return row is not None and row[0] in ("ok", "partial")
+
+    # -- polling: HTTP validators and robots.txt --------------------------------------
+
+    def validators(self, url: str) -> HttpValidators | None:
+        """The validators saved for a listing or feed URL, if any."""
+        row = self.db.execute(
+            "SELECT etag, last_modified, body_hash FROM http_validators WHERE url = ?", [url]
+        ).fetchone()
+        return HttpValidators(*row) if row else None
+
+    def save_validators(self, source_id: str, validators: Mapping[str, HttpValidators]) -> None:
+        """Save the validators of several URLs in one transaction.
+
+        `changed_at` moves only when a URL's body hash differs from the one saved.
+        """
+        now = self.now()
+        with self.db.atomic():
+            for url, v in validators.items():
+                self.db.execute(
+                    "INSERT INTO http_validators (url, source_id, etag, last_modified, "
+                    "body_hash, checked_at, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(url) DO UPDATE SET source_id = excluded.source_id, "
+                    "etag = excluded.etag, last_modified = excluded.last_modified, "
+                    "checked_at = excluded.checked_at, changed_at = CASE WHEN "
+                    "http_validators.body_hash IS excluded.body_hash THEN "
+                    "http_validators.changed_at ELSE excluded.changed_at END, "
+                    "body_hash = excluded.body_hash",
+                    [url, source_id, v.etag, v.last_modified, v.body_hash, now, now],
+                )
+
+    def cached_robots(self, origin: str, max_age: float) -> tuple[int, bytes] | None:
+        """(status, body) of the robots.txt of `origin` ("scheme://netloc") if fetched less
+        than `max_age` seconds ago."""
+        since = iso(self.clock() - timedelta(seconds=max_age))
+        row = self.db.execute(
+            "SELECT status, body FROM robots_cache WHERE origin = ? AND fetched_at > ?",
+            [origin, since],
+        ).fetchone()
+        return (row[0], bytes(row[1] or b"")) if row else None
+
+    def save_robots(self, origin: str, status: int, body: bytes) -> None:
+        """Keep the robots.txt just fetched for `origin`, replacing any older copy."""
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT OR REPLACE INTO robots_cache (origin, status, body, fetched_at) "
+                "VALUES (?, ?, ?, ?)",
+                [origin, status, body, self.now()],
+            )
 
     # -- articles ------------------------------------------------------------------------
 

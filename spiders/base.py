@@ -1,7 +1,9 @@
-"""What every source spider shares: article requests, known-article checks, error items."""
+"""What every source spider shares: conditional polls of listing and feed URLs, article
+requests, known-article checks, error items."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,12 +32,21 @@ from crawler.charset import decode_html
 from crawler.config import Source
 from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
-from crawler.storage import Store, iso
+from crawler.storage import HttpValidators, Store, iso
 from crawler.urls import amp_to_canonical_guess, canonicalize
 
 
 class SourceSpider(scrapy.Spider):
-    """A spider for one configured source; subclasses parse their kind of start page."""
+    """A spider for one configured source; subclasses parse their kind of start page.
+
+    Listing, feed and sitemap URLs are polled with a conditional GET (`poll_request`): the
+    ETag and Last-Modified saved by the last clean poll go out as If-None-Match and
+    If-Modified-Since. A 304, or a 200 whose body hashes as the saved one, ends that URL
+    without parsing it (`unchanged`). The validators a run sees are written only when it
+    closes "finished" with no fatal failure, no error recorded (fetch, parse or store): a
+    run killed or failing after reading a new listing, and before storing its articles,
+    keeps the old validators, so the next poll reads that listing again.
+    """
 
     name = "source"
 
@@ -45,6 +56,8 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(source.domains)
         self.tz = ZoneInfo(source.timezone) if source.timezone else None
         self.catalog: Store | None = None
+        # Validators of the URLs polled in this run, saved by `spider_closed` if it was clean.
+        self.polled: dict[str, HttpValidators] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -52,15 +65,78 @@ class SourceSpider(scrapy.Spider):
         if spider.tz is None:
             spider.tz = ZoneInfo(crawler.settings.get("VEILLE_TIMEZONE", "UTC"))
         spider.catalog = Store.open(crawler.settings["VEILLE_DB"])
-        crawler.signals.connect(spider.close_catalog, signal=signals.spider_closed)
+        crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
 
-    def close_catalog(self) -> None:
-        if self.catalog is not None:
+    def item_failed(self) -> None:
+        # A pipeline raised: that article was not stored (Scrapy only logs it).
+        self.crawler.stats.inc_value("veille/item_errors")
+
+    def spider_closed(self, reason: str) -> None:
+        """Save the run's validators if the run was clean (see the class docstring)."""
+        if self.catalog is None:
+            return
+        try:
+            if self.polled and self.clean_run(reason):
+                self.catalog.save_validators(self.source.id, self.polled)
+        finally:
             self.catalog.close()
 
+    def clean_run(self, reason: str) -> bool:
+        """Whether every listing this run read had all its articles stored or skipped.
+
+        Per-crawler counts only: log_count/* is shared by the crawlers of one process.
+        """
+        stats = self.crawler.stats
+        return reason == "finished" and not any(
+            stats.get_value(key) for key in (
+                "veille/fatal", "veille/errors", "veille/item_errors", "spider_exceptions/count",
+            )
+        )
+
     def start_request(self, callback: Any) -> scrapy.Request:
-        return scrapy.Request(self.source.url, callback=callback, errback=self.on_start_error)
+        return self.poll_request(self.source.url, callback, errback=self.on_start_error)
+
+    # -- polls of listing, feed and sitemap URLs ---------------------------------------
+
+    def poll_request(
+        self, url: str, callback: Any, errback: Any = None, **cb_kwargs: Any
+    ) -> scrapy.Request:
+        """A GET of a listing, feed or sitemap URL, conditional on its saved validators."""
+        assert self.catalog is not None
+        known = self.catalog.validators(url)
+        headers = {}
+        if known is not None and known.etag:
+            headers["If-None-Match"] = known.etag
+        if known is not None and known.last_modified:
+            headers["If-Modified-Since"] = known.last_modified
+        return scrapy.Request(
+            url, callback=callback, errback=errback or self.on_error, headers=headers,
+            cb_kwargs=cb_kwargs,
+            # HttpErrorMiddleware drops a 304 unless allowed. Scrapy's HTTP cache stays off:
+            # it would answer with its stored copy instead of asking the site.
+            meta={"handle_httpstatus_list": [304], "veille_poll": (url, known)},
+        )
+
+    def unchanged(self, response: Response) -> bool:
+        """Whether a polled URL shows what the last clean poll read (a 304 or the same
+        body), in which case it needs no parsing. Keeps its validators for the run's end."""
+        url, known = response.meta["veille_poll"]
+        etag, modified = _header(response, b"ETag"), _header(response, b"Last-Modified")
+        if response.status == 304:
+            self.crawler.stats.inc_value("veille/not_modified")
+            if known is not None:
+                self.polled[url] = HttpValidators(
+                    etag or known.etag, modified or known.last_modified, known.body_hash
+                )
+            return True
+        body_hash = hashlib.sha256(response.body).hexdigest()
+        self.polled[url] = HttpValidators(etag, modified, body_hash)
+        if known is not None and known.body_hash == body_hash:
+            self.crawler.stats.inc_value("veille/unchanged_body")
+            return True
+        return False
 
     # -- articles ------------------------------------------------------------------------
 
@@ -116,6 +192,11 @@ class SourceSpider(scrapy.Spider):
     def on_start_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
         kind, message, _ = describe_failure(failure)
         yield FetchErrorItem(self.source.id, failure.request.url, kind, message, fatal=True)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _changed_since(hint: ListingHint, latest_time: str | None) -> bool:

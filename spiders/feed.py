@@ -17,7 +17,11 @@ from spiders.base import SourceSpider
 
 
 class FeedSpider(SourceSpider):
-    """Reads a feed's entries (guid, title, dates, categories) and fetches their pages."""
+    """Reads a feed's entries (guid, title, dates, categories) and fetches their pages.
+
+    The feed is polled conditionally (see `SourceSpider`): a 304, or the body the last
+    clean poll read, ends the run without parsing it.
+    """
 
     name = "feed"
 
@@ -25,6 +29,8 @@ class FeedSpider(SourceSpider):
         yield self.start_request(self.parse_feed)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
+        if self.unchanged(response):
+            return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         parsed, problem = read_feed(response.body, response.url, content_type)
         entries = parsed.entries

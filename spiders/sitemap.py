@@ -13,6 +13,7 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
 from crawler.items import FetchErrorItem, ListingHint
+from crawler.storage import HttpValidators
 from spiders.base import SourceSpider
 
 MAX_INDEX_DEPTH = 3
@@ -23,6 +24,10 @@ class SitemapSpider(SourceSpider):
 
     Scrapy's own SitemapSpider drops the nested `<news:news>` element, where news
     sitemaps keep the publication date and title, hence this small reader.
+
+    Sitemaps of URLs are polled conditionally (see `SourceSpider`); an index is always
+    read in full, because it need not change when its sitemaps do (a static index of
+    `sitemap-news.xml` is common), and its sitemaps are then polled conditionally.
     """
 
     name = "sitemap"
@@ -33,6 +38,8 @@ class SitemapSpider(SourceSpider):
         yield request
 
     def parse_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
+        if self.unchanged(response):
+            return
         body = response.body
         if body[:2] == b"\x1f\x8b":
             body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
@@ -54,12 +61,11 @@ class SitemapSpider(SourceSpider):
         if self.source.max_age_days > 0:
             cutoff = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
         if etree.QName(root).localname == "sitemapindex":
+            # No validators for an index: the next poll reads it again.
+            self.polled[response.meta["veille_poll"][0]] = HttpValidators(None, None, None)
             for loc, when in _entries(root, "sitemap"):
                 if depth < MAX_INDEX_DEPTH and not (cutoff and when and when < cutoff):
-                    yield scrapy.Request(
-                        loc, callback=self.parse_sitemap, errback=self.on_error,
-                        cb_kwargs={"depth": depth + 1},
-                    )
+                    yield self.poll_request(loc, self.parse_sitemap, depth=depth + 1)
             return
         for node in root:
             if not isinstance(node.tag, str) or etree.QName(node).localname != "url":

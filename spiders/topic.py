@@ -21,6 +21,9 @@ class TopicSpider(SourceSpider):
     Pagination stops early at a page whose articles are all stored already: on a
     live-news section, everything further back was seen by an earlier crawl. Not after
     a crawl that was killed or failed, though: that one may have stopped before page 2.
+
+    Each page is polled conditionally (see `SourceSpider`): a page answered 304, or with
+    the body the last clean poll read, is not parsed and its pagination not followed.
     """
 
     name = "topic"
@@ -34,6 +37,8 @@ class TopicSpider(SourceSpider):
         yield request
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
+        if self.unchanged(response):
+            return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         html, _ = decode_html(response.body, content_type, forced=self.source.encoding)
         selector = Selector(text=html, base_url=response.url)
@@ -61,7 +66,4 @@ class TopicSpider(SourceSpider):
         if new == 0 and self.early_stop:
             self.crawler.stats.set_value("veille/early_stop_page", page)
             return
-        yield scrapy.Request(
-            next_url, callback=self.parse_listing, errback=self.on_error,
-            cb_kwargs={"page": page + 1},
-        )
+        yield self.poll_request(next_url, self.parse_listing, page=page + 1)

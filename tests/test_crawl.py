@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import rows, veille, write_config
+from conftest import FIXTURES, rows, veille, write_config
 
 TOPIC = """
 [[source]]
@@ -62,13 +62,28 @@ def test_topic_pages_are_followed_and_a_recrawl_fetches_no_article(mini_site, tm
     assert second.returncode == 0, second.stderr
     assert "0 new" in second.stdout
     assert article_hits(mini_site) == 0
-    # Page 1 holds only stored articles (and a link robots.txt forbids): no page 2.
+    # Page 1 answered 304 (robots.txt came from the cache): no page 2.
     assert mini_site.hits["/news/conflicts/"] == 1
     assert mini_site.hits["/news/conflicts/page/2/"] == 0
     assert len(rows(db, "SELECT id FROM articles")) == 6
     runs = rows(db, "SELECT * FROM crawl_runs ORDER BY id")
     assert [r["status"] for r in runs] == ["ok", "ok"]
-    assert (runs[1]["new"], runs[1]["unchanged"], runs[1]["requests"]) == (0, 3, 2)
+    assert (runs[1]["new"], runs[1]["unchanged"], runs[1]["requests"]) == (0, 0, 1)
+
+    # Page 1 changed, but holds only stored articles (and a link robots.txt forbids):
+    # no article is fetched and there is no page 2.
+    page = (FIXTURES / "sites" / "mini" / "news" / "conflicts" / "index.html").read_bytes()
+    mini_site.overrides["/news/conflicts/"] = (
+        200, {"Content-Type": "text/html"},
+        page.replace(b"{{ORIGIN}}", mini_site.origin.encode()) + b"<!-- changed -->")
+    mini_site.reset_hits()
+    third = crawl(config, db)
+    assert third.returncode == 0, third.stderr
+    assert article_hits(mini_site) == 0
+    assert mini_site.hits["/news/conflicts/"] == 1
+    assert mini_site.hits["/news/conflicts/page/2/"] == 0
+    [run] = rows(db, "SELECT * FROM crawl_runs WHERE id = 3")
+    assert (run["status"], run["new"], run["unchanged"], run["requests"]) == ("ok", 0, 3, 1)
 
 
 def test_an_article_updated_on_the_site_gets_a_new_version(mini_site, tmp_path):

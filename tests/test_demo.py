@@ -32,6 +32,10 @@ def test_demo_runs_to_the_end(tmp_path):
     runs = rows(db, "SELECT * FROM crawl_runs ORDER BY id")
     second = [r for r in runs[8:16]]
     assert sum(r["new"] for r in second) == 0 and sum(r["updated"] for r in second) == 0
+    # The idle re-crawl: one conditional GET per listing, feed and sitemap URL (the sitemap
+    # index and its news sitemap), answered 304; robots.txt from the cache; no article.
+    assert sum(r["requests"] for r in second) == 9
+    assert re.search(r"Requests per crawl: \d+, 9, \d+", result.stdout)
     assert "Browse it" in result.stdout
     # Alerts: each desk once per story; the webhook receiver checked every signature.
     assert "The webhook receiver got 13 deliveries (signatures checked; 0 refused)" in result.stdout

@@ -1,0 +1,316 @@
+"""`veille run`: the daemon. APScheduler 3 fires one job per source and one for the alert
+dispatcher; each poll is a `veille crawl --source ID` process with a time limit.
+
+- The job store is its own SQLite file (never the database Datasette serves), so a restart
+  keeps every job's next run time instead of crawling everything at once.
+- A crawl runs in a child process: Twisted's reactor cannot restart, and a hung or leaking
+  crawl can be killed. At most one run per source (`max_instances=1`, and the per-source
+  lock that `veille crawl` takes); late runs are coalesced.
+- SIGTERM/SIGINT: no new crawl starts, running ones get `grace` seconds (they receive
+  SIGTERM, which Scrapy turns into a clean stop), then are killed. Articles are written one
+  transaction each, so nothing is left half-written.
+- SIGHUP, or a change of the config file, reloads the config: new sources start, removed
+  ones stop, changed schedules apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.config import Config, ConfigError, load_config
+from crawler.storage import Store, iso, utc_now
+from scheduler.schedules import (
+    SourceState,
+    backoff_until,
+    failing_for_long,
+    fingerprint,
+    interval_seconds,
+    trigger_for,
+    update_timing,
+)
+
+LOGGER = logging.getLogger("veille.daemon")
+DISPATCH_JOB = "dispatch-alerts"
+# The daemon this process runs; jobs are stored by reference (pickled), so they find it here.
+_DAEMON: Daemon | None = None
+
+
+def jobs_path(config: Config, db_path: Path) -> Path:
+    """APScheduler's job store: `[schedule] jobs`, or `<db>-scheduler.db` beside the database."""
+    return config.schedule.jobs or db_path.with_name(f"{db_path.stem}-scheduler.db")
+
+
+class Daemon:
+    """Runs the scheduler until told to stop."""
+
+    def __init__(self, config_path: Path, db_path: Path, environ: dict[str, str] | None = None):
+        self.config_path = config_path
+        self.db_path = db_path
+        self.environ = dict(os.environ if environ is None else environ)
+        self.config = load_config(config_path)
+        self.config_mtime = config_path.stat().st_mtime
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.children: dict[str, subprocess.Popen] = {}
+        self.children_lock = threading.Lock()
+        self.dispatch_lock = threading.Lock()
+        with Store.open(db_path) as store:  # creates the schema before any child does
+            store.sync_sources(self.config.sources)
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(
+                url=f"sqlite:///{jobs_path(self.config, db_path)}")},
+            executors={"default": ThreadPoolExecutor(max_workers=self.config.schedule.processes)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT, stop cleanly. Returns the exit status."""
+        global _DAEMON
+        _DAEMON = self
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        self.scheduler.start(paused=True)
+        self.sync_jobs()
+        self.scheduler.resume()
+        LOGGER.info("veille daemon started: %d sources, config %s, database %s, jobs %s",
+                    len(self.config.sources), self.config_path, self.db_path,
+                    jobs_path(self.config, self.db_path))
+        while not self.stopping.is_set():
+            # Wake at once on a signal; otherwise look at the config file every 2 seconds.
+            if self.reload_requested.wait(timeout=2.0) or self._config_changed():
+                self.reload_requested.clear()
+                self.reload()
+        self.shutdown()
+        _DAEMON = None
+        return 0
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        LOGGER.info("received %s: stopping", signal.Signals(signum).name)
+        self.stopping.set()
+        self.reload_requested.set()  # wake the main loop
+
+    def _on_reload(self, signum: int, frame: object) -> None:
+        LOGGER.info("received SIGHUP: reloading %s", self.config_path)
+        self.reload_requested.set()
+
+    def _config_changed(self) -> bool:
+        try:
+            mtime = self.config_path.stat().st_mtime
+        except OSError:
+            return False
+        return mtime != self.config_mtime
+
+    def shutdown(self) -> None:
+        """No new crawl; running ones get the grace period, then are killed."""
+        self.scheduler.pause()
+        grace = self.config.schedule.grace_seconds
+        with self.children_lock:
+            running = dict(self.children)
+        for source_id, child in running.items():
+            LOGGER.info("%s: asking the running crawl (pid %d) to stop", source_id, child.pid)
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for source_id, child in running.items():
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                LOGGER.warning("%s: crawl still running after %.0f s: killed", source_id, grace)
+                child.kill()
+                child.wait()
+        self.scheduler.shutdown(wait=True)
+        LOGGER.info("veille daemon stopped")
+
+    def reload(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            self.config_mtime = self.config_path.stat().st_mtime
+            config = load_config(self.config_path)
+        except (ConfigError, OSError) as exc:
+            LOGGER.error("config not reloaded, keeping the previous one: %s", exc)
+            return
+        self.config = config
+        with Store.open(self.db_path) as store:
+            store.sync_sources(config.sources)
+        self.sync_jobs()
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def sync_jobs(self) -> None:
+        """Make the stored jobs match the config; keep the next run time of unchanged ones."""
+        config = self.config
+        with Store.open(self.db_path) as store:
+            states = {s.id: SourceState.load(store.db, s.id) for s in config.sources}
+        wanted = set()
+        for source in config.sources:
+            job_id = f"source:{source.id}"
+            wanted.add(job_id)
+            state = states[source.id]
+            name = fingerprint(source, config.schedule, state, config.crawl.timezone)
+            trigger = trigger_for(source, config.schedule, config.crawl.timezone, state)
+            grace = max(1, int(interval_seconds(source, config.schedule, state) / 2))
+            job = self.scheduler.get_job(job_id)
+            if job is None:
+                # A new source is polled at once; a known one resumes its timetable.
+                self.scheduler.add_job(
+                    run_source, trigger, args=[source.id], id=job_id, name=name,
+                    next_run_time=utc_now(), misfire_grace_time=grace,
+                )
+                LOGGER.info("%s: scheduled (%s)", source.id, name)
+            elif job.name != name:
+                job.modify(name=name, misfire_grace_time=grace)
+                job.reschedule(trigger)
+                LOGGER.info("%s: schedule changed (%s)", source.id, name)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("source:") and job.id not in wanted:
+                job.remove()
+                LOGGER.info("%s: removed from the config, no longer polled", job.id[7:])
+        every = config.schedule.dispatch_every_seconds
+        dispatch = self.scheduler.get_job(DISPATCH_JOB)
+        name = f"dispatch every {every:.0f}s"
+        if dispatch is None:
+            self.scheduler.add_job(dispatch_alerts, IntervalTrigger(seconds=every),
+                                   id=DISPATCH_JOB, name=name, misfire_grace_time=int(every))
+        elif dispatch.name != name:
+            dispatch.modify(name=name)
+            dispatch.reschedule(IntervalTrigger(seconds=every))
+        self._record_next_runs()
+
+    def _record_next_runs(self, only: list[str] | None = None) -> None:
+        next_runs = {
+            job.id[7:]: job.next_run_time for job in self.scheduler.get_jobs()
+            if job.id.startswith("source:") and job.next_run_time is not None
+        }
+        ids = only or [s.id for s in self.config.sources]
+        with Store.open(self.db_path) as store:
+            update_timing(self.config, store.db, ids, utc_now(), next_runs)
+
+    # -- one poll ------------------------------------------------------------------------
+
+    def poll(self, source_id: str) -> None:
+        """Crawl one source in a child process with a time limit; log one line."""
+        if self.stopping.is_set():
+            return
+        config = self.config
+        try:
+            source = config.source(source_id)
+        except ConfigError:
+            return
+        now = utc_now()
+        with Store.open(self.db_path) as store:
+            state = SourceState.load(store.db, source_id)
+        until = backoff_until(state, config.schedule)
+        if until and now < until:
+            LOGGER.info("%s: backing off after %d failure(s) until %s", source_id,
+                        state.failure_count, iso(until))
+            return
+        command = [sys.executable, "-m", "crawler", "--config", str(self.config_path),
+                   "--db", str(self.db_path), "crawl", "--source", source_id,
+                   "--no-progress", "--quiet"]
+        started = time.monotonic()
+        child = subprocess.Popen(command, env=self.environ, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        with self.children_lock:
+            self.children[source_id] = child
+        try:
+            output, _ = child.communicate(timeout=config.schedule.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            output, _ = child.communicate()
+            LOGGER.error("%s: crawl killed after %.0f s (the [schedule] timeout)", source_id,
+                         config.schedule.timeout_seconds)
+        finally:
+            with self.children_lock:
+                self.children.pop(source_id, None)
+        seconds = time.monotonic() - started
+        self._report(source, seconds, output or "")
+        self._after_poll(source)
+
+    def _report(self, source, seconds: float, output: str) -> None:
+        with Store.open(self.db_path) as store:
+            run = next(store.db.query(
+                "SELECT * FROM crawl_runs WHERE source_id = ? ORDER BY id DESC LIMIT 1",
+                [source.id]), None)
+            state = SourceState.load(store.db, source.id)
+        if run is None or run["status"] == "running":
+            LOGGER.error("%s: the crawl process ended without recording its run: %s",
+                         source.id, output.strip()[-500:])
+            return
+        log = LOGGER.info if run["status"] in ("ok", "partial") else LOGGER.error
+        log("%s: %s in %.1f s, %d new, %d updated, %d errors, %d alerts, %d requests%s",
+            source.id, run["status"], seconds, run["new"], run["updated"], run["errors"],
+            run["alerts"], run["requests"], f" ({run['message']})" if run["message"] else "")
+        if failing_for_long(state, self.config.schedule, utc_now()):
+            LOGGER.warning("%s: FAILING since %s (%d failures in a row); last error: %s",
+                           source.id, iso(state.failing_since), state.failure_count,
+                           run["message"])
+
+    def _after_poll(self, source) -> None:
+        job = self.scheduler.get_job(f"source:{source.id}")
+        with Store.open(self.db_path) as store:
+            queued = store.db.execute(
+                "SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
+            update_timing(self.config, store.db, [source.id], utc_now())
+            state = SourceState.load(store.db, source.id)
+        if source.adaptive and job is not None:
+            name = fingerprint(source, self.config.schedule, state, self.config.crawl.timezone)
+            if job.name != name:
+                job.modify(name=name)
+                job.reschedule(trigger_for(source, self.config.schedule,
+                                           self.config.crawl.timezone, state))
+                LOGGER.info("%s: adaptive interval now %s", source.id, name)
+        self._record_next_runs([source.id])
+        if queued:
+            self.dispatch()
+
+    def dispatch(self) -> None:
+        """Send the due alerts (one dispatcher at a time in this process)."""
+        from crawler.dispatch import Dispatcher
+        from crawler.outbox import sync_alerting
+
+        if not self.dispatch_lock.acquire(blocking=False):
+            return
+        try:
+            with Store.open(self.db_path) as store:
+                sync_alerting(store.db, self.config.conflicts, self.config.subscriptions,
+                              store.now())
+                report = Dispatcher(store.db, self.config.subscriptions, self.config.alerts,
+                                    user_agent=self.config.crawl.user_agent,
+                                    environ=self.environ).run()
+            if report.batches:
+                LOGGER.info("alerts: %d sent, %d to retry, %d failed", report.sent,
+                            report.retrying, report.failed)
+            for error in report.errors:
+                LOGGER.warning("alerts: %s", error)
+        finally:
+            self.dispatch_lock.release()
+
+
+def run_source(source_id: str) -> None:
+    """The job of one source (module-level: APScheduler stores jobs by reference)."""
+    if _DAEMON is None:
+        LOGGER.error("job for %s fired outside the daemon", source_id)
+        return
+    _DAEMON.poll(source_id)
+
+
+def dispatch_alerts() -> None:
+    """The alert dispatcher's job: digests and retries become due on their own."""
+    if _DAEMON is not None and not _DAEMON.stopping.is_set():
+        _DAEMON.dispatch()
