@@ -160,13 +160,17 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def sources(obj: Context, as_json: bool) -> None:
-    """List the configured sources with their last run and health.
+    """List the configured sources with their schedule, last run, health and next run.
+
+    A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING.
 
     Example: veille sources
     """
-    from crawler.storage import Store
+    from crawler.storage import Store, iso, utc_now
+    from scheduler.schedules import SourceState, failing_for_long, fingerprint, next_due
 
     config = obj.load()
+    now = utc_now()
     with Store(open_database(obj.db_file)) as store:
         store.sync_sources(config.sources)
         rows = {r["id"]: r for r in store.db["sources"].rows}
@@ -178,25 +182,34 @@ def sources(obj: Context, as_json: bool) -> None:
         }
         counts = dict(store.db.execute(
             "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
+        states = {s.id: SourceState.load(store.db, s.id) for s in config.sources}
     report = []
     for source in config.sources:
-        row, run = rows[source.id], last.get(source.id, {})
+        row, run, state = rows[source.id], last.get(source.id, {}), states[source.id]
+        due = row["next_run_at"] or iso(next_due(source, config.schedule, state,
+                                                 config.crawl.timezone))
         report.append({
             "id": source.id, "kind": source.kind, "url": source.url,
+            "schedule": fingerprint(source, config.schedule, state,
+                                    config.crawl.timezone).split(": ", 1)[1],
             "articles": counts.get(source.id, 0), "last_run": run.get("started_at"),
             "last_status": run.get("status"), "last_success": row["last_success_at"],
-            "failures": row["failure_count"], "last_error": row["last_error"],
+            "failures": row["failure_count"], "failing_since": row["failing_since"],
+            "failing": failing_for_long(state, config.schedule, now),
+            "backoff_until": row["backoff_until"], "next_run": due or "now",
+            "last_error": row["last_error"],
         })
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     width = max((len(r["id"]) for r in report), default=2)
     click.echo(f"{'source':<{width}}  {'kind':<7} {'articles':>8}  {'last run':<20} "
-               f"{'status':<11} {'failures':>8}  last error")
+               f"{'status':<11} {'failures':>8}  {'next run':<20}  last error")
     for r in report:
+        flag = "FAILING since " + r["failing_since"] + ": " if r["failing"] else ""
         click.echo(f"{r['id']:<{width}}  {r['kind']:<7} {r['articles']:>8}  "
                    f"{r['last_run'] or 'never':<20} {r['last_status'] or '-':<11} "
-                   f"{r['failures']:>8}  {r['last_error'] or ''}")
+                   f"{r['failures']:>8}  {r['next_run']:<20}  {flag}{r['last_error'] or ''}")
 
 
 @cli.command()

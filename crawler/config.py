@@ -178,13 +178,7 @@ _SCHEDULE_KEYS = {
     "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
     "failing_alarm": (str, int), "jobs": str, "processes": int,
 }
-_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule"}
-_SCHEDULE_KEYS = {
-    "every": (str, int), "jitter": (str, int), "backoff": (str, int),
-    "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
-    "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
-    "failing_alarm": (str, int), "jobs": str, "processes": int,
-}
+
 
 def config_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The config file to use: the argument, else $VEILLE_CONFIG, else data/veille.toml."""
@@ -261,7 +255,7 @@ def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
             if value < 1:
                 raise ConfigError(f"{where}: processes must be at least 1")
             values["processes"] = value
-        elif key == "jitter" and value in ("0", 0):
+        elif key == "jitter" and value in ("0", "0s", 0):
             values["jitter_seconds"] = 0.0
         else:
             values[f"{key}_seconds"] = parse_duration(value, f"{where}: {key}").total_seconds()
@@ -276,7 +270,9 @@ def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
         check_cron(entry["schedule"], f"{where}: schedule")
     timing: dict[str, Any] = {}
     for key in ("every", "jitter", "min_every", "max_every"):
-        if key in entry:
+        if key == "jitter" and entry.get(key) in (0, "0", "0s"):
+            timing["jitter_seconds"] = 0.0  # a source may turn off a default jitter
+        elif key in entry:
             seconds = parse_duration(entry[key], f"{where}: {key}").total_seconds()
             timing[f"{key}_seconds"] = seconds
     low, high = timing.get("min_every_seconds"), timing.get("max_every_seconds")

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -66,6 +69,10 @@ class Daemon:
         self.children: dict[str, subprocess.Popen] = {}
         self.children_lock = threading.Lock()
         self.dispatch_lock = threading.Lock()
+        # Jobs running now: shutdown waits for them before stopping APScheduler, whose
+        # shutdown(wait=True) deadlocks with a job that is calling back into the scheduler.
+        self.active_jobs = 0
+        self.jobs_done = threading.Condition()
         with Store.open(db_path) as store:  # creates the schema before any child does
             store.sync_sources(self.config.sources)
         self.scheduler = BackgroundScheduler(
@@ -82,9 +89,15 @@ class Daemon:
         """Start, serve until SIGTERM/SIGINT, stop cleanly. Returns the exit status."""
         global _DAEMON
         _DAEMON = self
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
+        # Signals are read from a pipe in the main loop (signal.set_wakeup_fd), not acted
+        # on inside handlers: a handler that touched a lock the main thread holds would
+        # deadlock the daemon.
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, _noted)
         self.scheduler.start(paused=True)
         self.sync_jobs()
         self.scheduler.resume()
@@ -93,21 +106,24 @@ class Daemon:
                     jobs_path(self.config, self.db_path))
         while not self.stopping.is_set():
             # Wake at once on a signal; otherwise look at the config file every 2 seconds.
-            if self.reload_requested.wait(timeout=2.0) or self._config_changed():
-                self.reload_requested.clear()
+            ready, _, _ = select.select([wake_read], [], [], 2.0)
+            received = set(os.read(wake_read, 64)) if ready else set()
+            if received & {signal.SIGTERM, signal.SIGINT}:
+                name = signal.Signals(min(received & {signal.SIGTERM, signal.SIGINT})).name
+                LOGGER.info("received %s: stopping", name)
+                self.stopping.set()
+            elif signal.SIGHUP in received:
+                LOGGER.info("received SIGHUP: reloading %s", self.config_path)
+                self.reload()
+            elif self._config_changed():
+                LOGGER.info("%s changed: reloading", self.config_path)
                 self.reload()
         self.shutdown()
+        signal.set_wakeup_fd(-1)
+        os.close(wake_read)
+        os.close(wake_write)
         _DAEMON = None
         return 0
-
-    def _on_stop(self, signum: int, frame: object) -> None:
-        LOGGER.info("received %s: stopping", signal.Signals(signum).name)
-        self.stopping.set()
-        self.reload_requested.set()  # wake the main loop
-
-    def _on_reload(self, signum: int, frame: object) -> None:
-        LOGGER.info("received SIGHUP: reloading %s", self.config_path)
-        self.reload_requested.set()
 
     def _config_changed(self) -> bool:
         try:
@@ -133,7 +149,10 @@ class Daemon:
                 LOGGER.warning("%s: crawl still running after %.0f s: killed", source_id, grace)
                 child.kill()
                 child.wait()
-        self.scheduler.shutdown(wait=True)
+        with self.jobs_done:
+            if not self.jobs_done.wait_for(lambda: self.active_jobs == 0, timeout=grace + 30):
+                LOGGER.warning("%d job(s) still running at exit", self.active_jobs)
+        self.scheduler.shutdown(wait=False)
         LOGGER.info("veille daemon stopped")
 
     def reload(self) -> None:
@@ -201,6 +220,18 @@ class Daemon:
         with Store.open(self.db_path) as store:
             update_timing(self.config, store.db, ids, utc_now(), next_runs)
 
+    @contextmanager
+    def job(self) -> Iterator[None]:
+        """Count a running job, so that shutdown can wait for it."""
+        with self.jobs_done:
+            self.active_jobs += 1
+        try:
+            yield
+        finally:
+            with self.jobs_done:
+                self.active_jobs -= 1
+                self.jobs_done.notify_all()
+
     # -- one poll ------------------------------------------------------------------------
 
     def poll(self, source_id: str) -> None:
@@ -262,6 +293,8 @@ class Daemon:
                            run["message"])
 
     def _after_poll(self, source) -> None:
+        if self.stopping.is_set():
+            return
         job = self.scheduler.get_job(f"source:{source.id}")
         with Store.open(self.db_path) as store:
             queued = store.db.execute(
@@ -302,15 +335,23 @@ class Daemon:
             self.dispatch_lock.release()
 
 
+def _noted(signum: int, frame: object) -> None:
+    """Signal handler: nothing to do here, the main loop reads the signal from its pipe."""
+
+
 def run_source(source_id: str) -> None:
     """The job of one source (module-level: APScheduler stores jobs by reference)."""
-    if _DAEMON is None:
+    daemon = _DAEMON
+    if daemon is None:
         LOGGER.error("job for %s fired outside the daemon", source_id)
         return
-    _DAEMON.poll(source_id)
+    with daemon.job():
+        daemon.poll(source_id)
 
 
 def dispatch_alerts() -> None:
     """The alert dispatcher's job: digests and retries become due on their own."""
-    if _DAEMON is not None and not _DAEMON.stopping.is_set():
-        _DAEMON.dispatch()
+    daemon = _DAEMON
+    if daemon is not None and not daemon.stopping.is_set():
+        with daemon.job():
+            daemon.dispatch()

@@ -8,7 +8,6 @@ functions, so a source is polled on the same timetable whichever runs it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -85,9 +84,25 @@ def trigger_for(source: Source, settings: ScheduleSettings, timezone: str = "UTC
 
 
 def crontab_weekdays(field: str) -> str:
-    """Crontab's weekday numbers (0 or 7 = Sunday) as names, which APScheduler 3 reads
-    unambiguously (its own numbers start at Monday)."""
-    return re.sub(r"\d", lambda m: _DAYS[int(m.group())], field)
+    """Crontab's weekday field (0 or 7 = Sunday) as a list of names, which APScheduler 3
+    reads unambiguously (its own numbers start at Monday). Ranges and steps are expanded
+    here: "0-4" or "*/2" translated name for name would be a range APScheduler refuses."""
+    if field == "*":
+        return field
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        span, _, step = part.partition("/")
+        first, _, last = span.partition("-")
+        if span == "*":
+            first, last = "0", "6"
+        start = _weekday_number(first)
+        stop = _weekday_number(last) if last else (6 if step else start)
+        days.update(day % 7 for day in range(start, stop + 1, int(step or 1)))
+    return ",".join(_DAYS[day] for day in sorted(days))
+
+
+def _weekday_number(token: str) -> int:
+    return int(token) if token.isdigit() else _DAYS.index(token)
 
 
 def fingerprint(source: Source, settings: ScheduleSettings, state: SourceState | None = None,
@@ -146,6 +161,8 @@ def adaptive_interval(db: sqlite_utils.Database, source: Source, settings: Sched
     """
     low = source.min_every_seconds or settings.min_every_seconds
     high = source.max_every_seconds or settings.max_every_seconds
+    if low > high:  # a source's own bound beats the default on the other side
+        low, high = (low, low) if source.min_every_seconds else (high, high)
     since = (now - ADAPTIVE_WINDOW).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     new = db.execute(
         "SELECT coalesce(sum(new), 0) FROM crawl_runs WHERE source_id = ? AND started_at >= ?",
