@@ -10,12 +10,16 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import alert_latency
+from bench import alert_latency, daemon_latency, idle_poll
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
     "alert_latency": ("Alert latency: demo story online -> webhook delivered (one poll + send)",
                       alert_latency.run),
+    "daemon_latency": ("Daemon polling every 2 s: story online -> webhook delivered",
+                       daemon_latency.run),
+    "idle_poll": ("Idle poll of the demo's 8 sources: CPU seconds per source (one process)",
+                  idle_poll.run),
 }
 
 
@@ -41,6 +45,10 @@ def main() -> None:
         key = next(k for k in figures if k not in ("title", "min_s", "max_s", "runs"))
         print(f"{name:<16} {key:<18} {figures[key]:>10.3f} {figures['min_s']:>10.3f} "
               f"{figures['max_s']:>10.3f}")
+        extra = {k: v for k, v in figures.items()
+                 if k not in ("title", key, "min_s", "max_s", "runs")}
+        if extra:
+            print(" " * 17 + ", ".join(f"{k} {v:.3g}" for k, v in extra.items()))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps({"machine": machine, "results": results}, indent=2))

@@ -39,7 +39,6 @@ from scheduler.schedules import (
     backoff_until,
     failing_for_long,
     fingerprint,
-    interval_seconds,
     trigger_for,
     update_timing,
 )
@@ -78,8 +77,12 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(
                 url=f"sqlite:///{jobs_path(self.config, db_path)}")},
-            executors={"default": ThreadPoolExecutor(max_workers=self.config.schedule.processes)},
-            job_defaults={"coalesce": True, "max_instances": 1},
+            # Polls wait in line for one of `processes` slots: a late poll runs late rather
+            # than being dropped (misfire_grace_time=None), so no source starves when
+            # polls take longer than intervals. The dispatcher has its own thread.
+            executors={"default": ThreadPoolExecutor(max_workers=self.config.schedule.processes),
+                       "dispatch": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
 
@@ -183,17 +186,16 @@ class Daemon:
             state = states[source.id]
             name = fingerprint(source, config.schedule, state, config.crawl.timezone)
             trigger = trigger_for(source, config.schedule, config.crawl.timezone, state)
-            grace = max(1, int(interval_seconds(source, config.schedule, state) / 2))
             job = self.scheduler.get_job(job_id)
             if job is None:
                 # A new source is polled at once; a known one resumes its timetable.
                 self.scheduler.add_job(
                     run_source, trigger, args=[source.id], id=job_id, name=name,
-                    next_run_time=utc_now(), misfire_grace_time=grace,
+                    next_run_time=utc_now(),
                 )
                 LOGGER.info("%s: scheduled (%s)", source.id, name)
             elif job.name != name:
-                job.modify(name=name, misfire_grace_time=grace)
+                job.modify(name=name)
                 job.reschedule(trigger)
                 LOGGER.info("%s: schedule changed (%s)", source.id, name)
         for job in self.scheduler.get_jobs():
@@ -205,7 +207,7 @@ class Daemon:
         name = f"dispatch every {every:.0f}s"
         if dispatch is None:
             self.scheduler.add_job(dispatch_alerts, IntervalTrigger(seconds=every),
-                                   id=DISPATCH_JOB, name=name, misfire_grace_time=int(every))
+                                   id=DISPATCH_JOB, name=name, executor="dispatch")
         elif dispatch.name != name:
             dispatch.modify(name=name)
             dispatch.reschedule(IntervalTrigger(seconds=every))

@@ -290,3 +290,20 @@ def test_a_failing_source_backs_off_exponentially(mini_site, tmp_path):
     assert veille("--config", config, "--db", db, "crawl", "--no-progress").returncode == 0
     [state] = rows(db, "SELECT failure_count, backoff_until, failing_since FROM sources")
     assert state == {"failure_count": 0, "backoff_until": None, "failing_since": None}
+
+
+def test_a_source_failing_for_a_day_is_flagged(mini_site, tmp_path):
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, TOPIC)
+    db = tmp_path / "veille.db"
+    mini_site.overrides["/news/conflicts/"] = (503, {}, b"down")
+    assert veille("--config", config, "--db", db, "crawl", "--no-progress").returncode == 1
+    listing = veille("--config", config, "--db", db, "sources")
+    assert "FAILING" not in listing.stdout  # one failure is not yet an alarm
+    day_ago = (datetime.now(UTC) - timedelta(hours=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    handle = connect(db)
+    with handle.atomic():
+        handle.execute("UPDATE sources SET failing_since = ?", [day_ago])
+    handle.close()
+    listing = veille("--config", config, "--db", db, "sources")
+    assert f"FAILING since {day_ago}: HTTP 503 from {mini_site.origin}/news/conflicts/" in (
+        listing.stdout)
