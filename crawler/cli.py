@@ -321,8 +321,8 @@ def run(obj: Context, log_level: str) -> None:
     sys.exit(daemon.run())
 
 
-# The alert commands live in their own module; importing it registers them on `cli`.
-from crawler import cli_alerts  # noqa: E402,F401
+# The alert and history commands live in their own modules; importing them registers them.
+from crawler import cli_alerts, cli_history  # noqa: E402,F401
 
 
 def main() -> None:

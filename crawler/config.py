@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ from crawler.validation import (
 
 __all__ = [
     "AlertSettings", "Channel", "Config", "ConfigError", "Conflict", "CrawlSettings",
-    "EmailChannel", "FeedChannel", "ScheduleSettings", "Source", "Subscription",
+    "EmailChannel", "FeedChannel", "ScheduleSettings", "Source", "StorySettings", "Subscription",
     "WebhookChannel", "config_path", "db_path", "load_config", "parse_config", "parse_duration",
 ]
 
@@ -70,6 +71,15 @@ class CrawlSettings:
     retry_backoff: float = 1.0
     max_response_kb: int = 10 * 1024
     timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class StorySettings:
+    """`[stories]`: when two texts are one story, and when an update is worth an alert."""
+
+    threshold: float = 0.5  # containment above which two texts are one story
+    window_days: float = 30.0  # copies are looked for among articles seen this recently
+    update_threshold: float = 0.2  # share of words changed that makes an update "substantial"
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,7 @@ class Config:
     subscriptions: tuple[Subscription, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    stories: StorySettings = field(default_factory=StorySettings)
 
     def subscription(self, subscription_id: str) -> Subscription:
         for sub in self.subscriptions:
@@ -171,7 +182,8 @@ _CRAWL_KEYS = {
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
 }
-_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule"}
+_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories"}
+_STORY_KEYS = {"threshold": (int, float), "window": (str, int), "update_threshold": (int, float)}
 _SCHEDULE_KEYS = {
     "every": (str, int), "jitter": (str, int), "backoff": (str, int),
     "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
@@ -238,8 +250,25 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     )
     alerts = parse_alert_settings(raw.get("alerts", {}), f"{path}: [alerts]")
     schedule = _parse_schedule(raw.get("schedule", {}), f"{path}: [schedule]", path.parent)
+    stories = _parse_stories(raw.get("stories", {}), f"{path}: [stories]")
     return Config(path=path, crawl=crawl, sources=tuple(sources), conflicts=conflicts,
-                  subscriptions=subscriptions, alerts=alerts, schedule=schedule)
+                  subscriptions=subscriptions, alerts=alerts, schedule=schedule, stories=stories)
+
+
+def _parse_stories(raw: Any, where: str) -> StorySettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    check_types(raw, _STORY_KEYS, where)
+    values: dict[str, Any] = {}
+    for key in ("threshold", "update_threshold"):
+        if key in raw:
+            if not 0 < raw[key] <= 1:
+                raise ConfigError(f"{where}: {key} must be between 0 and 1, not {raw[key]}")
+            values[key] = float(raw[key])
+    if "window" in raw:
+        window = parse_duration(raw["window"], f"{where}: window")
+        values["window_days"] = window / timedelta(days=1)
+    return StorySettings(**values)
 
 
 def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:

@@ -243,15 +243,16 @@ class Dispatcher:
             )
             if m["conflict_id"] in wanted
         )
-        copies = tuple(
-            OtherCopy(c["name"], c["url"], None)
-            for c in self.db.query(
-                "SELECT s.name, min(u.url) AS url FROM article_urls u "
-                "JOIN sources s ON s.id = u.source_id WHERE u.article_id = ? "
-                "AND u.source_id != ? GROUP BY s.name ORDER BY s.name",
-                [row["article_id"], row["source_id"]],
-            )
-        )
+        copies = tuple(OtherCopy(c["name"], c["url"], c["title"]) for c in self.db.query(
+            # Other articles of the same story (wire copies elsewhere), then other sources'
+            # URLs of this very article (identical text under another address).
+            "SELECT s.name, a.canonical_url AS url, a.title FROM articles a "
+            "JOIN sources s ON s.id = a.source_id WHERE a.story_id = ? AND a.id != ? "
+            "UNION SELECT s.name, min(u.url), NULL FROM article_urls u "
+            "JOIN sources s ON s.id = u.source_id WHERE u.article_id = ? AND u.source_id != ? "
+            "GROUP BY s.name ORDER BY 1, 2",
+            [row["story_id"], row["article_id"], row["article_id"], row["source_id"]],
+        ))
         return AlertMessage(
             uid=row["uid"], subscription_id=row["subscription_id"], kind=row["kind"],
             created_at=row["created_at"], title=row["title"] or row["canonical_url"],
@@ -265,6 +266,7 @@ class Dispatcher:
 
 _MESSAGE_SQL = (
     "SELECT al.uid, al.subscription_id, al.kind, al.created_at, al.conflicts, al.article_id, "
+    "al.story_id, "
     "a.title, a.canonical_url, a.source_id, s.name AS source_name, a.published_at, "
     "a.language, a.lead, a.topic, a.image_url FROM alerts al "
     "JOIN articles a ON a.id = al.article_id JOIN sources s ON s.id = a.source_id"

@@ -21,7 +21,7 @@ from crawler.config import Conflict, Subscription
 from crawler.matching import Match, Matcher
 
 if TYPE_CHECKING:
-    from crawler.storage import StoredArticle
+    from crawler.storage import Change, StoredArticle
 
 LOGGER = logging.getLogger(__name__)
 
@@ -106,17 +106,20 @@ class Outbox:
     """Matches stored articles against the tracked conflicts and queues their alerts."""
 
     def __init__(self, conflicts: Sequence[Conflict], subscriptions: Sequence[Subscription],
-                 max_age_seconds: float | None = None):
+                 max_age_seconds: float | None = None, update_threshold: float = 0.2):
         self.matcher = Matcher(conflicts)
         self.conflicts = {c.id: c for c in conflicts}
         self.subscriptions = tuple(subscriptions)
         self.max_age = timedelta(seconds=max_age_seconds) if max_age_seconds else None
+        self.update_threshold = update_threshold
 
     def record(
         self, db: sqlite_utils.Database, article_id: int, outcome: str,
-        article: StoredArticle, now: str,
+        article: StoredArticle, now: str, story_id: int | None = None,
+        change: Change | None = None,
     ) -> list[int]:
-        """Store the article's matches; for a new article, queue its alerts.
+        """Store the article's matches; queue alerts for a new story, and for a substantial
+        update to subscriptions that asked for updates.
 
         Must run inside the transaction that saved the article. Returns the ids of the
         alerts queued.
@@ -127,22 +130,31 @@ class Outbox:
             title=article.title, lead=article.lead, body=article.body, topic=article.topic
         )
         self.write_matches(db, article_id, matches, now)
-        if outcome != "new" or not matches or self._too_old(article, now):
+        if not matches or self._too_old(article, now):
+            return []
+        story = story_id if story_id is not None else article_id
+        if outcome == "new":
+            kind, key = "new", "new:{sub}:" + str(story)
+        elif change is not None and change.share >= self.update_threshold:
+            version = db.execute("SELECT version FROM articles WHERE id = ?",
+                                 [article_id]).fetchone()[0]
+            kind, key = "update", "update:{sub}:" + f"{article_id}:{version}"
+        else:
             return []
         matched = {m.conflict_id for m in matches}
         queued = []
         for sub in self._active(db, now):
             wanted = [c for c in sub.conflicts if c in matched]
-            if not wanted or not _follows(sub, article):
+            if not wanted or not _follows(sub, article) or (kind == "update" and not sub.updates):
                 continue
-            # One alert per subscription per story; until stories exist, an article is one.
-            story_id = article_id
+            # The unique dedup key makes this one alert per subscription per story: a later
+            # copy of the story from another source finds the key taken and adds nothing.
             cursor = db.execute(
                 "INSERT INTO alerts (uid, subscription_id, article_id, story_id, kind, "
                 "dedup_key, conflicts, status, created_at) "
-                "VALUES (?, ?, ?, ?, 'new', ?, ?, 'pending', ?) ON CONFLICT(dedup_key) DO NOTHING",
-                [uuid.uuid4().hex, sub.id, article_id, story_id, f"new:{sub.id}:{story_id}",
-                 _json(wanted), now],
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(dedup_key) DO NOTHING",
+                [uuid.uuid4().hex, sub.id, article_id, story, kind,
+                 key.replace("{sub}", sub.id), _json(wanted), now],
             )
             if cursor.rowcount:
                 queued.append(int(cursor.lastrowid))

@@ -7,10 +7,12 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.config import StorySettings
 from crawler.items import ArticleItem, FetchErrorItem
 from crawler.normalize import normalize_article
 from crawler.outbox import Outbox
 from crawler.storage import Store
+from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,10 +53,13 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         settings = self.crawler.settings
+        stories: StorySettings = settings["VEILLE_STORIES"] or StorySettings()
         outbox = Outbox(settings.getlist("VEILLE_CONFLICTS"),
                         settings.getlist("VEILLE_SUBSCRIPTIONS"),
-                        settings.getfloat("VEILLE_ALERT_MAX_AGE") or None)
-        self.store = Store.open(settings["VEILLE_DB"], outbox=outbox)
+                        settings.getfloat("VEILLE_ALERT_MAX_AGE") or None,
+                        update_threshold=stories.update_threshold)
+        self.store = Store.open(settings["VEILLE_DB"], outbox=outbox,
+                                stories=StoryIndex(stories))
 
     def close_spider(self) -> None:
         if self.store is not None:

@@ -48,6 +48,7 @@ def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, di
         ):
             click.echo(f"     v{row['version']}: {row['title']}  "
                        f"(+{row['words_added']} / -{row['words_removed']} words)")
+        _print_stories(db)
         _print_alerts(db, db_file, webhooks, bad_signatures)
         problems = list(db.query(
             "SELECT source_id, level, message FROM fetch_errors ORDER BY id DESC LIMIT 5"))
@@ -89,3 +90,16 @@ def _print_alerts(db, db_file: Path, webhooks: dict[str, dict], bad_signatures: 
     feeds = sorted((db_file.parent / "feeds").glob("*.xml"))
     if feeds:
         click.echo("   Atom feeds: " + ", ".join(str(f) for f in feeds))
+
+
+def _print_stories(db) -> None:
+    stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+    click.echo(f"\n   {db['articles'].count} articles make {stories} stories. "
+               "Stories carried by several sources (wire copies grouped):")
+    for row in db.query(
+        "SELECT s.id, s.title, group_concat(src.name || ': ' || a.title, '\n         ') AS copies "
+        "FROM stories s JOIN articles a ON a.story_id = s.id "
+        "JOIN sources src ON src.id = a.source_id "
+        "GROUP BY s.id HAVING count(a.id) > 1 ORDER BY s.id"
+    ):
+        click.echo(f"     story #{row['id']}\n         {row['copies']}")

@@ -75,6 +75,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "VEILLE_CONFLICTS": list(config.conflicts),
         "VEILLE_SUBSCRIPTIONS": list(config.subscriptions),
         "VEILLE_ALERT_MAX_AGE": config.alerts.max_age_seconds or 0,
+        "VEILLE_STORIES": config.stories,
         "ITEM_PIPELINES": {
             "crawler.pipelines.NormalizePipeline": 100,
             "crawler.pipelines.StorePipeline": 300,

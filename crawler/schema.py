@@ -162,6 +162,38 @@ def m003_polling(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m004_stories(db: sqlite_utils.Database) -> None:
+    """Stories (one per set of copies of a text), each article's story, and the MinHash
+    fingerprints and LSH bands that find copies (see crawler/stories.py)."""
+    db["stories"].create(
+        {"id": int, "title": str, "first_article_id": int, "first_seen_at": str,
+         "last_seen_at": str, "articles": int, "sources": int},
+        pk="id", not_null={"first_seen_at"}, defaults={"articles": 0, "sources": 0},
+    )
+    db["articles"].add_column("story_id", int)
+    db["articles"].create_index(["story_id"])
+    db["article_fingerprints"].create(
+        {"article_id": int, "size": int, "signature": bytes, "indexed_at": str},
+        pk="article_id", foreign_keys=[("article_id", "articles", "id")],
+        not_null={"size", "signature", "indexed_at"},
+    )
+    db["article_fingerprints"].create_index(["indexed_at"])
+    # One row per (band, article): WITHOUT ROWID keeps it to the key itself.
+    db.execute(
+        "CREATE TABLE story_bands (band_key INTEGER NOT NULL, article_id INTEGER NOT NULL "
+        "REFERENCES articles(id), PRIMARY KEY (band_key, article_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX story_bands_article ON story_bands (article_id)")
+    # Articles stored before this migration each start a story of their own.
+    db.execute(
+        "INSERT INTO stories (id, title, first_article_id, first_seen_at, last_seen_at, "
+        "articles, sources) SELECT id, title, id, first_seen_at, last_seen_at, 1, 1 "
+        "FROM articles"
+    )
+    db.execute("UPDATE articles SET story_id = id")
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

@@ -20,6 +20,7 @@ import sqlite_utils
 from crawler.config import Source
 from crawler.outbox import Outbox
 from crawler.schema import open_database
+from crawler.stories import StoryIndex, article_text
 
 LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +85,19 @@ class HttpValidators:
 
 
 @dataclass(frozen=True)
+class Change:
+    """How much a new version changed an article's text."""
+
+    words_added: int
+    words_removed: int
+    words_before: int
+
+    @property
+    def share(self) -> float:
+        return (self.words_added + self.words_removed) / max(1, self.words_before)
+
+
+@dataclass(frozen=True)
 class SaveResult:
     """What saving an article did: "new", "updated" or "unchanged", and to which row."""
 
@@ -91,21 +105,24 @@ class SaveResult:
     article_id: int
     duplicate_of_other_url: bool = False
     alerts: int = 0  # alerts queued with it
+    story_id: int | None = None
+    joined_story: bool = False  # a new article that is a copy of a stored story
 
 
 class Store:
     """The database, opened once per crawl, with the writes the crawler makes."""
 
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], datetime] = utc_now,
-                 outbox: Outbox | None = None):
+                 outbox: Outbox | None = None, stories: StoryIndex | None = None):
         self.db = db
         self.clock = clock
         self.outbox = outbox
+        self.stories = stories or StoryIndex()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now,
-             outbox: Outbox | None = None) -> Store:
-        return cls(open_database(path), clock, outbox)
+             outbox: Outbox | None = None, stories: StoryIndex | None = None) -> Store:
+        return cls(open_database(path), clock, outbox, stories)
 
     def close(self) -> None:
         self.db.close()
@@ -226,27 +243,35 @@ class Store:
     def save_article(self, article: StoredArticle) -> SaveResult:
         """Insert a new article, or record a new version, or note that it was seen again."""
         now = self.now()
+        change, joined = None, False
         with self.db.atomic():
             existing, by_text = self._find_existing(article)
+            text = article_text(article.lead, article.body)
             if existing is None:
                 article_id = self._insert(article, now)
                 outcome = "new"
+                story_id, joined = self.stories.assign(self.db, article_id, text,
+                                                       article.title, now)
             elif by_text:
-                article_id = existing["id"]
+                article_id, story_id = existing["id"], existing["story_id"]
                 self.db.execute(
                     "UPDATE articles SET last_seen_at = ? WHERE id = ?", [now, article_id]
                 )
                 outcome = "unchanged"
             else:
-                article_id = existing["id"]
-                outcome = self._update(existing, article, now)
+                article_id, story_id = existing["id"], existing["story_id"]
+                change = self._update(existing, article, now)
+                outcome = "updated" if change else "unchanged"
+                if change:
+                    self.stories.refresh(self.db, article_id, text, now)
             self._add_urls(article_id, article, now)
             alerts = (
-                self.outbox.record(self.db, article_id, outcome, article, now)
+                self.outbox.record(self.db, article_id, outcome, article, now,
+                                   story_id=story_id, change=change)
                 if self.outbox is not None else []
             )
         return SaveResult(outcome, article_id, duplicate_of_other_url=by_text,
-                          alerts=len(alerts))
+                          alerts=len(alerts), story_id=story_id, joined_story=joined)
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         for url, _ in article.urls:
@@ -275,7 +300,8 @@ class Store:
         )
         return int(cursor.lastrowid)
 
-    def _update(self, existing: dict, article: StoredArticle, now: str) -> str:
+    def _update(self, existing: dict, article: StoredArticle, now: str) -> Change | None:
+        """Record a new version if the text changed; return how much, or None."""
         changed = (
             existing["content_hash"] != article.content_hash
             or (existing["title"] or "") != (article.title or "")
@@ -286,7 +312,7 @@ class Store:
                 "UPDATE articles SET last_seen_at = ?, last_fetched_at = ? WHERE id = ?",
                 [now, now, existing["id"]],
             )
-            return "unchanged"
+            return None
         added, removed = word_changes(existing["body"] or "", article.body)
         self.db["article_versions"].insert(
             {
@@ -305,7 +331,7 @@ class Store:
         self.db.execute(
             f"UPDATE articles SET {assignments} WHERE id = ?", [*record.values(), existing["id"]]
         )
-        return "updated"
+        return Change(added, removed, len((existing["body"] or "").split()))
 
     def _add_urls(self, article_id: int, article: StoredArticle, now: str) -> None:
         for url, kind in article.urls:

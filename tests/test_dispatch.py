@@ -16,7 +16,7 @@ import feedparser
 import pytest
 from conftest import PROJECT, Clock, rows, veille
 from receivers import WEBHOOK_SECRET, WebhookReceiver
-from test_storage import BODY, article
+from test_storage import article, other_body
 
 from crawler.config import (
     AlertSettings,
@@ -66,7 +66,7 @@ class Desk:
     def publish(self, title: str, text: str, **changes) -> int:
         self.count += 1
         url = f"https://levant.example/2026/11/{self.count}.html"
-        body = f"{text} " + BODY.replace("ceasefire", f"topic{self.count}")
+        body = f"{text} " + other_body(f"topic{self.count}")
         result = self.store.save_article(article(url=url, title=title, body=body, **changes))
         assert result.alerts, title
         return result.article_id

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Clock
-from test_storage import BODY, article
+from test_storage import BODY, article, other_body
 
 from crawler.config import Conflict, FeedChannel, Source, Subscription
 from crawler.outbox import Outbox, sync_alerting
@@ -69,7 +69,7 @@ def test_a_new_matching_article_queues_one_alert_per_subscription_that_follows_i
 def test_language_and_source_filters(store):
     french = store.save_article(article(body=KARABAKH_TEXT, language="fr"))
     from_s2 = store.save_article(article(url="https://other.example/b.html", source_id="s2",
-                                         body="Artsakh: " + BODY.replace("ceasefire", "truce")))
+                                         body="Artsakh: " + other_body("truce")))
     got = {(a["subscription_id"], a["article_id"]) for a in alerts(store)}
     assert got == {("caucase", french.article_id), ("tout-fr", french.article_id),
                    ("caucase", from_s2.article_id), ("s2-only", from_s2.article_id)}
@@ -89,7 +89,7 @@ def test_no_alert_for_a_recrawl_an_update_another_url_or_a_non_match(store, cloc
         "SELECT conflict_id FROM article_conflicts WHERE article_id = ?", [first.article_id])}
     assert matched == {"karabakh", "soudan"}
     unrelated = store.save_article(article(url="https://news.example/weather.html",
-                                           body=BODY.replace("ceasefire", "weather")))
+                                           body=other_body("weather")))
     assert unrelated.outcome == "new" and unrelated.alerts == 0
     assert len(alerts(store)) == 1
 
@@ -99,7 +99,7 @@ def test_a_trap_is_not_an_alert(store):
         body="Le cheval du Karabakh est une race ancienne. " + BODY, title="Un haras à Bakou"))
     south = store.save_article(article(
         url="https://news.example/juba.html", title="Juba: la saison des pluies",
-        body="Au Soudan du Sud, les routes sont coupées. " + BODY.replace("ceasefire", "rain")))
+        body="Au Soudan du Sud, les routes sont coupées. " + other_body("rain")))
     assert horse.alerts == south.alerts == 0 and alerts(store) == []
 
 
@@ -114,7 +114,7 @@ def test_a_subscription_added_later_gets_no_alert_for_articles_stored_before(sto
     assert [a for a in alerts(store) if a["subscription_id"] == "late"] == []
     clock.advance(5)
     new = store.save_article(article(url="https://news.example/new.html",
-                                     body="Artsakh, encore. " + BODY.replace("ceasefire", "exil")))
+                                     body="Artsakh, encore. " + other_body("exil")))
     got = {(a["subscription_id"], a["article_id"]) for a in alerts(store)}
     assert ("late", new.article_id) in got and ("late", old.article_id) not in got
 
@@ -132,7 +132,7 @@ def test_alerts_are_not_raised_for_a_backlog_older_than_max_age(store):
     store.outbox = Outbox(CONFLICTS, SUBS, max_age_seconds=24 * 3600)
     old = store.save_article(article(body=KARABAKH_TEXT, published_at="2026-11-18T08:00:00Z"))
     recent = store.save_article(article(url="https://news.example/recent.html",
-                                        body="Artsakh. " + BODY.replace("ceasefire", "route"),
+                                        body="Artsakh. " + other_body("route"),
                                         published_at="2026-11-20T06:00:00Z"))
     assert (old.alerts, recent.alerts) == (0, 1)
     # The old one is still matched: a reader sees it under the conflict.
@@ -158,3 +158,44 @@ def test_one_alert_per_subscription_per_story_is_enforced_by_the_database(store)
         again = outbox.record(store.db, result.article_id, "new",
                               replace(article(body=KARABAKH_TEXT)), store.now())
     assert again == [] and len(alerts(store)) == 1
+
+
+def test_subscriptions_that_ask_for_updates_hear_of_substantial_changes_only(tmp_path, clock):
+    subs = (subscription("plain"), subscription("follow", updates=True))
+    store = Store.open(tmp_path / "u.db", clock, outbox=Outbox(CONFLICTS, subs,
+                                                               update_threshold=0.2))
+    store.sync_sources([Source(id="s1", name="Source one", kind="topic",
+                               url="https://news.example/topic/")])
+    sync_alerting(store.db, CONFLICTS, subs, store.now())
+    clock.advance(1)
+    first = store.save_article(article(body=KARABAKH_TEXT))
+    assert first.alerts == 2  # one "new" alert each
+    clock.advance(10)
+    small = store.save_article(article(body=KARABAKH_TEXT + " Une phrase de plus."))
+    assert small.outcome == "updated" and small.alerts == 0
+    clock.advance(10)
+    rewritten = KARABAKH_TEXT + " " + other_body("suite")  # about half the text is new
+    big = store.save_article(article(body=rewritten))
+    assert big.outcome == "updated" and big.alerts == 1
+    kinds = [(r["subscription_id"], r["kind"]) for r in alerts(store)]
+    assert kinds == [("plain", "new"), ("follow", "new"), ("follow", "update")]
+    # The same version seen again raises nothing more.
+    clock.advance(10)
+    assert store.save_article(article(body=rewritten)).alerts == 0
+    store.close()
+
+
+def test_a_copy_of_a_stored_story_from_another_source_raises_no_second_alert(store):
+    first = store.save_article(article(body=KARABAKH_TEXT, title="Stepanakert"))
+    copy = store.save_article(article(
+        url="https://other.example/wire.html", source_id="s2", title="Another headline",
+        body="Par notre correspondant. " + KARABAKH_TEXT + " Lire aussi : nos dossiers."))
+    assert copy.outcome == "new" and copy.joined_story
+    assert copy.story_id == first.story_id
+    # "caucase" already had this story: nothing more. "s2-only" follows only source s2,
+    # so the copy from s2 is the first it hears of the story: one alert, its only one.
+    assert [(r["subscription_id"], r["article_id"]) for r in alerts(store)] == [
+        ("caucase", first.article_id), ("s2-only", copy.article_id)]
+    [story] = store.db.query("SELECT articles, sources FROM stories WHERE id = ?",
+                             [first.story_id])
+    assert story == {"articles": 2, "sources": 2}

@@ -16,6 +16,11 @@ from crawler.storage import Store, StoredArticle, word_changes
 BODY = " ".join(f"Paragraph word{i} about the ceasefire negotiations." for i in range(12))
 
 
+def other_body(key: str) -> str:
+    """A text that shares no wording with BODY or with another key's text: another story."""
+    return " ".join(f"{key}{i} notes {key}-point{i}." for i in range(20))
+
+
 @pytest.fixture
 def clock():
     return Clock()
@@ -51,7 +56,8 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
             "fetch_errors", "articles_fts"} <= set(db.table_names())
     db.close()
     again = open_database(tmp_path / "v.db")
-    assert [m.name for m in MIGRATIONS.applied(again)] == ["m001_core", "m002_alerts", "m003_polling"]
+    assert [m.name for m in MIGRATIONS.applied(again)] == [
+        "m001_core", "m002_alerts", "m003_polling", "m004_stories"]
 
 
 def test_new_then_unchanged(store):

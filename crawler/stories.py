@@ -1,0 +1,181 @@
+"""Stories: one story, many copies. MinHash signatures (datasketch) of each article's text,
+banded for locality-sensitive hashing, kept in SQLite so no process rebuilds the index.
+
+Two texts are the same story when one mostly contains the other: a wire dispatch reprinted
+with a new headline, a rewritten first paragraph, boilerplate or related links added, the
+last paragraphs cut, typography changed. Containment, not Jaccard similarity, is the test,
+because a truncated copy shares only part of the longer text. It is estimated from the
+signatures (Jaccard) and the shingle counts, after LSH has picked the candidates; a low
+Jaccard threshold for the bands keeps truncated copies among the candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import sqlite_utils
+from datasketch import MinHash, MinHashLSH
+
+from crawler.config import StorySettings
+from crawler.matching import normalize_text
+
+LOGGER = logging.getLogger(__name__)
+
+NUM_PERM = 64
+SHINGLE_WORDS = 4
+# Below this many shingles a text is too short to call anything a copy of it.
+MIN_SHINGLES = 12
+# Candidates come from LSH bands tuned for this Jaccard similarity.
+CANDIDATE_JACCARD = 0.2
+_BANDS = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
+BANDS, ROWS = _BANDS.b, _BANDS.r
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """An article text's MinHash signature and its number of distinct shingles."""
+
+    signature: np.ndarray  # NUM_PERM uint32
+    size: int
+
+    def bands(self) -> list[int]:
+        """The LSH band keys (signed 64-bit, for SQLite) of this signature."""
+        keys = []
+        for band in range(BANDS):
+            chunk = self.signature[band * ROWS:(band + 1) * ROWS].tobytes()
+            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
+            keys.append(int.from_bytes(digest, "big", signed=True))
+        return keys
+
+    def jaccard(self, other: Fingerprint) -> float:
+        return float(np.count_nonzero(self.signature == other.signature)) / NUM_PERM
+
+    def containment(self, other: Fingerprint) -> float:
+        """Estimated share of the smaller text's shingles found in the other text."""
+        j = self.jaccard(other)
+        common = j * (self.size + other.size) / (1 + j)
+        return min(1.0, common / max(1, min(self.size, other.size)))
+
+
+def shingles(text: str) -> set[bytes]:
+    """Word 4-grams of the normalized text (case, accents and typography folded)."""
+    words = _WORD.findall(normalize_text(text))
+    return {" ".join(words[i:i + SHINGLE_WORDS]).encode()
+            for i in range(max(0, len(words) - SHINGLE_WORDS + 1))}
+
+
+def fingerprint(text: str) -> Fingerprint | None:
+    """The fingerprint of an article's text (lead and body), or None if it is too short."""
+    grams = shingles(text)
+    if len(grams) < MIN_SHINGLES:
+        return None
+    minhash = MinHash(num_perm=NUM_PERM)
+    minhash.update_batch(list(grams))
+    return Fingerprint(minhash.hashvalues.astype(np.uint32), len(grams))
+
+
+def article_text(lead: str | None, body: str | None) -> str:
+    return f"{lead or ''}\n{body or ''}"
+
+
+class StoryIndex:
+    """The persistent index: assigns each new article to a story, inside its transaction."""
+
+    def __init__(self, settings: StorySettings | None = None):
+        self.settings = settings or StorySettings()
+
+    def assign(self, db: sqlite_utils.Database, article_id: int, text: str, title: str | None,
+               now: str) -> tuple[int, bool]:
+        """Put a new article in the story it copies, or in a new story.
+
+        Returns (story id, whether the story already existed). Runs in the caller's
+        transaction.
+        """
+        print_ = fingerprint(text)
+        story_id = None
+        if print_ is not None:
+            story_id = self._best_story(db, print_, now)
+        joined = story_id is not None
+        if story_id is None:
+            story_id = int(db.execute(
+                "INSERT INTO stories (title, first_article_id, first_seen_at, last_seen_at, "
+                "articles) VALUES (?, ?, ?, ?, 0)", [title, article_id, now, now],
+            ).lastrowid)
+        db.execute(
+            "UPDATE stories SET articles = articles + 1, last_seen_at = ?, "
+            "sources = (SELECT count(DISTINCT source_id) FROM articles "
+            "WHERE story_id = ? OR id = ?) WHERE id = ?",
+            [now, story_id, article_id, story_id],
+        )
+        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+        if print_ is not None:
+            self.store(db, article_id, print_, now)
+        return story_id, joined
+
+    def refresh(self, db: sqlite_utils.Database, article_id: int, text: str, now: str) -> None:
+        """A new version of an article: its fingerprint follows; its story does not change."""
+        db.execute("DELETE FROM story_bands WHERE article_id = ?", [article_id])
+        db.execute("DELETE FROM article_fingerprints WHERE article_id = ?", [article_id])
+        print_ = fingerprint(text)
+        if print_ is not None:
+            self.store(db, article_id, print_, now)
+
+    def store(self, db: sqlite_utils.Database, article_id: int, print_: Fingerprint,
+              now: str) -> None:
+        db.execute(
+            "INSERT INTO article_fingerprints (article_id, size, signature, indexed_at) "
+            "VALUES (?, ?, ?, ?)", [article_id, print_.size, print_.signature.tobytes(), now],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO story_bands (band_key, article_id) VALUES (?, ?)",
+            [(key, article_id) for key in print_.bands()],
+        )
+
+    def _best_story(self, db: sqlite_utils.Database, print_: Fingerprint, now: str) -> int | None:
+        keys = print_.bands()
+        since = _days_before(now, self.settings.window_days)
+        marks = ", ".join("?" * len(keys))
+        rows = db.execute(
+            f"SELECT f.article_id, f.size, f.signature, a.story_id FROM "
+            f"(SELECT DISTINCT article_id FROM story_bands WHERE band_key IN ({marks})) c "
+            f"JOIN article_fingerprints f ON f.article_id = c.article_id "
+            f"JOIN articles a ON a.id = c.article_id WHERE f.indexed_at >= ?",
+            [*keys, since],
+        ).fetchall()
+        best, best_score = None, self.settings.threshold
+        for _, size, signature, story_id in rows:
+            other = Fingerprint(np.frombuffer(signature, dtype=np.uint32), size)
+            score = print_.containment(other)
+            if score >= best_score and story_id is not None:
+                best, best_score = story_id, score
+        return best
+
+
+def same_story(a: str, b: str, threshold: float = StorySettings.threshold) -> bool:
+    """Whether two texts are copies of one story, by the rule the index applies."""
+    fa, fb = fingerprint(a), fingerprint(b)
+    if fa is None or fb is None:
+        return False
+    return fa.containment(fb) >= threshold
+
+
+def prune(db: sqlite_utils.Database, now: str, window_days: float) -> int:
+    """Drop band rows older than the window: copies are only looked for among recent
+    articles, so the index stays the size of the window, not of the archive."""
+    since = _days_before(now, window_days)
+    with db.atomic():
+        return db.execute(
+            "DELETE FROM story_bands WHERE article_id IN "
+            "(SELECT article_id FROM article_fingerprints WHERE indexed_at < ?)", [since],
+        ).rowcount
+
+
+def _days_before(now: str, days: float) -> str:
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
