@@ -81,6 +81,10 @@ def fingerprint(text: str) -> Fingerprint | None:
 
 
 def article_text(lead: str | None, body: str | None) -> str:
+    """The text compared: the body, where reprints differ least (sites rewrite the lead),
+    or lead and body together when the body alone is too short to judge."""
+    if len(shingles(body or "")) >= MIN_SHINGLES:
+        return body or ""
     return f"{lead or ''}\n{body or ''}"
 
 
