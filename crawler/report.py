@@ -80,7 +80,11 @@ def _print_alerts(db, db_file: Path, webhooks: dict[str, dict], bad_signatures: 
     click.echo(f"\n   The webhook receiver got {len(webhooks)} deliveries (signatures checked; "
                f"{bad_signatures} refused), for example:")
     for document in list(webhooks.values())[:3]:
-        click.echo(f"     {document.get('text', '').splitlines()[0][:110]}")
+        alert = document.get("alert", {})
+        copies = len(alert.get("other_copies", []))
+        click.echo(f"     [{', '.join(alert.get('conflicts', []))}] {alert.get('title')} "
+                   f"({alert.get('source', {}).get('name')})"
+                   + (f", also carried by {copies} other source(s)" if copies else ""))
     newest = list(db.query(
         "SELECT al.subscription_id, al.created_at, a.title FROM alerts al "
         "JOIN articles a ON a.id = al.article_id ORDER BY al.id DESC LIMIT 1"))
