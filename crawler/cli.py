@@ -290,8 +290,8 @@ def demo(output: str) -> None:
                        f"{result.returncode})\n")
         received = dict(hooks.deliveries)
     print_demo_report(db_file, requests, received, hooks.bad_signatures)
-    click.echo(f"\nBrowse it: datasette {db_file}   (or query it: sqlite-utils {db_file} "
-               "\"select title from articles\")")
+    click.echo(f"\nBrowse it in Datasette: veille --db {db_file} serve   (then open "
+               "http://127.0.0.1:8001/veille)")
 
 
 @cli.command()
@@ -322,7 +322,7 @@ def run(obj: Context, log_level: str) -> None:
 
 
 # The alert and history commands live in their own modules; importing them registers them.
-from crawler import cli_alerts, cli_history  # noqa: E402,F401
+from crawler import cli_alerts, cli_history, cli_serve  # noqa: E402,F401
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -190,7 +191,11 @@ class Dispatcher:
 
     def _failed(self, sub: Subscription, batch_uid: str, count: int, exc: DeliveryError,
                 report: DispatchReport) -> None:
+        """Record a failed delivery. The message stored is redacted (the database is
+        published): a webhook URL keeps only its scheme and host, addresses are masked.
+        The log keeps the full message for whoever runs Veille."""
         now = self.clock()
+        public = redact(str(exc))
         attempts = self.db.execute(
             "SELECT max(attempts) FROM alerts WHERE batch_uid = ?", [batch_uid]
         ).fetchone()[0] or 1
@@ -201,7 +206,7 @@ class Dispatcher:
                 self.db.execute(
                     "UPDATE alerts SET status = 'failed', last_error = ?, lease_until = NULL "
                     "WHERE batch_uid = ? AND status = 'sending'",
-                    [str(exc), batch_uid],
+                    [public, batch_uid],
                 )
                 report.failed += count
                 LOGGER.error("%s (gave up after %d attempt(s))", message, attempts)
@@ -211,7 +216,7 @@ class Dispatcher:
             self.db.execute(
                 "UPDATE alerts SET status = 'pending', last_error = ?, lease_until = NULL, "
                 "next_attempt_at = ? WHERE batch_uid = ? AND status = 'sending'",
-                [str(exc), iso(now + timedelta(seconds=delay)), batch_uid],
+                [public, iso(now + timedelta(seconds=delay)), batch_uid],
             )
         report.retrying += count
         LOGGER.warning("%s (attempt %d, next in %.0f s)", message, attempts, delay)
@@ -262,6 +267,17 @@ class Dispatcher:
             image_url=row["image_url"], conflicts=tuple(m.conflict for m in matched) or
             tuple(wanted), matched=matched, other_copies=copies,
         )
+
+
+_URL = re.compile(r"\b(https?://[^/\s'\"]+)[^\s'\"]*")
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def redact(message: str) -> str:
+    """A delivery error fit for the published database: URL paths (which may hold a
+    webhook token) and e-mail addresses removed."""
+    message = _URL.sub(lambda m: m.group(1) + "/…", message)
+    return _ADDRESS.sub("[address]", message)
 
 
 _MESSAGE_SQL = (

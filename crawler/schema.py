@@ -194,6 +194,32 @@ def m004_stories(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE articles SET story_id = id")
 
 
+@MIGRATIONS()
+def m005_views(db: sqlite_utils.Database) -> None:
+    """Views for browsing the record in Datasette (data/datasette/metadata.yaml): each
+    article with its source's name, publication day and tracked conflicts."""
+    # `conflicts` is a JSON array of names, so that Datasette's array facet can count
+    # articles per conflict; `day` falls back to the day Veille first saw an undated page.
+    db.create_view("articles_with_conflicts", """
+        SELECT a.id, a.published_at,
+               substr(coalesce(a.published_at, a.first_seen_at), 1, 10) AS day,
+               a.title, s.name AS source, a.topic,
+               (SELECT json_group_array(name) FROM (
+                    SELECT c.name FROM article_conflicts ac
+                    JOIN conflicts c ON c.id = ac.conflict_id
+                    WHERE ac.article_id = a.id AND c.removed_at IS NULL
+                    ORDER BY ac.score DESC, c.name)) AS conflicts,
+               a.language, a.lead, a.canonical_url, a.authors, a.section, a.word_count,
+               a.version, a.updated_at, a.first_seen_at, a.story_id, a.source_id,
+               (SELECT json_group_array(conflict_id) FROM (
+                    SELECT ac.conflict_id FROM article_conflicts ac
+                    JOIN conflicts c ON c.id = ac.conflict_id
+                    WHERE ac.article_id = a.id AND c.removed_at IS NULL
+                    ORDER BY ac.score DESC, ac.conflict_id)) AS conflict_ids
+        FROM articles a JOIN sources s ON s.id = a.source_id
+    """)
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

@@ -131,7 +131,10 @@ def test_a_receiver_down_for_an_hour_gets_every_alert_afterwards_once(tmp_path, 
         clock.now = datetime.fromisoformat(next_at.replace("Z", "+00:00"))
     assert attempts >= 3 * 5  # 60 s, 2 min, 4 min, 8 min, 16 min, 20 min...
     errors = [r[0] for r in desk.store.db.execute("SELECT last_error FROM alerts")]
-    assert all("connection refused" in e.lower() and webhook_receiver.url in e for e in errors)
+    # Stored redacted (the database is published): the host, not the path that may hold a token.
+    host = webhook_receiver.url.rsplit("/", 1)[0]
+    assert all("connection refused" in e.lower() and f"{host}/…" in e for e in errors)
+    assert not any(webhook_receiver.url in e for e in errors)
     webhook_receiver.up()
     report = desk.dispatcher().run()
     assert report.sent == 3

@@ -1,0 +1,52 @@
+"""`veille serve`: browse the record in Datasette, read-only, while crawls go on."""
+
+from __future__ import annotations
+
+import click
+
+from crawler.cli import Context, cli
+from crawler.schema import open_database
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to publish it on the network).")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the browser at the database.")
+@click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="A Datasette setting, e.g. --setting base_url /news/ (repeatable).")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, open_browser: bool,
+          settings: tuple[tuple[str, str], ...]) -> None:
+    """Browse the database in Datasette: search, facets, canned queries, Atom feeds.
+
+    Serves the database read-only for the web (nothing on the page can write) with the
+    metadata shipped in data/datasette/metadata.yaml; crawls may run at the same time.
+    The whole-file download stays off: publish a copy instead.
+
+    Example: veille --db data/veille.db serve --port 8001 --open
+    """
+    from crawler.serve import DATABASE_NAME, ServeError, parse_settings
+    from crawler.serve import serve as run_server
+
+    if not obj.db_file.is_file():
+        raise click.ClickException(
+            f"{obj.db_file}: no such database (run `veille crawl` or `veille init` first)")
+    try:
+        overrides = parse_settings(settings)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Bring the schema up to date (the views the metadata names); a no-op, and no write,
+    # when it already is.
+    open_database(obj.db_file).close()
+
+    def started(url: str) -> None:
+        click.echo(f"Serving {obj.db_file} read-only as /{DATABASE_NAME} at {url} "
+                   "(Ctrl-C to stop)", err=True)
+
+    try:
+        run_server(obj.db_file, host=host, port=port, settings=overrides,
+                   open_browser=open_browser, on_started=started)
+    except ServeError as exc:
+        raise click.ClickException(str(exc)) from exc
