@@ -10,12 +10,14 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import alert_latency, daemon_latency, idle_poll
+from bench import alert_latency, clustering, daemon_latency, idle_poll
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
     "alert_latency": ("Alert latency: demo story online -> webhook delivered (one poll + send)",
                       alert_latency.run),
+    "clustering": ("Story clustering: seconds per new article, 1,000,000 articles stored",
+                   clustering.run),
     "daemon_latency": ("Daemon polling every 2 s: story online -> webhook delivered",
                        daemon_latency.run),
     "idle_poll": ("Idle poll of the demo's 8 sources: CPU seconds per source (one process)",

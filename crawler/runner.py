@@ -21,6 +21,7 @@ from twisted.internet.task import LoopingCall
 from crawler.config import Config, Source
 from crawler.outbox import sync_alerting
 from crawler.storage import Store
+from crawler.stories import prune
 from spiders import SPIDERS
 
 LOGGER = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def crawl(
     with Store.open(db_path) as store:
         store.sync_sources(config.sources)
         sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+        # Copies are looked for within the story window: older band rows only cost space.
+        prune(store.db, store.now(), config.stories.window_days)
         stale = store.close_stale_runs(_pid_alive)
         if stale:
             LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)

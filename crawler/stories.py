@@ -34,6 +34,9 @@ MIN_SHINGLES = 12
 CANDIDATE_JACCARD = 0.2
 _BANDS = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
 BANDS, ROWS = _BANDS.b, _BANDS.r
+# The hash permutations are the same for every signature (same seed): build them once.
+_TEMPLATE = MinHash(num_perm=NUM_PERM)
+_PERMUTATIONS, _SCHEME = _TEMPLATE.permutations, _TEMPLATE.scheme
 _WORD = re.compile(r"\w+")
 
 
@@ -75,7 +78,7 @@ def fingerprint(text: str) -> Fingerprint | None:
     grams = shingles(text)
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM)
+    minhash = MinHash(num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_SCHEME)
     minhash.update_batch(list(grams))
     return Fingerprint(minhash.hashvalues.astype(np.uint32), len(grams))
 
@@ -103,8 +106,9 @@ class StoryIndex:
         """
         print_ = fingerprint(text)
         story_id = None
+        keys = print_.bands() if print_ is not None else []
         if print_ is not None:
-            story_id = self._best_story(db, print_, now)
+            story_id = self._best_story(db, print_, keys, now)
         joined = story_id is not None
         if story_id is None:
             story_id = int(db.execute(
@@ -119,7 +123,7 @@ class StoryIndex:
         )
         db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
         if print_ is not None:
-            self.store(db, article_id, print_, now)
+            self.store(db, article_id, print_, now, keys)
         return story_id, joined
 
     def refresh(self, db: sqlite_utils.Database, article_id: int, text: str, now: str) -> None:
@@ -131,18 +135,18 @@ class StoryIndex:
             self.store(db, article_id, print_, now)
 
     def store(self, db: sqlite_utils.Database, article_id: int, print_: Fingerprint,
-              now: str) -> None:
+              now: str, keys: list[int] | None = None) -> None:
         db.execute(
             "INSERT INTO article_fingerprints (article_id, size, signature, indexed_at) "
             "VALUES (?, ?, ?, ?)", [article_id, print_.size, print_.signature.tobytes(), now],
         )
         db.conn.executemany(
             "INSERT OR IGNORE INTO story_bands (band_key, article_id) VALUES (?, ?)",
-            [(key, article_id) for key in print_.bands()],
+            [(key, article_id) for key in keys or print_.bands()],
         )
 
-    def _best_story(self, db: sqlite_utils.Database, print_: Fingerprint, now: str) -> int | None:
-        keys = print_.bands()
+    def _best_story(self, db: sqlite_utils.Database, print_: Fingerprint, keys: list[int],
+                    now: str) -> int | None:
         since = _days_before(now, self.settings.window_days)
         marks = ", ".join("?" * len(keys))
         rows = db.execute(
