@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from bench import median_of
 from crawler.demo import HookReceiver, demo_site, render_demo_config
 
 NEW_STORY = "karabakh-familles-deplacees-visite-cimetiere-stepanakert"
@@ -57,12 +56,7 @@ def measure_once(workdir: Path) -> float:
 
 def run(repeats: int = 3) -> dict[str, float]:
     """Median and spread of `repeats` measurements, each on a fresh database."""
-    figures = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            figures.append(measure_once(Path(tmp)))
-    return {"alert_latency_s": statistics.median(figures), "min_s": min(figures),
-            "max_s": max(figures), "runs": repeats}
+    return median_of(measure_once, repeats, "alert_latency_s")
 
 
 if __name__ == "__main__":

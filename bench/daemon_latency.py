@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from bench import median_of
 from bench.alert_latency import NEW_STORY, _config
 from crawler.demo import HookReceiver, demo_site
 
@@ -65,12 +64,8 @@ def measure_once(workdir: Path) -> float:
 
 
 def run(repeats: int = 3) -> dict[str, float]:
-    figures = []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            figures.append(measure_once(Path(tmp)))
-    return {"daemon_latency_s": statistics.median(figures), "min_s": min(figures),
-            "max_s": max(figures), "runs": repeats}
+    """Median and spread of `repeats` measurements, each on a fresh database."""
+    return median_of(measure_once, repeats, "daemon_latency_s")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from crawler.channels import AlertMessage
+from crawler.channels import AlertMessage, parse_utc
 from crawler.config import FeedChannel
 
 LOGGER = logging.getLogger(__name__)
@@ -71,15 +71,8 @@ def entry_id(uid: str) -> str:
 
 def rfc3339(value: str | None) -> str | None:
     """An ISO 8601 time as RFC 3339 UTC ("2024-05-01T10:00:00Z"); naive times are UTC."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = parse_utc(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 def _entry(alert: AlertMessage, feed_updated: str) -> ET.Element:

@@ -19,13 +19,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from http.client import HTTPException
 from ssl import SSLError
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.channels import AlertMessage, DeliveryError
+from crawler.channels import AlertMessage, DeliveryError, parse_utc
 from crawler.config import WebhookChannel
 
 LOGGER = logging.getLogger(__name__)
@@ -137,15 +136,8 @@ def _byline(alert: AlertMessage) -> str:
 
 def format_time(value: str | None) -> str | None:
     """An ISO 8601 time as "2024-05-01 10:00 UTC" (unparsable values are returned as is)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    moment = parse_utc(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else value
 
 
 def _escape(text: str) -> str:
