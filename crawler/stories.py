@@ -11,18 +11,22 @@ Jaccard threshold for the bands keeps truncated copies among the candidates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlite_utils
-from datasketch import MinHash, MinHashLSH
 
 from crawler.config import StorySettings
 from crawler.matching import normalize_text
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 LOGGER = logging.getLogger(__name__)
 
@@ -32,11 +36,11 @@ SHINGLE_WORDS = 4
 MIN_SHINGLES = 12
 # Candidates come from LSH bands tuned for this Jaccard similarity.
 CANDIDATE_JACCARD = 0.2
-_BANDS = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
-BANDS, ROWS = _BANDS.b, _BANDS.r
-# The hash permutations are the same for every signature (same seed): build them once.
-_TEMPLATE = MinHash(num_perm=NUM_PERM)
-_PERMUTATIONS, _SCHEME = _TEMPLATE.permutations, _TEMPLATE.scheme
+# The LSH banding datasketch's MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
+# chooses (a test keeps these equal). Written out because importing datasketch costs a
+# third of a second (it loads scipy), which every poll process would pay for nothing:
+# datasketch is imported only when a text is fingerprinted.
+BANDS, ROWS = 28, 2
 _WORD = re.compile(r"\w+")
 
 
@@ -78,9 +82,25 @@ def fingerprint(text: str) -> Fingerprint | None:
     grams = shingles(text)
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme=_SCHEME)
+    minhash = _minhash()
     minhash.update_batch(list(grams))
     return Fingerprint(minhash.hashvalues.astype(np.uint32), len(grams))
+
+
+@functools.cache
+def _template() -> MinHash:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM)
+
+
+def _minhash() -> MinHash:
+    """An empty MinHash sharing the template's permutations (same seed: built once)."""
+    from datasketch import MinHash
+
+    template = _template()
+    return MinHash(num_perm=NUM_PERM, permutations=template.permutations,
+                   scheme=template.scheme)
 
 
 def article_text(lead: str | None, body: str | None) -> str:

@@ -350,3 +350,12 @@ def test_two_hundred_distinct_texts_stay_two_hundred_stories(tmp_path):
                                        lang, "2026-11-20"))
         stories = store.db.execute("SELECT count(DISTINCT story_id) FROM articles").fetchone()
     assert stories[0] == len(texts) == 200
+
+
+def test_the_lsh_banding_is_the_one_datasketch_chooses():
+    from datasketch import MinHashLSH
+
+    from crawler import stories
+
+    lsh = MinHashLSH(threshold=stories.CANDIDATE_JACCARD, num_perm=stories.NUM_PERM)
+    assert (stories.BANDS, stories.ROWS) == (lsh.b, lsh.r)
