@@ -38,6 +38,7 @@ from crawler.config import (
     Subscription,
     WebhookChannel,
 )
+from crawler.schema import write_transaction
 from crawler.storage import iso, utc_now
 
 LOGGER = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Dispatcher:
         """Mark this subscription's due alerts as being sent by us; return their batches."""
         now = self.clock()
         stamp = iso(now)
-        with self.db.atomic():
+        with write_transaction(self.db):
             rows = self.db.execute(
                 "SELECT id, uid, batch_uid, status, claimed_by, lease_until FROM alerts "
                 "WHERE subscription_id = ? AND status IN ('pending', 'sending') "
@@ -149,7 +150,7 @@ class Dispatcher:
         except DeliveryError as exc:
             self._failed(sub, batch_uid, len(messages), exc, report)
             return
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.execute(
                 "UPDATE alerts SET status = 'sent', sent_at = ?, lease_until = NULL, "
                 "last_error = NULL WHERE batch_uid = ? AND status = 'sending'",
@@ -201,7 +202,7 @@ class Dispatcher:
         ).fetchone()[0] or 1
         message = f"{sub.id}: {exc}"
         report.errors.append(message)
-        with self.db.atomic():
+        with write_transaction(self.db):
             if exc.permanent or attempts >= self.settings.max_attempts:
                 self.db.execute(
                     "UPDATE alerts SET status = 'failed', last_error = ?, lease_until = NULL "
@@ -338,7 +339,7 @@ def retry_failed(db: sqlite_utils.Database, subscription: str | None = None,
     if alert_ids:
         sql += f" AND id IN ({', '.join('?' * len(alert_ids))})"
         params.extend(alert_ids)
-    with db.atomic():
+    with write_transaction(db):
         return db.execute(sql, params).rowcount
 
 

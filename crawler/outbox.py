@@ -19,6 +19,7 @@ import sqlite_utils
 
 from crawler.config import Conflict, Subscription
 from crawler.matching import Match, Matcher
+from crawler.schema import write_transaction
 
 if TYPE_CHECKING:
     from crawler.storage import Change, StoredArticle
@@ -48,7 +49,7 @@ def sync_alerting(
     before then never alert it. Conflicts and subscriptions removed from the config are
     marked `removed_at`, and their pending alerts are cancelled.
     """
-    with db.atomic():
+    with write_transaction(db):
         for conflict in conflicts:
             db.execute(
                 "INSERT INTO conflicts (id, name, aliases, exclude, topics, added_at) "
@@ -182,7 +183,7 @@ class Outbox:
         ids = [row[0] for row in db.execute("SELECT id FROM articles ORDER BY id").fetchall()]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            with db.atomic():
+            with write_transaction(db):
                 marks = ", ".join("?" * len(chunk))
                 before = {
                     (r[0], r[1]) for r in db.execute(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -240,6 +242,29 @@ def _create_fts_triggers(db: sqlite_utils.Database) -> None:
         f"INSERT INTO articles_fts (articles_fts, rowid, {cols}) VALUES ('delete', old.id, {old});"
         f" INSERT INTO articles_fts (rowid, {cols}) VALUES (new.id, {new}); END"
     )
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A transaction that takes the write lock at once (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads, then writes, fails at once with "database is
+    locked" if another process committed in between (its snapshot is stale, and the busy
+    timeout cannot help). Several crawl processes and the dispatcher write the same
+    database, so every write starts here. Nested use becomes a savepoint.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite_utils.Database:

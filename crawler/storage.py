@@ -19,7 +19,7 @@ import sqlite_utils
 
 from crawler.config import Source
 from crawler.outbox import Outbox
-from crawler.schema import open_database
+from crawler.schema import open_database, write_transaction
 from crawler.stories import StoryIndex, article_text
 
 LOGGER = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Store:
     def sync_sources(self, sources: Iterable[Source]) -> None:
         """Insert configured sources and refresh their names and URLs; keep their state."""
         now = self.now()
-        with self.db.atomic():
+        with write_transaction(self.db):
             for source in sources:
                 self.db.execute(
                     "INSERT INTO sources (id, name, kind, url, topic, added_at) "
@@ -205,7 +205,7 @@ class Store:
         `changed_at` moves only when a URL's body hash differs from the one saved.
         """
         now = self.now()
-        with self.db.atomic():
+        with write_transaction(self.db):
             for url, v in validators.items():
                 self.db.execute(
                     "INSERT INTO http_validators (url, source_id, etag, last_modified, "
@@ -231,7 +231,7 @@ class Store:
 
     def save_robots(self, origin: str, status: int, body: bytes) -> None:
         """Keep the robots.txt just fetched for `origin`, replacing any older copy."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db.execute(
                 "INSERT OR REPLACE INTO robots_cache (origin, status, body, fetched_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -244,7 +244,7 @@ class Store:
         """Insert a new article, or record a new version, or note that it was seen again."""
         now = self.now()
         change, joined = None, False
-        with self.db.atomic():
+        with write_transaction(self.db):
             existing, by_text = self._find_existing(article)
             text = article_text(article.lead, article.body)
             if existing is None:
@@ -347,7 +347,7 @@ class Store:
     # -- runs and errors -----------------------------------------------------------------
 
     def start_run(self, source_id: str, pid: int) -> int:
-        with self.db.atomic():
+        with write_transaction(self.db):
             cursor = self.db.execute(
                 "INSERT INTO crawl_runs (source_id, started_at, status, pid) "
                 "VALUES (?, ?, 'running', ?)",
@@ -361,7 +361,7 @@ class Store:
     def finish_run(self, run_id: int, status: str, counts: dict[str, int], message: str | None):
         """Close a run and update its source's health in the same transaction."""
         now = self.now()
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["crawl_runs"].update(
                 run_id, {"ended_at": now, "status": status, "message": message, **counts}
             )
@@ -384,7 +384,7 @@ class Store:
         self, run_id: int | None, source_id: str, url: str | None, kind: str, message: str,
         level: str = "error",
     ) -> None:
-        with self.db.atomic():
+        with write_transaction(self.db):
             self.db["fetch_errors"].insert(
                 {
                     "run_id": run_id, "source_id": source_id, "url": url, "level": level,
@@ -400,7 +400,7 @@ class Store:
             ).fetchall()
             if not row[1] or not alive(row[1])
         ]
-        with self.db.atomic():
+        with write_transaction(self.db):
             for run_id, _ in stale:
                 self.db["crawl_runs"].update(
                     run_id,

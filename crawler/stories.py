@@ -24,6 +24,7 @@ import sqlite_utils
 
 from crawler.config import StorySettings
 from crawler.matching import normalize_text
+from crawler.schema import write_transaction
 
 if TYPE_CHECKING:
     from datasketch import MinHash
@@ -197,7 +198,7 @@ def prune(db: sqlite_utils.Database, now: str, window_days: float) -> int:
     """Drop band rows older than the window: copies are only looked for among recent
     articles, so the index stays the size of the window, not of the archive."""
     since = _days_before(now, window_days)
-    with db.atomic():
+    with write_transaction(db):
         return db.execute(
             "DELETE FROM story_bands WHERE article_id IN "
             "(SELECT article_id FROM article_fingerprints WHERE indexed_at < ?)", [since],

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config, ScheduleSettings, Source
+from crawler.schema import write_transaction
 
 LOGGER = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def update_timing(config: Config, db: sqlite_utils.Database, source_ids: Iterabl
 
     `next_runs` gives the daemon's own next fire times; cron mode computes them.
     """
-    with db.atomic():
+    with write_transaction(db):
         for source_id in source_ids:
             source = config.source(source_id)
             if source.adaptive:
