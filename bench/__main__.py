@@ -10,7 +10,16 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import alert_latency, clustering, daemon_latency, idle_poll
+from bench import (
+    alert_latency,
+    archive,
+    clustering,
+    cold_crawl,
+    daemon_latency,
+    idle_poll,
+    memory,
+    polls,
+)
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
@@ -22,6 +31,16 @@ BENCHMARKS = {
                        daemon_latency.run),
     "idle_poll": ("Idle poll of the demo's 8 sources: CPU seconds per source (one process)",
                   idle_poll.run),
+    "cold_crawl": ("Cold crawl of 1,000 synthetic articles (20 sources): CPU s per article",
+                   cold_crawl.run),
+    "idle_poll_100": ("Idle poll of 100 synthetic sources, one process: CPU s per source",
+                      polls.run_idle),
+    "incr_poll_100": ("100 sources, 1 new article each, one process: CPU s per source",
+                      polls.run_incremental),
+    "archive": ("Archive growth: ms to store an article at 1,000,000 (min/max over sizes, ms)",
+                archive.run),
+    "memory": ("Peak RSS (MB) of the 1,000-article crawl; daemon over 300 idle polls",
+               memory.run),
 }
 
 

@@ -1,0 +1,184 @@
+"""Cold crawl of 1,000 articles (20 sources, half topic pages with pagination, half RSS
+feeds, 50 articles each) into an empty database: CPU seconds per article and articles per
+second, end to end (`veille crawl` with the shipped conflicts and one subscription, so that
+matching, story assignment and alert queueing all run).
+
+In the same run, the same pages through the baselines:
+(a) a bare Scrapy spider that only downloads the listings, feeds and articles
+    (bench/bare_spider.py, same concurrency, no delay, robots.txt off in both);
+(b) the extraction alone on the bytes served: `crawler.extract.extract_article` (after
+    `decode_html`, as the spiders call it), and separately `trafilatura.extract`.
+The overhead ratio is Veille's CPU per article over (a) + (b): 1.0 would mean Veille adds
+nothing to downloading and extracting. CPU time (the child's rusage) is the main figure;
+(b) is timed in this process after a warm-up, so its imports are not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trafilatura
+
+from bench.sites import Site, SiteSpec, build_site
+from bench.usage import Usage, run_measured, veille
+from crawler.charset import decode_html
+from crawler.config import load_config
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.items import ArticleItem, ListingHint
+from crawler.normalize import normalize_article
+from crawler.outbox import Outbox, sync_alerting
+from crawler.storage import Store
+from crawler.stories import StoryIndex
+
+SPEC = SiteSpec(sources=20, articles=50)
+# The last cold crawl measured in this process, for bench/memory.py.
+LAST: dict[str, float] = {}
+
+
+def crawl_veille(site: Site, origin: str, workdir: Path) -> tuple[Usage, dict[str, int]]:
+    """One `veille crawl` of the whole site into a new database; its usage and counts."""
+    config = site.write_config(workdir / "veille.toml", origin, obey_robots=False)
+    db = workdir / "veille.db"
+    usage = run_measured(veille(config, db, "crawl", "--no-progress", "--quiet"))
+    with sqlite3.connect(db) as conn:
+        counts = {
+            "articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
+            "alerts": conn.execute("SELECT count(*) FROM alerts").fetchone()[0],
+            "stories_with_copies": conn.execute(
+                "SELECT count(*) FROM stories WHERE articles > 1").fetchone()[0],
+            "errors": conn.execute("SELECT count(*) FROM fetch_errors").fetchone()[0],
+        }
+    return usage, counts
+
+
+def crawl_bare(site: Site, origin: str, workdir: Path) -> Usage:
+    urls = {s.id: [origin + p for p in (*s.listings, *s.articles)] for s in site.sources}
+    path = workdir / "urls.json"
+    path.write_text(json.dumps(urls))
+    usage = run_measured([sys.executable, "-m", "bench.bare_spider", str(path)])
+    responses = json.loads(usage.stdout.strip().splitlines()[-1])["responses"]
+    if responses != sum(len(u) for u in urls.values()):
+        raise RuntimeError(f"the bare spider got {responses} responses of {len(urls)}")
+    return usage
+
+
+def extraction_cpu(site: Site, origin: str) -> tuple[float, float, list[ExtractedArticle]]:
+    """CPU seconds of extract_article (with decode_html) and of trafilatura.extract over
+    every article, in this thread, after a warm-up; and what extract_article found."""
+    pages = [(origin + p, site.article_bytes(p, origin)) for p in site.article_paths]
+
+    def ours(url: str, body: bytes) -> ExtractedArticle:
+        text, _ = decode_html(body, "text/html")
+        return extract_article(text, url)
+
+    def theirs(url: str, body: bytes) -> object:
+        return trafilatura.extract(body, url=url)
+
+    figures, extracted = [], []
+    for extract in (ours, theirs):
+        for url, body in pages[:5]:
+            extract(url, body)
+        started = time.thread_time()
+        results = [extract(url, body) for url, body in pages]
+        figures.append(time.thread_time() - started)
+        extracted = extracted or results
+    return figures[0], figures[1], extracted
+
+
+def storage_cpu(site: Site, origin: str, workdir: Path,
+                extracted: list[ExtractedArticle]) -> float:
+    """CPU seconds of what Veille does with the extracted articles, alone: normalize_article
+    and Store.save_article (row, URLs, full-text index, matching, outbox, story) into a new
+    database with the benchmark config's conflicts and subscription."""
+    config = load_config(workdir / "veille.toml")
+    outbox = Outbox(config.conflicts, config.subscriptions, config.alerts.max_age_seconds,
+                    update_threshold=config.stories.update_threshold)
+    sources = {s.id: s for s in config.sources}
+    items, found = [], iter(extracted)  # in site.article_paths order
+    for source in site.sources:
+        for path, ex in zip(source.articles, found, strict=False):
+            url = origin + path
+            items.append(ArticleItem(source.id, ListingHint(url, "listing", topic=source.topic),
+                                     url, (), ex, fallback_topic=source.topic,
+                                     default_language="fr"))
+    with Store.open(workdir / "storage-only.db", outbox=outbox,
+                    stories=StoryIndex(config.stories)) as store:
+        store.sync_sources(config.sources)
+        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+        started = time.thread_time()
+        for item in items:
+            store.save_article(normalize_article(item, sources[item.source_id].domains))
+        return time.thread_time() - started
+
+
+def measure_once(site: Site, workdir: Path) -> dict[str, float]:
+    n = len(site.article_paths)
+    with site.server() as server:
+        usage, counts = crawl_veille(site, server.origin, workdir)
+        article_requests = sum(server.hits[p] for p in site.article_paths)
+        requests = sum(server.hits.values())
+        if counts["articles"] != n or article_requests != n or counts["errors"]:
+            raise RuntimeError(f"the crawl stored {counts['articles']} of {n} articles "
+                               f"({article_requests} article requests, {counts['errors']} "
+                               f"errors): {usage.stdout[-1000:]}")
+        server.reset_hits()
+        bare = crawl_bare(site, server.origin, workdir)
+        ours, theirs, extracted = extraction_cpu(site, server.origin)
+        storage = storage_cpu(site, server.origin, workdir, extracted)
+    veille_pa = usage.cpu_s / n
+    bare_pa, ours_pa, theirs_pa = bare.cpu_s / n, ours / n, theirs / n
+    return {
+        "cpu_per_article_s": veille_pa,
+        "articles_per_s": n / usage.wall_s,
+        "overhead_ratio": veille_pa / (bare_pa + ours_pa),
+        "overhead_ratio_trafilatura": veille_pa / (bare_pa + theirs_pa),
+        "cpu_s": usage.cpu_s,
+        "wall_s": usage.wall_s,
+        "bare_cpu_per_article_s": bare_pa,
+        "bare_wall_s": bare.wall_s,
+        "extract_article_cpu_per_article_s": ours_pa,
+        "trafilatura_cpu_per_article_s": theirs_pa,
+        "storage_cpu_per_article_s": storage / n,
+        # What is left: Scrapy's request/item machinery, listing and feed parsing, the
+        # stored-article lookups, process start-up and the database opened per spider.
+        "rest_cpu_per_article_s": veille_pa - bare_pa - ours_pa - storage / n,
+        "peak_rss_mb": usage.max_rss_mb,
+        "bare_peak_rss_mb": bare.max_rss_mb,
+        "articles": counts["articles"],
+        "requests": requests,
+        "alerts_queued": counts["alerts"],
+        "stories_with_copies": counts["stories_with_copies"],
+    }
+
+
+def run(repeats: int = 3) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="veille-cold-") as tmp:
+        site = build_site(SPEC, Path(tmp))
+        sizes = [(site.root / p.lstrip("/")).stat().st_size / 1024 for p in site.article_paths]
+        runs = []
+        for i in range(repeats):
+            workdir = Path(tmp) / f"run-{i}"
+            workdir.mkdir()
+            runs.append(measure_once(site, workdir))
+    result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    cpu = [r["cpu_per_article_s"] for r in runs]
+    figures = {"cpu_per_article_s": result.pop("cpu_per_article_s"), "min_s": min(cpu),
+               "max_s": max(cpu), "runs": repeats, **result,
+               "overhead_ratio_min": min(r["overhead_ratio"] for r in runs),
+               "overhead_ratio_max": max(r["overhead_ratio"] for r in runs),
+               "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+               "page_kb_median": statistics.median(sizes), "page_kb_min": min(sizes),
+               "page_kb_max": max(sizes)}
+    LAST.clear()
+    LAST.update(figures)
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 1), indent=2))
