@@ -20,7 +20,7 @@ import sqlite_utils
 from crawler.config import Source
 from crawler.outbox import Outbox
 from crawler.schema import open_database, write_transaction
-from crawler.stories import StoryIndex, article_text
+from crawler.stories import StoryIndex, article_fingerprint
 
 LOGGER = logging.getLogger(__name__)
 
@@ -246,12 +246,12 @@ class Store:
         change, joined = None, False
         with write_transaction(self.db):
             existing, by_text = self._find_existing(article)
-            text = article_text(article.lead, article.body)
             if existing is None:
                 article_id = self._insert(article, now)
                 outcome = "new"
-                story_id, joined = self.stories.assign(self.db, article_id, text,
-                                                       article.title, now)
+                story_id, joined = self.stories.assign(
+                    self.db, article_id, article_fingerprint(article.lead, article.body),
+                    article.title, now)
             elif by_text:
                 article_id, story_id = existing["id"], existing["story_id"]
                 self.db.execute(
@@ -263,7 +263,8 @@ class Store:
                 change = self._update(existing, article, now)
                 outcome = "updated" if change else "unchanged"
                 if change:
-                    self.stories.refresh(self.db, article_id, text, now)
+                    self.stories.refresh(
+                        self.db, article_id, article_fingerprint(article.lead, article.body), now)
             self._add_urls(article_id, article, now)
             alerts = (
                 self.outbox.record(self.db, article_id, outcome, article, now,

@@ -79,8 +79,20 @@ def shingles(text: str) -> set[bytes]:
 
 
 def fingerprint(text: str) -> Fingerprint | None:
-    """The fingerprint of an article's text (lead and body), or None if it is too short."""
-    grams = shingles(text)
+    """The fingerprint of a text, or None if it is too short to judge."""
+    return _fingerprint(shingles(text))
+
+
+def article_fingerprint(lead: str | None, body: str | None) -> Fingerprint | None:
+    """The fingerprint of an article: of its body, where reprints differ least (sites rewrite
+    the lead), or of lead and body together when the body alone is too short to judge."""
+    grams = shingles(body or "")
+    if len(grams) < MIN_SHINGLES:
+        grams = shingles(f"{lead or ''}\n{body or ''}")
+    return _fingerprint(grams)
+
+
+def _fingerprint(grams: set[bytes]) -> Fingerprint | None:
     if len(grams) < MIN_SHINGLES:
         return None
     minhash = _minhash()
@@ -104,28 +116,22 @@ def _minhash() -> MinHash:
                    scheme=template.scheme)
 
 
-def article_text(lead: str | None, body: str | None) -> str:
-    """The text compared: the body, where reprints differ least (sites rewrite the lead),
-    or lead and body together when the body alone is too short to judge."""
-    if len(shingles(body or "")) >= MIN_SHINGLES:
-        return body or ""
-    return f"{lead or ''}\n{body or ''}"
-
-
 class StoryIndex:
     """The persistent index: assigns each new article to a story, inside its transaction."""
 
     def __init__(self, settings: StorySettings | None = None):
         self.settings = settings or StorySettings()
 
-    def assign(self, db: sqlite_utils.Database, article_id: int, text: str, title: str | None,
+    def assign(self, db: sqlite_utils.Database, article_id: int,
+               text: str | Fingerprint | None, title: str | None,
                now: str) -> tuple[int, bool]:
         """Put a new article in the story it copies, or in a new story.
 
+        `text` is the article's text, or its fingerprint already computed (None: too short).
         Returns (story id, whether the story already existed). Runs in the caller's
         transaction.
         """
-        print_ = fingerprint(text)
+        print_ = fingerprint(text) if isinstance(text, str) else text
         story_id = None
         keys = print_.bands() if print_ is not None else []
         if print_ is not None:
@@ -147,11 +153,12 @@ class StoryIndex:
             self.store(db, article_id, print_, now, keys)
         return story_id, joined
 
-    def refresh(self, db: sqlite_utils.Database, article_id: int, text: str, now: str) -> None:
+    def refresh(self, db: sqlite_utils.Database, article_id: int,
+                text: str | Fingerprint | None, now: str) -> None:
         """A new version of an article: its fingerprint follows; its story does not change."""
         db.execute("DELETE FROM story_bands WHERE article_id = ?", [article_id])
         db.execute("DELETE FROM article_fingerprints WHERE article_id = ?", [article_id])
-        print_ = fingerprint(text)
+        print_ = fingerprint(text) if isinstance(text, str) else text
         if print_ is not None:
             self.store(db, article_id, print_, now)
 
