@@ -85,7 +85,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     (after crawling all the others). Alerts are queued in the database; --send delivers
     them at the end. A source that another process is crawling is skipped. With --due,
     only the sources whose schedule is due are crawled: a crontab line
-    `* * * * * veille crawl --due --send --quiet` behaves like the daemon.
+    `* * * * * veille crawl --due --send --quiet` behaves like the daemon. With
+    `[schedule] distributed = true`, --due queues the due sources for `veille worker`s
+    instead of crawling them here.
 
     Example: veille crawl --source levant-karabakh --source levant-rss --send
     """
@@ -107,6 +109,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
             store.sync_sources(config.sources)
             wanted = {s.id for s in due_sources(config, store.db, utc_now())}
         sources = tuple(s for s in sources if s.id in wanted)
+        if config.schedule.distributed:
+            _queue_for_workers(obj, config, sources)
+            return
     with SourceLocks(obj.db_file) as locks:
         got, busy = locks.acquire(s.id for s in sources)
         for source_id, holder in busy.items():
@@ -130,6 +135,21 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
         dispatch_now(config, obj.db_file)
     if any(s.failed for s in summaries):
         sys.exit(1)
+
+
+def _queue_for_workers(obj: Context, config, sources) -> None:
+    """`crawl --due` with `[schedule] distributed = true`: the workers crawl, not this."""
+    from crawler.cluster import ClusterError
+    from scheduler.queueing import queue_sources
+
+    try:
+        for queued in queue_sources(config, obj.db_file, sources):
+            click.echo(f"{queued.source_id}  {queued.note}"
+                       + (f" (run {queued.run_id})" if queued.run_id else ""))
+    except ClusterError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not sources:
+        click.echo("no source is due")
 
 
 def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> None:
@@ -322,7 +342,7 @@ def run(obj: Context, log_level: str) -> None:
 
 
 # The alert and history commands live in their own modules; importing them registers them.
-from crawler import cli_alerts, cli_history, cli_serve  # noqa: E402,F401
+from crawler import cli_alerts, cli_cluster, cli_history, cli_serve  # noqa: E402,F401
 
 
 def main() -> None:

@@ -41,8 +41,9 @@ from crawler.validation import (
 
 __all__ = [
     "AlertSettings", "Channel", "Config", "ConfigError", "Conflict", "CrawlSettings",
-    "EmailChannel", "FeedChannel", "ScheduleSettings", "Source", "StorySettings", "Subscription",
-    "WebhookChannel", "config_path", "db_path", "load_config", "parse_config", "parse_duration",
+    "EmailChannel", "FeedChannel", "RedisSettings", "ScheduleSettings", "Source",
+    "StorySettings", "Subscription", "WebhookChannel", "config_path", "db_path",
+    "load_config", "parse_config", "parse_duration",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -98,6 +99,29 @@ class ScheduleSettings:
     failing_alarm_seconds: float = 24 * 3600.0  # a source failing this long is flagged
     jobs: Path | None = None  # APScheduler's job store; default: beside the database
     processes: int = 4  # crawl processes the daemon runs at once
+    distributed: bool = False  # queue due sources in Redis for `veille worker`s instead
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """`[redis]`: the server that `veille worker`s, `veille ingest` and a distributed
+    scheduler share. The URL may carry a password: give it in an environment variable
+    (`url_env`) rather than in the file."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    url_env: str | None = None
+    prefix: str = "veille"  # every key Veille writes starts with "<prefix>:"
+    worker_timeout_seconds: float = 30.0  # a worker silent this long is presumed dead
+    seen_ttl_seconds: float = 86400.0  # how long the shared duplicate filter remembers a URL
+
+    def resolved_url(self, environ: Mapping[str, str] | None = None) -> str:
+        environ = os.environ if environ is None else environ
+        if self.url_env:
+            value = environ.get(self.url_env)
+            if not value:
+                raise ConfigError(f"[redis] url_env: ${self.url_env} is not set")
+            return value
+        return self.url
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,7 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     stories: StorySettings = field(default_factory=StorySettings)
+    redis: RedisSettings | None = None  # `[redis]`, for workers and the ingester
 
     def subscription(self, subscription_id: str) -> Subscription:
         for sub in self.subscriptions:
@@ -182,13 +207,19 @@ _CRAWL_KEYS = {
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
 }
-_TOP_KEYS = {"crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories"}
+_TOP_KEYS = {
+    "crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories", "redis",
+}
+_REDIS_KEYS = {
+    "url": str, "url_env": str, "prefix": str, "worker_timeout": (str, int),
+    "seen_ttl": (str, int),
+}
 _STORY_KEYS = {"threshold": (int, float), "window": (str, int), "update_threshold": (int, float)}
 _SCHEDULE_KEYS = {
     "every": (str, int), "jitter": (str, int), "backoff": (str, int),
     "backoff_cap": (str, int), "timeout": (str, int), "grace": (str, int),
     "dispatch_every": (str, int), "min_every": (str, int), "max_every": (str, int),
-    "failing_alarm": (str, int), "jobs": str, "processes": int,
+    "failing_alarm": (str, int), "jobs": str, "processes": int, "distributed": bool,
 }
 
 
@@ -251,8 +282,38 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     alerts = parse_alert_settings(raw.get("alerts", {}), f"{path}: [alerts]")
     schedule = _parse_schedule(raw.get("schedule", {}), f"{path}: [schedule]", path.parent)
     stories = _parse_stories(raw.get("stories", {}), f"{path}: [stories]")
+    redis = _parse_redis(raw["redis"], f"{path}: [redis]") if "redis" in raw else None
+    if schedule.distributed and redis is None:
+        raise ConfigError(f"{path}: [schedule] distributed = true needs a [redis] table")
     return Config(path=path, crawl=crawl, sources=tuple(sources), conflicts=conflicts,
-                  subscriptions=subscriptions, alerts=alerts, schedule=schedule, stories=stories)
+                  subscriptions=subscriptions, alerts=alerts, schedule=schedule, stories=stories,
+                  redis=redis)
+
+
+def _parse_redis(raw: Any, where: str) -> RedisSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    check_types(raw, _REDIS_KEYS, where)
+    if "url" in raw and "url_env" in raw:
+        raise ConfigError(f"{where}: give either url or url_env, not both")
+    values: dict[str, Any] = {}
+    if "url" in raw:
+        if urlsplit(raw["url"]).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(f"{where}: url must start with redis://, rediss:// or unix://")
+        if urlsplit(raw["url"]).password:
+            raise ConfigError(f"{where}: url holds a password: put the URL in an environment "
+                              "variable and name it with url_env")
+        values["url"] = raw["url"]
+    if "url_env" in raw:
+        values["url_env"] = raw["url_env"]
+    if "prefix" in raw:
+        if not SLUG.match(raw["prefix"]):
+            raise ConfigError(f"{where}: prefix must be letters, digits, '-' or '_'")
+        values["prefix"] = raw["prefix"]
+    for key in ("worker_timeout", "seen_ttl"):
+        if key in raw:
+            values[f"{key}_seconds"] = parse_duration(raw[key], f"{where}: {key}").total_seconds()
+    return RedisSettings(**values)
 
 
 def _parse_stories(raw: Any, where: str) -> StorySettings:
@@ -280,6 +341,8 @@ def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
         if key == "jobs":
             jobs = Path(value)
             values["jobs"] = jobs if jobs.is_absolute() else base / jobs
+        elif key == "distributed":
+            values["distributed"] = value
         elif key == "processes":
             if value < 1:
                 raise ConfigError(f"{where}: processes must be at least 1")

@@ -33,6 +33,7 @@ class ArticleItem:
     fallback_topic: str | None = None
     default_language: str | None = None
     stored: object | None = field(default=None, repr=False)  # set by the normalize pipeline
+    run_id: int | None = None  # set by `veille worker`, whose items go to the ingester
 
 
 @dataclass
@@ -45,3 +46,4 @@ class FetchErrorItem:
     message: str
     level: str = "error"
     fatal: bool = False  # the source's start URL itself failed: the run has failed
+    run_id: int | None = None  # set by `veille worker`, whose items go to the ingester

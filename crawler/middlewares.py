@@ -59,8 +59,7 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def robot_parser(self, request: Request) -> RobotParser | None:
         url = urlparse_cached(request)
         if url.netloc not in self._parsers:
-            with Store.open(self.db_path) as store:
-                cached = store.cached_robots(f"{url.scheme}://{url.netloc}", self.ttl)
+            cached = self.cached(f"{url.scheme}://{url.netloc}")
             if cached is not None:
                 self._stats.inc_value("veille/robots_cached")
                 rp = self._parser(*cached)
@@ -73,12 +72,20 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if response.status < 500 and response.status != 429:
             url = urlparse_cached(request)
-            with Store.open(self.db_path) as store:
-                store.save_robots(f"{url.scheme}://{netloc}", response.status, response.body)
+            self.save(f"{url.scheme}://{netloc}", response.status, response.body)
         if response.status >= 400:
             # What a 4xx page says is no rule: build the parser from nothing.
             response = response.replace(body=b"")
         await super()._parse_robots(response, netloc, request)
+
+    def cached(self, origin: str) -> tuple[int, bytes] | None:
+        """(status, body) of a robots.txt fetched less than the TTL ago, if any."""
+        with Store.open(self.db_path) as store:
+            return store.cached_robots(origin, self.ttl)
+
+    def save(self, origin: str, status: int, body: bytes) -> None:
+        with Store.open(self.db_path) as store:
+            store.save_robots(origin, status, body)
 
     def _parser(self, status: int, body: bytes) -> RobotParser:
         return build_from_crawler(self._parserimpl, self.crawler, body if status < 400 else b"")
@@ -99,10 +106,12 @@ class ParseErrorMiddleware:
     ) -> Iterable[Any] | None:
         spider = self.crawler.spider
         LOGGER.error("%s: failed to parse %s", spider.name, response.url, exc_info=exception)
-        source_id = getattr(getattr(spider, "source", None), "id", spider.name)
+        source_id = response.meta.get(
+            "veille_source", getattr(getattr(spider, "source", None), "id", spider.name))
         return [
             FetchErrorItem(
                 source_id, response.url, "parse",
                 f"could not parse the page: {type(exception).__name__}: {exception}",
+                run_id=response.meta.get("veille_run"),
             )
         ]

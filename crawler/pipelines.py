@@ -36,7 +36,11 @@ class NormalizePipeline:
                 "no title or article text found on the page", level="warning",
             )
         spider = self.crawler.spider
-        item.stored = normalize_article(item, tuple(getattr(spider, "allowed_domains", ())))
+        if hasattr(spider, "domains_of"):  # a `veille worker` crawls many sources
+            domains = spider.domains_of(item.source_id)
+        else:
+            domains = tuple(getattr(spider, "allowed_domains", ()))
+        item.stored = normalize_article(item, domains)
         return item
 
 

@@ -184,7 +184,8 @@ class Store:
         page 2, so the next crawl must not stop paginating at a page of known articles.
         """
         row = self.db.execute(
-            "SELECT status FROM crawl_runs WHERE source_id = ? AND status != 'running' "
+            "SELECT status FROM crawl_runs WHERE source_id = ? "
+            "AND status NOT IN ('running', 'queued') "
             "ORDER BY id DESC LIMIT 1",
             [source_id],
         ).fetchone()
@@ -353,6 +354,18 @@ class Store:
                 "INSERT INTO crawl_runs (source_id, started_at, status, pid) "
                 "VALUES (?, ?, 'running', ?)",
                 [source_id, self.now(), pid],
+            )
+            self.db.execute(
+                "UPDATE sources SET last_run_at = ? WHERE id = ?", [self.now(), source_id]
+            )
+        return int(cursor.lastrowid)
+
+    def queue_run(self, source_id: str) -> int:
+        """A run handed to `veille worker`s: 'queued' until the ingester closes it."""
+        with write_transaction(self.db):
+            cursor = self.db.execute(
+                "INSERT INTO crawl_runs (source_id, started_at, status) VALUES (?, ?, 'queued')",
+                [source_id, self.now()],
             )
             self.db.execute(
                 "UPDATE sources SET last_run_at = ? WHERE id = ?", [self.now(), source_id]

@@ -1,5 +1,6 @@
 """`veille run`: the daemon. APScheduler 3 fires one job per source and one for the alert
-dispatcher; each poll is a `veille crawl --source ID` process with a time limit.
+dispatcher; each poll is a `veille crawl --source ID` process with a time limit, or, with
+`[schedule] distributed = true`, a run queued in Redis for `veille worker`s.
 
 - The job store is its own SQLite file (never the database Datasette serves), so a restart
   keeps every job's next run time instead of crawling everything at once.
@@ -253,6 +254,9 @@ class Daemon:
             LOGGER.info("%s: backing off after %d failure(s) until %s", source_id,
                         state.failure_count, iso(until))
             return
+        if config.schedule.distributed:
+            self.queue(source)
+            return
         command = [sys.executable, "-m", "crawler", "--config", str(self.config_path),
                    "--db", str(self.db_path), "crawl", "--source", source_id,
                    "--no-progress", "--quiet"]
@@ -273,6 +277,22 @@ class Daemon:
                 self.children.pop(source_id, None)
         seconds = time.monotonic() - started
         self._report(source, seconds, output or "")
+        self._after_poll(source)
+
+    def queue(self, source) -> None:
+        """`distributed = true`: hand the poll to the workers through Redis."""
+        from crawler.cluster import ClusterError
+        from scheduler.queueing import queue_sources
+
+        try:
+            (queued,) = queue_sources(self.config, self.db_path, [source])
+        except ClusterError as exc:
+            LOGGER.error("%s: %s", source.id, exc)
+            return
+        if queued.run_id is None:
+            LOGGER.info("%s: not queued again: %s", source.id, queued.note)
+        else:
+            LOGGER.info("%s: queued for the workers (run %d)", source.id, queued.run_id)
         self._after_poll(source)
 
     def _report(self, source, seconds: float, output: str) -> None:

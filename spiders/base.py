@@ -4,7 +4,7 @@ requests, known-article checks, error items."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,6 +98,14 @@ class SourceSpider(scrapy.Spider):
     def start_request(self, callback: Any) -> scrapy.Request:
         return self.poll_request(self.source.url, callback, errback=self.on_start_error)
 
+    def first_request(self) -> scrapy.Request:
+        """The poll of the source's own URL that starts a run (subclasses say which
+        callback reads it). `veille worker` calls it for each run it is handed."""
+        raise NotImplementedError
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield self.first_request()
+
     # -- polls of listing, feed and sitemap URLs ---------------------------------------
 
     def poll_request(
@@ -161,7 +169,11 @@ class SourceSpider(scrapy.Spider):
             return None
         return scrapy.Request(
             url, callback=self.parse_article, errback=self.on_error,
-            cb_kwargs={"hint": hint}, meta={"veille_refresh": known is not None},
+            cb_kwargs={"hint": hint},
+            # The version held (None: none), which tells the shared duplicate filter of
+            # `veille worker`s an update from a second link to the same article.
+            meta={"veille_refresh": known is not None,
+                  "veille_known_time": known.latest_time if known else None},
         )
 
     def parse_article(self, response: Response, hint: ListingHint) -> Iterator[Any]:

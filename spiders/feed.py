@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -25,8 +25,8 @@ class FeedSpider(SourceSpider):
 
     name = "feed"
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield self.start_request(self.parse_feed)
+    def first_request(self) -> scrapy.Request:
+        return self.start_request(self.parse_feed)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
         if self.unchanged(response):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,10 +32,10 @@ class SitemapSpider(SourceSpider):
 
     name = "sitemap"
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    def first_request(self) -> scrapy.Request:
         request = self.start_request(self.parse_sitemap)
         request.cb_kwargs["depth"] = 0
-        yield request
+        return request
 
     def parse_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         if self.unchanged(response):

@@ -32,9 +32,12 @@ class TopicSpider(SourceSpider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         assert self.catalog is not None
         self.early_stop = self.catalog.last_run_finished(self.source.id)
+        yield self.first_request()
+
+    def first_request(self) -> scrapy.Request:
         request = self.start_request(self.parse_listing)
         request.cb_kwargs["page"] = 1
-        yield request
+        return request
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
         if self.unchanged(response):
