@@ -19,6 +19,7 @@ from bench import (
     idle_poll,
     memory,
     polls,
+    scale_out,
 )
 
 RESULTS = Path(__file__).parent / "results"
@@ -41,6 +42,8 @@ BENCHMARKS = {
                 archive.run),
     "memory": ("Peak RSS (MB) of the 1,000-article crawl; daemon over 300 idle polls",
                memory.run),
+    "scale_out": ("Scale-out over Redis, 1,000 articles: articles/s end to end, 3 workers + "
+                  "ingester", scale_out.run),
 }
 
 

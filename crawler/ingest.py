@@ -252,6 +252,13 @@ class Ingester:
         if holder is not None and holder.decode() == self.lock_value:
             client.expire(key, LOCK_SECONDS)
             return
+        host, _, pid = (holder or b"").decode().rpartition(":")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            # An ingester of this machine that was killed: its lock is ours to take.
+            if client.set(key, self.lock_value, ex=LOCK_SECONDS, get=True) == holder:
+                LOGGER.warning("took over the lock of ingester %s, which is gone",
+                               holder.decode())
+                return
         raise ClusterError(
             f"another veille ingest ({holder.decode() if holder else '?'}) is consuming "
             f"{self.keys.articles}: there must be only one (it is the database's only writer)")
@@ -262,6 +269,16 @@ class Ingester:
                 self.cluster.client.delete(self.keys.ingester)
         except redis.RedisError:
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _epoch(iso_time: str) -> float:

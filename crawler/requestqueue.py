@@ -167,7 +167,9 @@ class StreamScheduler(Scheduler):
         parent = request.meta.pop("veille_entry", None)
         run = request.meta.get("veille_run")
         try:
-            if not request.dont_filter and self.df.request_seen(request):
+            # A redirect is followed even to a page fetched already: the URL it came
+            # from is recorded as one more address of that article, as on one machine.
+            if not parent and not request.dont_filter and self.df.request_seen(request):
                 self.df.log(request, self.spider)
                 return False
             try:

@@ -1,0 +1,288 @@
+"""Scale-out: workers and one ingester on a real Redis server crawl the demo site into
+the same record a single machine makes; killed workers and ingesters lose nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import PROJECT, rows, veille
+
+from crawler import wire
+from crawler.config import ConfigError, load_config
+from crawler.demo import render_demo_config
+from crawler.items import ListingHint
+from crawler.storage import HttpValidators
+
+pytest_plugins = ["redis_server"]
+
+HELD = "/levant/2026/11/18/aghdam-deminage-retour-habitants.html"
+QUEUED = re.compile(r"(\S+): queued for the workers \(run (\d+)\)")
+STORED = re.compile(r": new article #\d+")
+
+
+def redis_table(url: str, prefix: str, worker_timeout: str = "1s") -> str:
+    """The `[redis]` table of a test config: a dead worker's requests move on after 1 s."""
+    return (f'\n[redis]\nurl = "{url}"\nprefix = "{prefix}"\n'
+            f'worker_timeout = "{worker_timeout}"\n')
+
+
+def start(config: Path, *args: str | Path, db: Path | None = None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "crawler", "--config", str(config)]
+    if db is not None:
+        command += ["--db", str(db)]
+    return subprocess.Popen([*command, *map(str, args)], cwd=PROJECT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(process: subprocess.Popen, timeout: float = 120) -> str:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"{process.args}: {err[-3000:]}"
+    return out
+
+
+@pytest.fixture
+def cluster_config(demo_site, tmp_path, redis_url, redis_prefix) -> Path:
+    config = render_demo_config(demo_site.origin, tmp_path / "veille.toml")
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write(redis_table(redis_url, redis_prefix))
+    return config
+
+
+@pytest.fixture
+def reference(demo_site, tmp_path) -> dict:
+    """The demo site crawled on one machine: what the cluster must store too."""
+    config = render_demo_config(demo_site.origin, tmp_path / "single.toml")
+    db = tmp_path / "single.db"
+    done = veille("--config", config, "--db", db, "crawl", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    result = record(db)
+    result["hits"] = article_hits(demo_site, result["urls"])
+    demo_site.reset_hits()
+    return result
+
+
+def record(db: Path) -> dict:
+    return {
+        "articles": sorted(r["canonical_url"] for r in rows(
+            db, "SELECT canonical_url FROM articles")),
+        "urls": sorted(r["url"] for r in rows(db, "SELECT url FROM article_urls")),
+        "stories": rows(db, "SELECT count(*) AS n FROM stories")[0]["n"],
+        "alerts": sorted((r["subscription_id"], r["dedup_key"].split(":")[0]) for r in rows(
+            db, "SELECT subscription_id, dedup_key FROM alerts")),
+        "runs": sorted((r["source_id"], r["status"]) for r in rows(
+            db, "SELECT source_id, status FROM crawl_runs")),
+    }
+
+
+def article_hits(site, urls: list[str]) -> dict[str, int]:
+    return {urlsplit(u).path: site.hits[urlsplit(u).path] for u in urls
+            if site.hits[urlsplit(u).path]}
+
+
+def test_the_daemon_queues_two_workers_crawl_and_the_ingester_stores_each_article_once(
+    demo_site, cluster_config, reference, tmp_path
+):
+    db = tmp_path / "cluster.db"
+    with cluster_config.open("a", encoding="utf-8") as fh:
+        fh.write("\n[schedule]\ndistributed = true\nevery = \"1h\"\n")
+    daemon = start(cluster_config, "run", db=db)
+    queued = {}
+    try:
+        for line in daemon.stderr:
+            if match := QUEUED.search(line):
+                queued[match.group(1)] = int(match.group(2))
+                if len(queued) == 8:
+                    break
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=60)
+    assert len(queued) == 8 and demo_site.hits == {}, "the daemon crawled by itself"
+
+    workers = [start(cluster_config, "worker", "--drain", "--log-level", "INFO")
+               for _ in range(2)]
+    ingester = start(cluster_config, "ingest", "--drain", db=db)
+    for worker in workers:
+        finish(worker)
+    assert "36 new" in finish(ingester)
+
+    got = record(db)
+    assert got["articles"] == reference["articles"]
+    assert got["urls"] == reference["urls"]
+    assert got["stories"] == reference["stories"]
+    assert got["alerts"] == reference["alerts"]
+    assert got["runs"] == reference["runs"]
+    # The shared duplicate filter: an article linked by a topic page, a feed and the
+    # sitemap is fetched once, where one machine's sources fetch it once each.
+    hits = article_hits(demo_site, reference["urls"])
+    assert sum(hits.values()) < sum(reference["hits"].values())
+    assert max(hits.values()) < max(reference["hits"].values()), (hits, reference["hits"])
+    assert rows(db, "SELECT id FROM crawl_runs WHERE status = 'queued'") == []
+
+
+def test_a_worker_killed_mid_crawl_loses_nothing_and_duplicates_nothing(
+    demo_site, cluster_config, reference, redis_client, redis_prefix, tmp_path
+):
+    db = tmp_path / "cluster.db"
+    finish(start(cluster_config, "queue", db=db))
+    held, release = threading.Event(), threading.Event()
+
+    def hold(path: str) -> None:
+        if path == HELD:
+            held.set()
+            release.wait(timeout=60)
+
+    demo_site.before_response = hold
+    doomed = start(cluster_config, "worker", "--concurrency", "4")
+    try:
+        assert held.wait(timeout=60), "the worker never asked for the held article"
+        # The killed worker holds entries it has read and not acknowledged.
+        pending = redis_client.xpending(f"{redis_prefix}:requests", "workers")["pending"]
+        assert pending >= 1
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.communicate(timeout=30)
+    finally:
+        release.set()
+        if doomed.poll() is None:
+            doomed.kill()
+    assert doomed.returncode == -signal.SIGKILL
+    demo_site.before_response = None
+
+    survivor = start(cluster_config, "worker", "--drain")
+    ingester = start(cluster_config, "ingest", "--drain", db=db)
+    finish(survivor)
+    finish(ingester)
+
+    got = record(db)
+    assert got["articles"] == reference["articles"]
+    assert got["urls"] == reference["urls"]
+    assert got["alerts"] == reference["alerts"]
+    assert got["runs"] == reference["runs"]
+    assert demo_site.hits[HELD] == 2  # once by the killed worker, once by the survivor
+
+
+def test_an_ingester_killed_mid_stream_loses_nothing_when_it_restarts(
+    demo_site, cluster_config, reference, redis_client, redis_prefix, tmp_path
+):
+    db = tmp_path / "cluster.db"
+    finish(start(cluster_config, "queue", db=db))
+    finish(start(cluster_config, "worker", "--drain"))
+    backlog = redis_client.xlen(f"{redis_prefix}:articles")
+    assert backlog > 36  # 36 articles, plus warnings and the end of each run
+
+    first = start(cluster_config, "ingest", "--log-level", "INFO", db=db)
+    stored = 0
+    try:
+        for line in first.stderr:
+            stored += bool(STORED.search(line))
+            if stored == 5:
+                break
+        os.kill(first.pid, signal.SIGKILL)
+        first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert stored == 5
+    assert 5 <= len(rows(db, "SELECT id FROM articles")) < 36
+
+    finish(start(cluster_config, "ingest", "--drain", db=db))
+    got = record(db)
+    assert got["articles"] == reference["articles"]
+    assert got["alerts"] == reference["alerts"]
+    assert got["runs"] == reference["runs"]
+    assert redis_client.xlen(f"{redis_prefix}:articles") == 0
+
+
+def test_a_message_nobody_can_read_is_set_aside_not_lost_nor_fatal(
+    cluster_config, redis_client, redis_prefix, tmp_path
+):
+    db = tmp_path / "cluster.db"
+    finish(start(cluster_config, "queue", "--source", "levant-rss", db=db))
+    redis_client.xadd(f"{redis_prefix}:articles", {"kind": "article", "run": "1",
+                                                   "data": b"{not json"})
+    finish(start(cluster_config, "worker", "--drain"))
+    out = finish(start(cluster_config, "ingest", "--drain", db=db))
+    assert "1 unreadable events set aside" in out
+    (entry,) = redis_client.xrange(f"{redis_prefix}:rejected")
+    assert entry[1][b"data"] == b"{not json" and b"undecodable" in entry[1][b"problem"]
+    assert rows(db, "SELECT status FROM crawl_runs") == [{"status": "ok"}]
+
+
+def test_a_second_ingester_is_refused(cluster_config, redis_client, redis_prefix, tmp_path):
+    redis_client.set(f"{redis_prefix}:ingester", "elsewhere:1234", ex=60)
+    done = veille("--config", cluster_config, "--db", tmp_path / "x.db", "ingest", "--drain")
+    assert done.returncode == 1
+    assert "another veille ingest (elsewhere:1234)" in done.stderr
+
+
+def test_an_unreachable_redis_is_named_without_its_password(demo_site, tmp_path):
+    with socket_closed_port() as port:
+        config = render_demo_config(demo_site.origin, tmp_path / "veille.toml")
+        with config.open("a", encoding="utf-8") as fh:
+            fh.write('\n[redis]\nurl_env = "TEST_REDIS_URL"\n')
+        env = {"TEST_REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/3"}
+        for command in (("queue",), ("worker", "--drain"), ("ingest", "--drain")):
+            done = veille("--config", config, "--db", tmp_path / "x.db", *command, env=env)
+            assert done.returncode == 1, command
+            assert f"Redis at 127.0.0.1:{port}/3" in done.stderr, done.stderr
+            assert "hunter2" not in done.stderr + done.stdout
+
+
+class socket_closed_port:  # noqa: N801 - used as a context manager
+    """A port on 127.0.0.1 that nothing listens on."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sock.close()
+
+
+def test_requests_and_articles_cross_redis_as_json_not_pickle():
+    from datetime import UTC, datetime
+
+    hint = ListingHint("http://127.0.0.1/a.html", "feed", "Soudan",
+                       datetime(2026, 11, 24, 9, tzinfo=UTC), categories=("Soudan",))
+    message = {"url": "http://127.0.0.1/a.html", "headers": {b"If-None-Match": [b'"x"']},
+               "cb_kwargs": {"hint": hint},
+               "meta": {"veille_poll": ("http://127.0.0.1/", HttpValidators("e", None, "h"))}}
+    data = wire.dumps(message)
+    assert wire.loads(data) == message
+    assert b"pickle" not in data and data.startswith(b"{")
+    with pytest.raises(wire.WireError):
+        wire.loads(b'{"$dc": "Popen", "v": {}}')
+    with pytest.raises(TypeError):
+        wire.dumps({"x": object()})
+
+
+@pytest.mark.parametrize(("table", "problem"), [
+    ('[redis]\nurl = "redis://:secret@host:6379/0"\n', "url holds a password"),
+    ('[redis]\nurl = "http://host"\n', "url must start with redis://"),
+    ('[redis]\nurl = "redis://h"\nurl_env = "X"\n', "either url or url_env"),
+    ('[redis]\nprefix = "Not ok!"\n', "prefix must be"),
+    ('[redis]\nworker_timeout = "soon"\n', "worker_timeout"),
+    ('[schedule]\ndistributed = true\n', "distributed = true needs a [redis] table"),
+])
+def test_a_wrong_redis_table_is_refused_with_its_reason(tmp_path, table, problem):
+    path = tmp_path / "veille.toml"
+    path.write_text(table, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_config(path)
+
+
+def test_single_machine_stays_the_default(tmp_path):
+    path = tmp_path / "veille.toml"
+    path.write_text("", encoding="utf-8")
+    config = load_config(path)
+    assert config.redis is None and not config.schedule.distributed
