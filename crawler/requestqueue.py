@@ -31,6 +31,7 @@ from scrapy_redis.scheduler import Scheduler
 
 from crawler import wire
 from crawler.cluster import WORKERS, Cluster, Keys
+from crawler.items import FetchErrorItem
 
 LOGGER = logging.getLogger(__name__)
 
@@ -138,21 +139,28 @@ class StreamQueue(Base):
             else:
                 request = request_from_dict(wire.loads(fields["request"]), spider=self.spider)
         except Exception as exc:  # noqa: BLE001 - a bad entry must not stop the worker
-            self.cluster.reject(self.key, entry_id, fields, f"{type(exc).__name__}: {exc}")
+            problem = f"{type(exc).__name__}: {exc}"
+            self.cluster.reject(self.key, entry_id, fields, problem)
             run = None
             if "due" in fields:
-                run = _run_of(fields["due"])
+                # The run fails, visibly, rather than ending with nothing fetched.
+                run, source = _due_of(fields["due"])
+                self.cluster.push_event("error", run, FetchErrorItem(
+                    source, None, "worker",
+                    f"worker {self.consumer} could not start this run: {problem}",
+                    fatal=True))
             self.cluster.done(entry_id, run)
             return None
         request.meta["veille_entry"] = entry_id
         return request
 
 
-def _run_of(due: bytes) -> int | None:
+def _due_of(due: bytes) -> tuple[int | None, str]:
     try:
-        return int(json.loads(due)["run"])
+        message = json.loads(due)
+        return int(message["run"]), str(message["source"])
     except (ValueError, KeyError, TypeError):
-        return None
+        return None, "?"
 
 
 def _text(value: bytes | str) -> str:

@@ -286,3 +286,46 @@ def test_single_machine_stays_the_default(tmp_path):
     path.write_text("", encoding="utf-8")
     config = load_config(path)
     assert config.redis is None and not config.schedule.distributed
+
+
+def test_a_source_still_queued_is_not_queued_twice(cluster_config, redis_client, redis_prefix,
+                                                   tmp_path):
+    db = tmp_path / "cluster.db"
+    first = finish(start(cluster_config, "queue", "--source", "levant-rss", db=db))
+    again = finish(start(cluster_config, "queue", "--source", "levant-rss", db=db))
+    assert first.strip() == "levant-rss  queued (run 1)"
+    assert again.startswith("levant-rss  run 1 still queued since ")
+    assert redis_client.xlen(f"{redis_prefix}:requests") == 1
+
+
+def test_workers_and_the_ingester_stop_cleanly_on_sigterm(cluster_config, tmp_path):
+    db = tmp_path / "cluster.db"
+    processes = [start(cluster_config, "worker"),
+                 start(cluster_config, "ingest", "--log-level", "INFO", db=db)]
+    for process in processes:
+        # Each logs once it is consuming; then it is told to stop.
+        for line in process.stderr:
+            if "started on" in line or "published to Redis" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+    worker_out = finish(processes[0], timeout=60)
+    ingest_out = finish(processes[1], timeout=60)
+    assert worker_out == ""
+    assert ingest_out.startswith("ingested 0 articles")
+
+
+def test_a_run_of_a_source_the_workers_do_not_know_fails_visibly(
+    cluster_config, demo_site, redis_url, redis_prefix, tmp_path
+):
+    db = tmp_path / "cluster.db"
+    finish(start(cluster_config, "queue", "--source", "levant-rss", db=db))
+    # The workers run with a config that lacks the source (machines out of step).
+    stale = tmp_path / "stale.toml"
+    stale.write_text(redis_table(redis_url, redis_prefix), encoding="utf-8")
+    finish(start(stale, "worker", "--drain"))
+    finish(start(cluster_config, "ingest", "--drain", db=db))
+    (run,) = rows(db, "SELECT status, message FROM crawl_runs")
+    assert run["status"] == "failed"
+    assert "could not start this run" in run["message"]
+    assert "no source with id 'levant-rss'" in run["message"]
+    assert demo_site.hits == {}
