@@ -7,6 +7,7 @@ import logging
 import sys
 
 import click
+import redis
 
 from crawler.cli import Context, cli
 from crawler.cluster import ClusterError
@@ -78,6 +79,10 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
         report = ingester.run(drain=drain)
     except ClusterError as exc:
         raise click.ClickException(str(exc)) from exc
+    except redis.RedisError as exc:
+        raise click.ClickException(
+            f"Redis at {cluster.where}: {exc}. Nothing is lost: the events not acknowledged "
+            "are read again when the ingester restarts") from exc
     click.echo(f"ingested {report.articles} articles ({report.new} new, {report.updated} "
                f"updated), {report.errors} errors, {report.runs} runs closed, "
                f"{report.alerts} alerts queued" +

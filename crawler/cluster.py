@@ -127,6 +127,7 @@ class Cluster:
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.prefix)
+        self.where = where(settings.resolved_url())  # for messages: no password
         self._done = client.register_script(_DONE)
 
     @classmethod

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from typing import Any
 
+import redis
 from scrapy import Request
 from scrapy.utils.misc import load_object
 from scrapy.utils.request import request_from_dict
@@ -98,6 +99,15 @@ class StreamQueue(Base):
         self.cluster.push_request(self._encode_request(request), request.meta.get("veille_run"))
 
     def pop(self, timeout: float = 0) -> Request | None:
+        if self.spider.broken:
+            return None
+        try:
+            return self._pop()
+        except redis.RedisError as exc:
+            self.spider.fail(f"could not read {self.key}: {exc}")
+            return None
+
+    def _pop(self) -> Request | None:
         while True:
             if not self.buffer:
                 self._fill()
@@ -174,6 +184,8 @@ class StreamScheduler(Scheduler):
     def enqueue_request(self, request: Request) -> bool:
         parent = request.meta.pop("veille_entry", None)
         run = request.meta.get("veille_run")
+        if self.spider.broken:
+            return False
         try:
             # A redirect is followed even to a page fetched already: the URL it came
             # from is recorded as one more address of that article, as on one machine.
@@ -186,12 +198,16 @@ class StreamScheduler(Scheduler):
                 LOGGER.error("%s: cannot queue %s: %s", request.meta.get("veille_source"),
                              request.url, exc)
                 return False
+        except redis.RedisError as exc:
+            # Its parent entry is not acknowledged: it goes to another worker, whole.
+            self.spider.fail(f"could not queue {request.url}: {exc}")
+            return False
             if self.stats:
                 self.stats.inc_value("scheduler/enqueued/redis")
             return True
         finally:
-            if parent:
-                self.cluster_done(parent, run)
+            if parent and not self.spider.broken:
+                self.spider.acknowledge_entry(parent, run)
 
     def open(self, spider: Any) -> None:
         self.spider = spider
@@ -205,8 +221,14 @@ class StreamScheduler(Scheduler):
             self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
-    def cluster_done(self, entry_id: str, run: int | None) -> None:
-        self.spider.cluster.done(entry_id, run)
+    def has_pending_requests(self) -> bool:
+        if self.spider.broken:
+            return False
+        try:
+            return len(self.queue) > 0
+        except redis.RedisError as exc:
+            self.spider.fail(f"could not read {self.queue.key}: {exc}")
+            return False
 
     def close(self, reason: str) -> None:
         """Leave the shared queue as it is (scrapy-redis flushes it unless told to persist)."""

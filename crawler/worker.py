@@ -28,6 +28,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, DropItem
 from scrapy.http import Request, Response
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
@@ -134,7 +135,7 @@ class WorkerSpider(scrapy.Spider):
         try:
             self.cluster.beat(self.consumer)
         except redis.RedisError as exc:
-            self.fail(f"Redis heartbeat failed: {exc}")
+            self.fail(f"heartbeat failed: {exc}")
 
     def wake(self) -> None:
         # Scrapy asks the scheduler for requests every 5 s when idle; new entries should
@@ -163,10 +164,10 @@ class WorkerSpider(scrapy.Spider):
         """Redis is failing: stop taking work and acknowledge nothing more."""
         if self.broken:
             return
-        self.broken = problem
+        self.broken = f"Redis at {self.cluster.where}: {problem}"
         LOGGER.error("worker %s stops: %s. Its unacknowledged requests stay in the queue "
-                     "for another worker.", self.consumer, problem)
-        self.crawler.stop()
+                     "for another worker.", self.consumer, self.broken)
+        deferred_from_coro(self.crawler.stop_async())
 
     def item_failed(self, item: Any, response: Response, exception: Exception) -> None:
         # A pipeline raised: that article never reached Redis. Record it, so that its
@@ -243,10 +244,14 @@ class WorkerSpider(scrapy.Spider):
 
     def acknowledge(self, request: Request) -> None:
         entry = request.meta.get("veille_entry")
-        if entry is None or self.broken:
+        if entry is not None:
+            self.acknowledge_entry(entry, request.meta.get("veille_run"))
+
+    def acknowledge_entry(self, entry: str, run_id: int | None) -> None:
+        if self.broken:
             return
         try:
-            self.cluster.done(entry, request.meta.get("veille_run"))
+            self.cluster.done(entry, run_id)
         except redis.RedisError as exc:
             self.fail(f"could not acknowledge {entry}: {exc}")
 

@@ -329,3 +329,24 @@ def test_a_run_of_a_source_the_workers_do_not_know_fails_visibly(
     assert "could not start this run" in run["message"]
     assert "no source with id 'levant-rss'" in run["message"]
     assert demo_site.hits == {}
+
+
+def test_when_redis_goes_away_workers_and_the_ingester_stop_with_a_clear_message(
+    demo_site, own_redis, tmp_path
+):
+    config = render_demo_config(demo_site.origin, tmp_path / "veille.toml")
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write(redis_table(own_redis.url, "gone"))
+    db = tmp_path / "cluster.db"
+    processes = [start(config, "worker"),
+                 start(config, "ingest", "--log-level", "INFO", db=db)]
+    for process in processes:
+        for line in process.stderr:
+            if "started on" in line or "published to Redis" in line:
+                break
+    own_redis.stop()
+    for process in processes:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 1, err[-2000:]
+        assert f"Redis at 127.0.0.1:{own_redis.port}/0" in err.splitlines()[-1], err[-2000:]
+        assert "Traceback" not in err, err
