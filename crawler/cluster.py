@@ -19,6 +19,7 @@ Keys, all under `[redis] prefix` (P):
   writes them after each commit and copies the record into them when it starts.
 - `P:seen:<fingerprint>:<scope>`: the shared duplicate filter, one key per request with a
   time to live; `P:robots:<origin>`: robots.txt files, with a time to live.
+- `P:host:<netloc>`: the next moment a site may be sent a request by any worker.
 - `P:worker:<name>`: a worker's heartbeat; `P:ingester`: the ingester's lock.
 """
 
@@ -60,6 +61,19 @@ return 1
 """
 
 
+# Reserve the next moment a host may be sent a request, cluster-wide; returns how many
+# milliseconds to wait. Redis's clock, not the workers': their clocks may disagree.
+# KEYS: the host's key. ARGV: the delay between two requests, in milliseconds.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local at = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local delay = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], at + delay, 'PX', at + delay - now + 60000)
+return at - now
+"""
+
+
 class ClusterError(Exception):
     """Redis cannot be reached or holds something Veille cannot use."""
 
@@ -88,6 +102,9 @@ class Keys:
 
     def worker(self, name: str) -> str:
         return f"{self.prefix}:worker:{name}"
+
+    def host(self, netloc: str) -> str:
+        return f"{self.prefix}:host:{netloc}"
 
     def robots(self, origin: str) -> str:
         return f"{self.prefix}:robots:{origin}"
@@ -129,6 +146,7 @@ class Cluster:
         self.keys = Keys(settings.prefix)
         self.where = where(settings.resolved_url())  # for messages: no password
         self._done = client.register_script(_DONE)
+        self._reserve = client.register_script(_RESERVE)
 
     @classmethod
     def open(cls, settings: RedisSettings, environ: Mapping[str, str] | None = None) -> Cluster:
@@ -155,6 +173,11 @@ class Cluster:
         run = "" if run_id is None else str(run_id)
         keys = [self.keys.requests, self.keys.run(run or "none"), self.keys.articles]
         return bool(self._done(keys=keys, args=[WORKERS, entry_id, run]))
+
+    def reserve(self, host: str, delay: float) -> float:
+        """Seconds to wait before sending `host` a request, so that all workers together
+        keep `delay` seconds between two requests to it."""
+        return int(self._reserve(keys=[self.keys.host(host)], args=[int(delay * 1000)])) / 1000
 
     def queued(self) -> int:
         """Request entries not yet acknowledged: waiting, or being worked on."""

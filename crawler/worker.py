@@ -26,9 +26,11 @@ import redis
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
-from scrapy.exceptions import DontCloseSpider, DropItem
+from scrapy.exceptions import DontCloseSpider, DropItem, IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
@@ -61,6 +63,12 @@ def worker_settings(config: Config, concurrency: int, log_level: str) -> dict[st
         "SCHEDULER_QUEUE_CLASS": "crawler.requestqueue.StreamQueue",
         "DUPEFILTER_CLASS": "crawler.requestqueue.SharedDupeFilter",
         "CONCURRENT_REQUESTS": concurrency,
+        # The delay between two requests to a site is kept by all workers together
+        # (SharedDelayMiddleware); a local delay or AutoThrottle after it would reorder
+        # requests that the shared one spaced.
+        "VEILLE_SHARED_DELAY": config.crawl.download_delay,
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
         # Items of one page go to Redis one after the other, so that when the page's
         # output is exhausted, all of it is in Redis and its entry can be acknowledged.
         "CONCURRENT_ITEMS": 1,
@@ -76,6 +84,7 @@ def worker_settings(config: Config, concurrency: int, log_level: str) -> dict[st
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.worker.SharedRobotsTxtMiddleware": 100,
+            "crawler.worker.SharedDelayMiddleware": 550,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
         },
     })
@@ -227,8 +236,11 @@ class WorkerSpider(scrapy.Spider):
         request = failure.request
         meta = request.meta
         # A failed request may be made again by a later poll.
-        if self.dupefilter is not None:
-            self.dupefilter.forget(request)
+        if self.dupefilter is not None and not self.broken:
+            try:
+                self.dupefilter.forget(request)
+            except redis.RedisError as exc:
+                self.fail(f"could not update the duplicate filter: {exc}")
         try:
             delegate = self.delegate(meta["veille_source"])
             for output in getattr(delegate, meta["veille_errback"])(failure) or ():
@@ -305,6 +317,35 @@ class StreamPipeline:
         return item
 
 
+class SharedDelayMiddleware:
+    """`[crawl] download_delay` between two requests to a site from all workers together.
+
+    Scrapy spaces requests per crawler; N workers alone would send a site N times as many.
+    Each request first reserves its moment in Redis (`Cluster.reserve`) and waits for it.
+    """
+
+    def __init__(self, crawler: Crawler, delay: float):
+        self.crawler = crawler
+        self.delay = delay
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedDelayMiddleware:
+        return cls(crawler, crawler.settings.getfloat("VEILLE_SHARED_DELAY"))
+
+    async def process_request(self, request: Request) -> None:
+        if self.delay <= 0:
+            return
+        spider: WorkerSpider = self.crawler.spider
+        try:
+            wait = spider.cluster.reserve(urlparse_cached(request).netloc, self.delay)
+        except redis.RedisError as exc:
+            spider.fail(f"could not reserve a moment for {request.url}: {exc}")
+            raise IgnoreRequest("Redis is failing") from exc
+        if wait > 0:
+            self.crawler.stats.inc_value("veille/shared_delay_waits")
+            await sleep(wait)
+
+
 class SharedRobotsTxtMiddleware(CachedRobotsTxtMiddleware):
     """robots.txt files kept in Redis for every worker, and re-read after the TTL even by
     a worker that runs for weeks (Scrapy keeps a parsed robots.txt for a crawl's life)."""
@@ -314,7 +355,7 @@ class SharedRobotsTxtMiddleware(CachedRobotsTxtMiddleware):
         self.loaded_at: dict[str, float] = {}
 
     async def robot_parser(self, request: Request) -> Any:
-        netloc = request.url.split("/")[2] if "://" in request.url else ""
+        netloc = urlparse_cached(request).netloc
         loaded = self.loaded_at.get(netloc)
         if loaded is not None and time.monotonic() - loaded > self.ttl:
             self._parsers.pop(netloc, None)

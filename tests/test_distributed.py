@@ -350,3 +350,41 @@ def test_when_redis_goes_away_workers_and_the_ingester_stop_with_a_clear_message
         assert process.returncode == 1, err[-2000:]
         assert f"Redis at 127.0.0.1:{own_redis.port}/0" in err.splitlines()[-1], err[-2000:]
         assert "Traceback" not in err, err
+
+
+def test_workers_share_one_delay_per_site(redis_url, redis_prefix):
+    from crawler.cluster import Cluster
+    from crawler.config import RedisSettings
+
+    cluster = Cluster.open(RedisSettings(url=redis_url, prefix=redis_prefix))
+    # Five requests to one site, reserved at once (as five workers would): each waits one
+    # more delay than the one before; another site is not held up by them.
+    waits = [cluster.reserve("news.example:80", 2.0) for _ in range(5)]
+    other = cluster.reserve("other.example:80", 2.0)
+    assert [round(w) for w in waits] == [0, 2, 4, 6, 8]
+    assert all(0 < w2 - w1 <= 2.0 for w1, w2 in zip(waits, waits[1:], strict=False))
+    assert other == 0
+
+
+def test_a_worker_spaces_its_requests_to_a_site_by_the_shared_delay(
+    demo_site, tmp_path, redis_url, redis_prefix
+):
+    import time
+
+    config = render_demo_config(demo_site.origin, tmp_path / "veille.toml")
+    with config.open("a", encoding="utf-8") as fh:
+        fh.write(redis_table(redis_url, redis_prefix))
+    arrivals = []
+    demo_site.before_response = lambda path: arrivals.append(time.monotonic())
+    db = tmp_path / "cluster.db"
+    finish(start(config, "queue", "--source", "levant-karabakh", "--source", "levant-rss",
+                 db=db))
+    workers = [start(config, "worker", "--drain") for _ in range(2)]
+    for worker in workers:
+        finish(worker)
+    assert len(arrivals) > 10
+    # The demo's download_delay is 0.05 s: two workers together send the site no more than
+    # one request per 0.05 s (each alone would space only its own: twice the rate). The
+    # moments are reserved in Redis; 0.1 s allows for the first request's own latency.
+    span = arrivals[-1] - arrivals[0]
+    assert span >= (len(arrivals) - 1) * 0.05 - 0.1, (len(arrivals), span)
