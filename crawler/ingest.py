@@ -31,6 +31,7 @@ from crawler.cluster import INGEST, Cluster, ClusterError
 from crawler.config import Config
 from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
+from crawler.runs import pid_alive
 from crawler.schema import write_transaction
 from crawler.storage import HttpValidators, Store, StoredArticle
 from crawler.stories import StoryIndex
@@ -253,7 +254,7 @@ class Ingester:
             client.expire(key, LOCK_SECONDS)
             return
         host, _, pid = (holder or b"").decode().rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
             # An ingester of this machine that was killed: its lock is ours to take.
             if client.set(key, self.lock_value, ex=LOCK_SECONDS, get=True) == holder:
                 LOGGER.warning("took over the lock of ingester %s, which is gone",
@@ -269,16 +270,6 @@ class Ingester:
                 self.cluster.client.delete(self.keys.ingester)
         except redis.RedisError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _epoch(iso_time: str) -> float:

@@ -8,7 +8,6 @@ Twisted's reactor runs once per process: call `crawl` once, from a fresh process
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.config import Config, Source
 from crawler.outbox import sync_alerting
+from crawler.runs import pid_alive
 from crawler.storage import Store
 from crawler.stories import prune
 from spiders import SPIDERS
@@ -107,7 +107,7 @@ def crawl(
         sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
         # Copies are looked for within the story window: older band rows only cost space.
         prune(store.db, store.now(), config.stories.window_days)
-        stale = store.close_stale_runs(_pid_alive)
+        stale = store.close_stale_runs(pid_alive)
         if stale:
             LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)
     process = CrawlerProcess(scrapy_settings(config, db_path, log_level))
@@ -154,18 +154,6 @@ def _report_progress(out: TextIO, crawlers: list, started: float) -> None:
         f"{pages} pages fetched, {new} new articles\n"
     )
     out.flush()
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def progress_stream(quiet: bool) -> TextIO | None:

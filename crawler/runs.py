@@ -60,3 +60,16 @@ class RunRecorder:
         with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
             store.finish_run(self.run_id, status, counts, message)
         stats.set_value("veille/status", status)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether another process `pid` of this machine exists (this one counts as gone)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

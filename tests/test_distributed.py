@@ -298,15 +298,19 @@ def test_a_source_still_queued_is_not_queued_twice(cluster_config, redis_client,
     assert redis_client.xlen(f"{redis_prefix}:requests") == 1
 
 
-def test_workers_and_the_ingester_stop_cleanly_on_sigterm(cluster_config, tmp_path):
-    db = tmp_path / "cluster.db"
-    processes = [start(cluster_config, "worker"),
-                 start(cluster_config, "ingest", "--log-level", "INFO", db=db)]
+def worker_and_ingester(config: Path, db: Path) -> list[subprocess.Popen]:
+    """A worker and an ingester, returned once each logs that it is consuming."""
+    processes = [start(config, "worker"), start(config, "ingest", "--log-level", "INFO", db=db)]
     for process in processes:
-        # Each logs once it is consuming; then it is told to stop.
         for line in process.stderr:
             if "started on" in line or "published to Redis" in line:
                 break
+    return processes
+
+
+def test_workers_and_the_ingester_stop_cleanly_on_sigterm(cluster_config, tmp_path):
+    processes = worker_and_ingester(cluster_config, tmp_path / "cluster.db")
+    for process in processes:
         process.send_signal(signal.SIGTERM)
     worker_out = finish(processes[0], timeout=60)
     ingest_out = finish(processes[1], timeout=60)
@@ -337,13 +341,7 @@ def test_when_redis_goes_away_workers_and_the_ingester_stop_with_a_clear_message
     config = render_demo_config(demo_site.origin, tmp_path / "veille.toml")
     with config.open("a", encoding="utf-8") as fh:
         fh.write(redis_table(own_redis.url, "gone"))
-    db = tmp_path / "cluster.db"
-    processes = [start(config, "worker"),
-                 start(config, "ingest", "--log-level", "INFO", db=db)]
-    for process in processes:
-        for line in process.stderr:
-            if "started on" in line or "published to Redis" in line:
-                break
+    processes = worker_and_ingester(config, tmp_path / "cluster.db")
     own_redis.stop()
     for process in processes:
         _, err = process.communicate(timeout=60)
@@ -388,3 +386,18 @@ def test_a_worker_spaces_its_requests_to_a_site_by_the_shared_delay(
     # moments are reserved in Redis; 0.1 s allows for the first request's own latency.
     span = arrivals[-1] - arrivals[0]
     assert span >= (len(arrivals) - 1) * 0.05 - 0.1, (len(arrivals), span)
+
+
+def test_cron_mode_queues_the_due_sources_when_distributed(cluster_config, redis_client,
+                                                           redis_prefix, tmp_path):
+    db = tmp_path / "cluster.db"
+    with cluster_config.open("a", encoding="utf-8") as fh:
+        fh.write("\n[schedule]\ndistributed = true\nevery = \"1h\"\n")
+    first = veille("--config", cluster_config, "--db", db, "crawl", "--due")
+    assert first.returncode == 0, first.stderr
+    assert len(re.findall(r"  queued \(run \d+\)", first.stdout)) == 8
+    assert redis_client.xlen(f"{redis_prefix}:requests") == 8
+    again = veille("--config", cluster_config, "--db", db, "crawl", "--due")
+    assert again.returncode == 0 and again.stdout.strip() == "no source is due"
+    assert rows(db, "SELECT count(*) AS n FROM crawl_runs WHERE status = 'queued'") == [
+        {"n": 8}]
