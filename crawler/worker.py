@@ -178,9 +178,10 @@ class WorkerSpider(scrapy.Spider):
                      "for another worker.", self.consumer, self.broken)
         deferred_from_coro(self.crawler.stop_async())
 
-    def item_failed(self, item: Any, response: Response, exception: Exception) -> None:
+    def item_failed(self, item: Any, response: Response, failure: Failure) -> None:
         # A pipeline raised: that article never reached Redis. Record it, so that its
         # run is not clean and its listing is read again next time.
+        exception = failure.value
         if isinstance(exception, DropItem) or self.broken:
             return
         source_id = getattr(item, "source_id", response.meta.get("veille_source", "?"))

@@ -401,3 +401,23 @@ def test_cron_mode_queues_the_due_sources_when_distributed(cluster_config, redis
     assert again.returncode == 0 and again.stdout.strip() == "no source is due"
     assert rows(db, "SELECT count(*) AS n FROM crawl_runs WHERE status = 'queued'") == [
         {"n": 8}]
+
+
+def test_an_article_a_worker_pipeline_fails_on_is_recorded_against_its_run(
+    cluster_config, redis_client, redis_prefix
+):
+    from scrapy.http import HtmlResponse, Request
+    from twisted.python.failure import Failure
+
+    from crawler.worker import WorkerSpider
+
+    spider = WorkerSpider(load_config(cluster_config), consumer="unit")
+    request = Request("http://127.0.0.1/a.html",
+                      meta={"veille_source": "levant-rss", "veille_run": 7})
+    response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+    spider.item_failed(object(), response, Failure(ValueError("no body")))
+    ((_, fields),) = redis_client.xrange(f"{redis_prefix}:articles")
+    error = wire.loads(fields[b"data"])
+    assert fields[b"kind"] == b"error" and fields[b"run"] == b"7"
+    assert (error.source_id, error.kind) == ("levant-rss", "pipeline")
+    assert error.message == "could not process the article: ValueError: no body"
