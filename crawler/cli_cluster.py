@@ -4,6 +4,7 @@ that share a Redis server (see the README's "Scaling out")."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 import click
@@ -83,6 +84,10 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
         raise click.ClickException(
             f"Redis at {cluster.where}: {exc}. Nothing is lost: the events not acknowledged "
             "are read again when the ingester restarts") from exc
+    except sqlite3.Error as exc:
+        raise click.ClickException(
+            f"database {obj.db_file}: {exc}. Nothing is lost: the event in hand was not "
+            "acknowledged and is read again when the ingester restarts") from exc
     click.echo(f"ingested {report.articles} articles ({report.new} new, {report.updated} "
                f"updated), {report.errors} errors, {report.runs} runs closed, "
                f"{report.alerts} alerts queued" +

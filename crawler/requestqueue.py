@@ -89,7 +89,6 @@ class StreamQueue(Base):
         self.key = self.cluster.keys.requests
         self.consumer: str = spider.consumer
         self.buffer: deque[tuple[str, dict]] = deque()
-        self.recovered = False  # this consumer's own pending entries were read again
         self.next_reclaim = 0.0
 
     def __len__(self) -> int:
@@ -119,17 +118,9 @@ class StreamQueue(Base):
                 return request
 
     def _fill(self) -> None:
-        client = self.cluster.client
-        if not self.recovered:
-            # Entries this consumer read before a restart under the same name.
-            got = client.xreadgroup(WORKERS, self.consumer, {self.key: "0"}, count=100)
-            entries = got[0][1] if got else []
-            if not entries:
-                self.recovered = True
-            self.buffer.extend((_text(i), f) for i, f in entries)
-            if entries:
-                return
-        got = client.xreadgroup(WORKERS, self.consumer, {self.key: ">"}, count=1)
+        # One entry at a time: what a worker reads, no other can take while it lives.
+        # (Each worker process is a new consumer: what an earlier one left is reclaimed.)
+        got = self.cluster.client.xreadgroup(WORKERS, self.consumer, {self.key: ">"}, count=1)
         if got and got[0][1]:
             self.buffer.extend((_text(i), f) for i, f in got[0][1])
             return

@@ -421,3 +421,17 @@ def test_an_article_a_worker_pipeline_fails_on_is_recorded_against_its_run(
     assert fields[b"kind"] == b"error" and fields[b"run"] == b"7"
     assert (error.source_id, error.kind) == ("levant-rss", "pipeline")
     assert error.message == "could not process the article: ValueError: no body"
+
+
+def test_an_ingester_that_cannot_write_the_database_says_so_and_keeps_the_events(
+    cluster_config, redis_client, redis_prefix, tmp_path
+):
+    finish(start(cluster_config, "queue", "--source", "levant-rss", db=tmp_path / "ok.db"))
+    finish(start(cluster_config, "worker", "--drain"))
+    backlog = redis_client.xlen(f"{redis_prefix}:articles")
+    # A directory where the database file should be: SQLite cannot open it.
+    done = veille("--config", cluster_config, "--db", tmp_path, "ingest", "--drain")
+    assert done.returncode == 1
+    assert f"database {tmp_path}:" in done.stderr and "Nothing is lost" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert redis_client.xlen(f"{redis_prefix}:articles") == backlog > 0
