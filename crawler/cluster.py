@@ -189,11 +189,13 @@ class Cluster:
 
     # -- events for the ingester -------------------------------------------------------
 
-    def push_event(self, kind: str, run_id: int | None, value: object) -> None:
-        self.client.xadd(self.keys.articles, {
-            "kind": kind, "run": "" if run_id is None else str(run_id),
-            "data": wire.dumps(value),
-        })
+    def push_event(self, kind: str, run_id: int | None, value: object,
+                   prepared: object | None = None) -> None:
+        fields = {"kind": kind, "run": "" if run_id is None else str(run_id),
+                  "data": wire.dumps(value)}
+        if prepared is not None:
+            fields["prepared"] = wire.dumps(prepared)
+        self.client.xadd(self.keys.articles, fields)
 
     def reject(self, stream: str, entry_id: str, fields: Mapping, problem: str) -> None:
         """Keep an entry nobody can use in P:rejected (for a person to look at), not lost."""

@@ -33,7 +33,7 @@ from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
 from crawler.runs import pid_alive
 from crawler.schema import write_transaction
-from crawler.storage import HttpValidators, Store, StoredArticle
+from crawler.storage import HttpValidators, Prepared, Store, StoredArticle
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")
@@ -121,7 +121,8 @@ class Ingester:
             run_id = int(run) if run.isdigit() else None
             try:
                 if kind == "article":
-                    self.save_article(store, run_id, wire.loads(fields["data"]))
+                    prepared = wire.loads(fields["prepared"]) if "prepared" in fields else None
+                    self.save_article(store, run_id, wire.loads(fields["data"]), prepared)
                 elif kind == "error":
                     self.save_error(store, run_id, wire.loads(fields["data"]))
                 elif kind == "run-done":
@@ -139,10 +140,13 @@ class Ingester:
 
     # -- events --------------------------------------------------------------------------
 
-    def save_article(self, store: Store, run_id: int | None, article: Any) -> None:
+    def save_article(self, store: Store, run_id: int | None, article: Any,
+                     prepared: Any = None) -> None:
         if not isinstance(article, StoredArticle):
             raise TypeError(f"an article event holds a {type(article).__name__}")
-        result = store.save_article(article)
+        if prepared is not None and not isinstance(prepared, Prepared):
+            raise TypeError(f"an article's prepared part holds a {type(prepared).__name__}")
+        result = store.save_article(article, prepared)
         LOGGER.info("%s: %s article #%d %s", article.source_id, result.outcome,
                     result.article_id, article.canonical_url)
         self.report.articles += 1

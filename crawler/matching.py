@@ -6,6 +6,7 @@ ignores case, accents and typography, and only whole words count ("Mali" is not 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -144,7 +145,11 @@ class Matcher:
         Args:
             conflicts: the tracked conflicts, in the order matches are to be reported.
         """
+        conflicts = tuple(conflicts)
         self._conflicts = [_CompiledConflict(c) for c in conflicts]
+        # Names this configuration: matches computed elsewhere (by a `veille worker`) are
+        # used only if they were computed under the same conflicts.
+        self.digest = hashlib.sha256(repr(conflicts).encode()).hexdigest()[:16]
 
     def match(
         self, *, title: str | None, lead: str | None, body: str | None, topic: str | None

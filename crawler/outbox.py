@@ -117,19 +117,20 @@ class Outbox:
     def record(
         self, db: sqlite_utils.Database, article_id: int, outcome: str,
         article: StoredArticle, now: str, story_id: int | None = None,
-        change: Change | None = None,
+        change: Change | None = None, matches: list[Match] | None = None,
     ) -> list[int]:
         """Store the article's matches; queue alerts for a new story, and for a substantial
         update to subscriptions that asked for updates.
 
         Must run inside the transaction that saved the article. Returns the ids of the
-        alerts queued.
+        alerts queued. `matches`, if given, were computed already (under this matcher).
         """
         if outcome == "unchanged":
             return []
-        matches = self.matcher.match(
-            title=article.title, lead=article.lead, body=article.body, topic=article.topic
-        )
+        if matches is None:
+            matches = self.matcher.match(
+                title=article.title, lead=article.lead, body=article.body, topic=article.topic
+            )
         self.write_matches(db, article_id, matches, now)
         if not matches or self._too_old(article, now):
             return []

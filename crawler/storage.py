@@ -14,13 +14,15 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlite_utils
 
 from crawler.config import Source
+from crawler.matching import Match
 from crawler.outbox import Outbox
 from crawler.schema import open_database, write_transaction
-from crawler.stories import StoryIndex, article_fingerprint
+from crawler.stories import Fingerprint, StoryIndex, article_fingerprint
 
 LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +75,26 @@ class StoredArticle:
     content_hash: str
     listed_url: str | None = None  # the link (listing, feed, sitemap) that led to it
     listed_at: str | None = None  # the time the site showed beside that link
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What depends on an article alone, computed before its transaction by a `veille
+    worker` so that the ingester, the one writer, does less: its story fingerprint, and
+    its conflict matches under the conflicts named by `conflicts_digest`."""
+
+    fingerprint: Fingerprint | None
+    matches: tuple[Match, ...]
+    conflicts_digest: str
+
+    @classmethod
+    def of(cls, article: StoredArticle, matcher: Any) -> Prepared:
+        return cls(
+            article_fingerprint(article.lead, article.body),
+            tuple(matcher.match(title=article.title, lead=article.lead, body=article.body,
+                                topic=article.topic)),
+            matcher.digest,
+        )
 
 
 @dataclass(frozen=True)
@@ -241,9 +263,23 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------
 
-    def save_article(self, article: StoredArticle) -> SaveResult:
-        """Insert a new article, or record a new version, or note that it was seen again."""
+    def save_article(self, article: StoredArticle,
+                     prepared: Prepared | None = None) -> SaveResult:
+        """Insert a new article, or record a new version, or note that it was seen again.
+
+        `prepared`: its fingerprint and matches, computed already (see `Prepared`).
+        """
         now = self.now()
+        matches = None
+        if prepared is not None and self.outbox is not None \
+                and prepared.conflicts_digest == self.outbox.matcher.digest:
+            matches = list(prepared.matches)
+
+        def fingerprint() -> Fingerprint | None:  # only new or changed texts need one
+            if prepared is not None:
+                return prepared.fingerprint
+            return article_fingerprint(article.lead, article.body)
+
         change, joined = None, False
         with write_transaction(self.db):
             existing, by_text = self._find_existing(article)
@@ -251,8 +287,7 @@ class Store:
                 article_id = self._insert(article, now)
                 outcome = "new"
                 story_id, joined = self.stories.assign(
-                    self.db, article_id, article_fingerprint(article.lead, article.body),
-                    article.title, now)
+                    self.db, article_id, fingerprint(), article.title, now)
             elif by_text:
                 article_id, story_id = existing["id"], existing["story_id"]
                 self.db.execute(
@@ -264,12 +299,11 @@ class Store:
                 change = self._update(existing, article, now)
                 outcome = "updated" if change else "unchanged"
                 if change:
-                    self.stories.refresh(
-                        self.db, article_id, article_fingerprint(article.lead, article.body), now)
+                    self.stories.refresh(self.db, article_id, fingerprint(), now)
             self._add_urls(article_id, article, now)
             alerts = (
                 self.outbox.record(self.db, article_id, outcome, article, now,
-                                   story_id=story_id, change=change)
+                                   story_id=story_id, change=change, matches=matches)
                 if self.outbox is not None else []
             )
         return SaveResult(outcome, article_id, duplicate_of_other_url=by_text,

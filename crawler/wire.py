@@ -8,7 +8,8 @@ decodes only the dataclasses listed in `_DATACLASSES`:
 - datetimes, `{"$dt": "2026-11-24T10:00:00+01:00"}`;
 - tuples, `{"$t": [...]}` (JSON would turn them into lists);
 - dicts with keys that are not strings (Scrapy's header dicts), `{"$d": [[k, v], ...]}`;
-- the listed dataclasses, `{"$dc": "ListingHint", "v": {...}}`.
+- the listed dataclasses, `{"$dc": "ListingHint", "v": {...}}`;
+- MinHash signatures (numpy uint32 arrays), `{"$u32": "<base64, little-endian>"}`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ import json
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from crawler.items import FetchErrorItem, ListingHint
-from crawler.storage import HttpValidators, StoredArticle
+from crawler.matching import Match
+from crawler.storage import HttpValidators, Prepared, StoredArticle
+from crawler.stories import Fingerprint
 
 _DATACLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (ListingHint, HttpValidators, StoredArticle, FetchErrorItem)
+    cls.__name__: cls for cls in (
+        ListingHint, HttpValidators, StoredArticle, FetchErrorItem, Prepared, Fingerprint, Match,
+    )
 }
 
 
@@ -47,6 +54,8 @@ def _encode(value: Any) -> Any:
         return value
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, np.ndarray) and value.dtype == np.uint32:
+        return {"$u32": base64.b64encode(value.astype("<u4").tobytes()).decode("ascii")}
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, tuple):
@@ -71,6 +80,8 @@ def _decode(value: Any) -> Any:
         return value
     if "$b" in value:
         return base64.b64decode(value["$b"])
+    if "$u32" in value:
+        return np.frombuffer(base64.b64decode(value["$u32"]), dtype="<u4").astype(np.uint32)
     if "$dt" in value:
         return datetime.fromisoformat(value["$dt"])
     if "$t" in value:

@@ -37,8 +37,10 @@ from twisted.python.failure import Failure
 from crawler.cluster import Cluster, ClusterError, RedisCatalog
 from crawler.config import Config
 from crawler.items import ArticleItem, FetchErrorItem
+from crawler.matching import Matcher
 from crawler.middlewares import CachedRobotsTxtMiddleware
 from crawler.runner import scrapy_settings
+from crawler.storage import Prepared, StoredArticle
 from spiders import SPIDERS
 from spiders.base import SourceSpider
 
@@ -295,10 +297,18 @@ class StreamPipeline:
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.matcher: Matcher | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
         return cls(crawler)
+
+    def prepare(self, article: StoredArticle) -> Prepared:
+        """Story fingerprint and conflict matches, computed here rather than by the
+        ingester, the one writer: workers scale with machines, the ingester does not."""
+        if self.matcher is None:
+            self.matcher = Matcher(self.crawler.spider.config.conflicts)
+        return Prepared.of(article, self.matcher)
 
     def process_item(self, item: Any) -> Any:
         spider: WorkerSpider = self.crawler.spider
@@ -310,7 +320,8 @@ class StreamPipeline:
                 log = LOGGER.error if item.level == "error" else LOGGER.warning
                 log("%s: %s", item.source_id, item.message)
             elif isinstance(item, ArticleItem) and item.stored is not None:
-                spider.cluster.push_event("article", item.run_id, item.stored)
+                spider.cluster.push_event("article", item.run_id, item.stored,
+                                          prepared=self.prepare(item.stored))
                 stats.inc_value("veille/sent")
         except redis.RedisError as exc:
             spider.fail(f"could not send to {spider.cluster.keys.articles}: {exc}")

@@ -435,3 +435,42 @@ def test_an_ingester_that_cannot_write_the_database_says_so_and_keeps_the_events
     assert f"database {tmp_path}:" in done.stderr and "Nothing is lost" in done.stderr
     assert "Traceback" not in done.stderr
     assert redis_client.xlen(f"{redis_prefix}:articles") == backlog > 0
+
+
+def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(tmp_path):
+    from conftest import Clock
+    from test_storage import BODY, article
+
+    from crawler.config import Conflict, Source
+    from crawler.matching import Matcher
+    from crawler.outbox import Outbox, sync_alerting
+    from crawler.storage import Prepared, Store
+    from crawler.stories import StoryIndex
+
+    talks = Conflict("talks", "Talks", ("ceasefire",))
+    other = Conflict("other", "Other", ("negotiators",))
+    first = article()
+    update = article(body=BODY + " " + " ".join(f"New fact{i} reported." for i in range(40)))
+
+    def stored(name: str, prepare: Matcher | None) -> list:
+        store = Store.open(tmp_path / f"{name}.db", Clock(), outbox=Outbox([talks], []),
+                           stories=StoryIndex())
+        store.sync_sources([Source(id="s1", name="S", kind="topic",
+                                   url="https://news.example/")])
+        sync_alerting(store.db, [talks], [], store.now())
+        for version in (first, update):
+            # Through Redis, as the ingester receives it.
+            prepared = wire.loads(wire.dumps(Prepared.of(version, prepare))) if prepare else None
+            store.save_article(version, prepared)
+        tables = [list(store.db.query(f"SELECT * FROM {t} ORDER BY 1"))
+                  for t in ("article_conflicts", "article_fingerprints", "story_bands",
+                            "stories")]
+        store.close()
+        return tables
+
+    computed = stored("computed", None)
+    assert computed[0] and computed[1] and computed[2]  # matched, fingerprinted, banded
+    assert stored("prepared", Matcher([talks])) == computed
+    # Matches prepared under other conflicts (a worker with an older config) are not used:
+    # the ingester matches again, under its own.
+    assert stored("stale", Matcher([other])) == computed
