@@ -8,9 +8,9 @@ import os
 import platform
 import time
 from importlib.metadata import version
-from pathlib import Path
 
 from bench import (
+    RESULTS,
     alert_latency,
     archive,
     clustering,
@@ -22,7 +22,6 @@ from bench import (
     scale_out,
 )
 
-RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
     "alert_latency": ("Alert latency: demo story online -> webhook delivered (one poll + send)",
                       alert_latency.run),

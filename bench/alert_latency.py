@@ -11,17 +11,19 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import median_of
-from crawler.demo import HookReceiver, demo_site, render_demo_config
+from bench.usage import veille
+from crawler.demo import HookReceiver, SiteServer, demo_site, render_demo_config
 
 NEW_STORY = "karabakh-familles-deplacees-visite-cimetiere-stepanakert"
 
 
-def _config(site_origin: str, hooks_origin: str, dest: Path) -> Path:
+def webhook_config(site_origin: str, hooks_origin: str, dest: Path) -> Path:
     """The demo config, with the Karabakh desk on the webhook instead of an Atom file."""
     path = render_demo_config(site_origin, dest, hooks_origin)
     text = path.read_text(encoding="utf-8").replace(
@@ -33,15 +35,23 @@ def _config(site_origin: str, hooks_origin: str, dest: Path) -> Path:
     return path
 
 
-def measure_once(workdir: Path) -> float:
-    """Seconds from edition 2 going live to the new story's webhook arriving."""
+@contextmanager
+def webhook_demo(workdir: Path) -> Iterator[tuple[SiteServer, HookReceiver, Path,
+                                                  dict[str, str]]]:
+    """The demo site and its webhook receiver, running; the `webhook_config` written in
+    `workdir`, and the environment that holds the webhook's secret."""
     secret = secrets.token_hex(8)
     env = {**os.environ, "VEILLE_DEMO_WEBHOOK_SECRET": secret}
-    db = workdir / "veille.db"
     with demo_site() as site, HookReceiver(secret) as hooks:
-        config = _config(site.origin, hooks.origin, workdir / "veille.toml")
-        command = [sys.executable, "-m", "crawler", "--config", str(config), "--db", str(db),
-                   "crawl", "--no-progress", "--send", "--quiet"]
+        yield site, hooks, webhook_config(site.origin, hooks.origin,
+                                          workdir / "veille.toml"), env
+
+
+def measure_once(workdir: Path) -> float:
+    """Seconds from edition 2 going live to the new story's webhook arriving."""
+    with webhook_demo(workdir) as (site, hooks, config, env):
+        command = veille(config, workdir / "veille.db", "crawl", "--no-progress", "--send",
+                         "--quiet")
         subprocess.run(command, env=env, check=True, capture_output=True)
         before = set(hooks.deliveries)
         site.edition = 2

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import RESULTS as BENCH_RESULTS
+from bench import label as _label
 from bench.sites import PLACES, WORDS
 from crawler.config import DEFAULT_CONFIG, Source, load_config
 from crawler.normalize import content_hash
@@ -40,7 +42,7 @@ from crawler.schema import connect, open_database
 from crawler.storage import Store, StoredArticle, iso
 from crawler.stories import BANDS, NUM_PERM, StoryIndex
 
-RESULTS = Path(__file__).parent / "results" / "archive"
+RESULTS = BENCH_RESULTS / "archive"
 SIZES = (10_000, 100_000, 1_000_000)
 GENERATOR = 1  # bump when the generated data changes: cached databases are keyed by it
 SEED = 20261124
@@ -84,10 +86,6 @@ ROWID_SQL = (
 SEARCHES = {"ranked": RANKED_SQL, "newest": NEWEST_SQL, "rowid": ROWID_SQL}
 BULK_TABLES = ("articles", "article_urls", "stories", "article_fingerprints", "story_bands",
                "article_conflicts", "alerts")
-
-
-def _label(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
 def _log(message: str) -> None:

@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 from datasketch import MinHash
 
+from bench import RESULTS as BENCH_RESULTS
+from bench import label as _label
 from crawler import stories
 from crawler.schema import connect, open_database
 
-RESULTS = Path(__file__).parent / "results" / "clustering"
+RESULTS = BENCH_RESULTS / "clustering"
 SIZES = (10_000, 100_000, 1_000_000)
 QUERIES = 200
 GENERATOR = 2  # bump when the corpus changes: cached databases are keyed by it
@@ -49,10 +51,6 @@ VOCABULARY, STOCK_PHRASES, TOPICS, TOPIC_WORDS, TOPIC_PHRASES = 50_000, 2_000, 5
 CHUNK = 5_000
 INDEX_TABLES = ("story_bands", "story_bands_article", "article_fingerprints",
                 "idx_article_fingerprints_indexed_at")
-
-
-def _label(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
 def _log(message: str) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import trafilatura
 
+from bench import summarize
 from bench.sites import Site, SiteSpec, build_site
 from bench.usage import Usage, run_measured, veille
 from crawler.charset import decode_html
@@ -63,8 +64,9 @@ def crawl_bare(site: Site, origin: str, workdir: Path) -> Usage:
     path.write_text(json.dumps(urls))
     usage = run_measured([sys.executable, "-m", "bench.bare_spider", str(path)])
     responses = json.loads(usage.stdout.strip().splitlines()[-1])["responses"]
-    if responses != sum(len(u) for u in urls.values()):
-        raise RuntimeError(f"the bare spider got {responses} responses of {len(urls)}")
+    wanted = sum(len(u) for u in urls.values())
+    if responses != wanted:
+        raise RuntimeError(f"the bare spider got {responses} responses of {wanted}")
     return usage
 
 
@@ -166,10 +168,7 @@ def run(repeats: int = 3) -> dict[str, float]:
             workdir = Path(tmp) / f"run-{i}"
             workdir.mkdir()
             runs.append(measure_once(site, workdir))
-    result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    cpu = [r["cpu_per_article_s"] for r in runs]
-    figures = {"cpu_per_article_s": result.pop("cpu_per_article_s"), "min_s": min(cpu),
-               "max_s": max(cpu), "runs": repeats, **result,
+    figures = {**summarize(runs, "cpu_per_article_s"),
                "overhead_ratio_min": min(r["overhead_ratio"] for r in runs),
                "overhead_ratio_max": max(r["overhead_ratio"] for r in runs),
                "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),

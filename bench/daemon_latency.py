@@ -5,33 +5,25 @@ one poll and one dispatch."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from bench import median_of
-from bench.alert_latency import NEW_STORY, _config
-from crawler.demo import HookReceiver, demo_site
+from bench.alert_latency import NEW_STORY, webhook_demo
+from bench.usage import veille
 
 INTERVAL = "2s"
 
 
 def measure_once(workdir: Path) -> float:
-    secret = secrets.token_hex(8)
-    env = {**os.environ, "VEILLE_DEMO_WEBHOOK_SECRET": secret}
-    with demo_site() as site, HookReceiver(secret) as hooks:
-        config = _config(site.origin, hooks.origin, workdir / "veille.toml")
+    with webhook_demo(workdir) as (site, hooks, config, env):
         with open(config, "a", encoding="utf-8") as fh:
             fh.write(f'\n[schedule]\nevery = "{INTERVAL}"\ndispatch_every = "1s"\n')
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "--config", str(config),
-             "--db", str(workdir / "veille.db"), "run"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        daemon = subprocess.Popen(veille(config, workdir / "veille.db", "run"), env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         polls: dict[str, int] = {}
         settled = threading.Event()
 

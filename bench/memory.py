@@ -23,10 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench import cold_crawl, polls
+from bench import RESULTS, cold_crawl, polls
 from bench.usage import launch, read_result, veille
 
-RESULTS = Path(__file__).parent / "results"
 DAEMON_POLLS = 300
 WARM_POLLS = 50
 SCHEDULE = '[schedule]\nevery = "1s"\ndispatch_every = "5s"\nprocesses = 4\n'

@@ -17,12 +17,12 @@ from __future__ import annotations
 import atexit
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import summarize
 from bench.sites import CountingSiteServer, Site, SiteSpec, build_site
 from bench.usage import Usage, run_measured, veille
 
@@ -132,17 +132,10 @@ def incremental_once(polled: PolledSite, db: Path) -> dict[str, float]:
     }
 
 
-def _summary(runs: list[dict[str, float]], key: str, repeats: int) -> dict[str, float]:
-    result = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    values = [r[key] for r in runs]
-    return {key: result.pop(key), "min_s": min(values), "max_s": max(values), "runs": repeats,
-            **result}
-
-
 def run_idle(repeats: int = 3) -> dict[str, float]:
     polled = shared()
     runs = [idle_once(polled, polled.fresh_db(f"idle-{i}.db")) for i in range(repeats)]
-    return {**_summary(runs, "cpu_per_source_s", repeats),
+    return {**summarize(runs, "cpu_per_source_s"),
             "first_crawl_cpu_s": polled.first_crawl.cpu_s,
             "first_crawl_wall_s": polled.first_crawl.wall_s}
 
@@ -151,7 +144,7 @@ def run_incremental(repeats: int = 3) -> dict[str, float]:
     polled = shared()
     runs = [incremental_once(polled, polled.fresh_db(f"incremental-{i}.db"))
             for i in range(repeats)]
-    return _summary(runs, "cpu_per_source_s", repeats)
+    return summarize(runs, "cpu_per_source_s")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ start-up included). The fill run's workers figures are kept as `fill_workers_*`.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.sites import Site, SiteSpec, build_site
-from bench.usage import Usage, launch, read_result, run_measured, veille
+from bench.usage import Usage, collect, launch, run_measured, veille
 
 SOURCES = 20
 ROWS = ("1 worker", "2 workers", "3 workers", "ingester alone")
@@ -40,7 +41,10 @@ def redis_server():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), "--bind",
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind",
                              "127.0.0.1", "--save", "", "--appendonly", "no"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -74,14 +78,8 @@ def run_together(commands: list[list[str]], workdir: Path) -> list[Usage]:
 
     with ThreadPoolExecutor(len(runs)) as pool:
         walls = list(pool.map(wait, runs))
-    usages = []
-    for (command, _, log), wall in zip(runs, walls, strict=True):
-        cpu, rss, code = read_result(f"{log}.json")
-        output = log.read_text(errors="replace")
-        if code != 0:
-            raise RuntimeError(f"{' '.join(command)} exited with {code}:\n{output[-2000:]}")
-        usages.append(Usage(cpu, wall, rss, code, output, ""))
-    return usages
+    return [collect(command, f"{log}.json", wall, log.read_text(errors="replace"))
+            for (command, _, log), wall in zip(runs, walls, strict=True)]
 
 
 def measure(site: Site, origin: str, redis_url: str, workdir: Path, row: str) -> dict:

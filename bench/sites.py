@@ -110,10 +110,6 @@ class Site:
     def article_paths(self) -> list[str]:
         return [p for s in self.sources for p in s.articles]
 
-    @property
-    def listing_paths(self) -> list[str]:
-        return [p for s in self.sources for p in s.listings]
-
     def article_bytes(self, path: str, origin: str) -> bytes:
         """An edition-1 article as the server sends it."""
         body = (self.root / path.lstrip("/")).read_bytes()

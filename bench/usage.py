@@ -45,6 +45,18 @@ def read_result(result: str) -> tuple[float, float, int]:
     return data["cpu_s"], data["max_rss_kb"] / 1024, data["returncode"]
 
 
+def collect(command: list[str], result: str, wall: float, stdout: str, stderr: str = "",
+            check: bool = True) -> Usage:
+    """The usage of a finished `launch`: what the launcher wrote to `result`, the wall time
+    and output given. Fails if `check` and the command exited non-zero."""
+    cpu, rss, code = read_result(result)
+    usage = Usage(cpu, wall, rss, code, stdout, stderr)
+    if check and code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {code}:\n"
+                           f"{stdout[-2000:]}\n{stderr[-2000:]}")
+    return usage
+
+
 def run_measured(command: list[str], env: dict[str, str] | None = None,
                  check: bool = True) -> Usage:
     """Run `command` to completion and measure it."""
@@ -54,15 +66,10 @@ def run_measured(command: list[str], env: dict[str, str] | None = None,
         launcher = launch(command, result.name, stdout=out, stderr=err, env=env)
         launcher.wait()
         wall = time.monotonic() - started
-        cpu, rss, code = read_result(result.name)
         out.seek(0)
         err.seek(0)
-        usage = Usage(cpu, wall, rss, code, out.read().decode(errors="replace"),
-                      err.read().decode(errors="replace"))
-    if check and usage.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited with {usage.returncode}:\n"
-                           f"{usage.stdout[-2000:]}\n{usage.stderr[-2000:]}")
-    return usage
+        return collect(command, result.name, wall, out.read().decode(errors="replace"),
+                       err.read().decode(errors="replace"), check)
 
 
 def veille(config: os.PathLike[str] | str, db: os.PathLike[str] | str, *args: str) -> list[str]:
