@@ -175,10 +175,9 @@ class Dispatcher:
             send_email(channel, password, batch_uid, messages, sub.name)
         elif isinstance(channel, FeedChannel):
             # The feed is the subscription's latest alerts: those already sent, plus these.
+            # (write_feed keeps the newest max_entries of them, newest first)
             recent = self._feed_messages(sub, channel.max_entries, exclude=batch_uid)
-            entries = sorted(messages + recent, key=lambda m: m.created_at, reverse=True)
-            write_feed(channel, sub.id, sub.name, entries[: channel.max_entries],
-                       iso(self.clock()) or "")
+            write_feed(channel, sub.id, sub.name, messages + recent, iso(self.clock()) or "")
 
     def _secret(self, sub: Subscription, name: str | None) -> str | None:
         if name is None:

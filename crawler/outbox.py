@@ -109,7 +109,6 @@ class Outbox:
     def __init__(self, conflicts: Sequence[Conflict], subscriptions: Sequence[Subscription],
                  max_age_seconds: float | None = None, update_threshold: float = 0.2):
         self.matcher = Matcher(conflicts)
-        self.conflicts = {c.id: c for c in conflicts}
         self.subscriptions = tuple(subscriptions)
         self.max_age = timedelta(seconds=max_age_seconds) if max_age_seconds else None
         self.update_threshold = update_threshold

@@ -48,7 +48,7 @@ def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, di
         ):
             click.echo(f"     v{row['version']}: {row['title']}  "
                        f"(+{row['words_added']} / -{row['words_removed']} words)")
-        _print_stories(db)
+        _print_stories(db, total)
         _print_alerts(db, db_file, webhooks, bad_signatures)
         problems = list(db.query(
             "SELECT source_id, level, message FROM fetch_errors ORDER BY id DESC LIMIT 5"))
@@ -96,9 +96,9 @@ def _print_alerts(db, db_file: Path, webhooks: dict[str, dict], bad_signatures: 
         click.echo("   Atom feeds: " + ", ".join(str(f) for f in feeds))
 
 
-def _print_stories(db) -> None:
+def _print_stories(db, articles: int) -> None:
     stories = db.execute("SELECT count(*) FROM stories").fetchone()[0]
-    click.echo(f"\n   {db['articles'].count} articles make {stories} stories. "
+    click.echo(f"\n   {articles} articles make {stories} stories. "
                "Stories carried by several sources (wire copies grouped):")
     for row in db.query(
         "SELECT s.id, s.title, group_concat(src.name || ': ' || a.title, '\n         ') AS copies "

@@ -124,7 +124,6 @@ _FEED_KEYS = {"path": str, "title": str, "max_entries": int}
 # Secrets live in the environment, never in the config or the published database.
 _SECRET_KEYS = {"secret": "secret_env", "password": "password_env", "token": "secret_env"}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 

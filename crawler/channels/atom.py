@@ -117,11 +117,7 @@ def _clean(value: str) -> str:
 
 
 def _moment(value: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse_utc(value) or datetime.min.replace(tzinfo=UTC)
 
 
 def _replace(path: Path, data: bytes) -> None:

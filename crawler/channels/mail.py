@@ -19,7 +19,7 @@ from email.utils import format_datetime
 from hashlib import sha256
 
 from crawler.channels import AlertMessage, DeliveryError
-from crawler.channels.webhook import format_time
+from crawler.channels.webhook import byline
 from crawler.config import EmailChannel
 
 LOGGER = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def message_id(batch_uid: str) -> str:
 def _text_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
     blocks = []
     for alert in alerts:
-        lines = [_heading(alert), alert.url, _byline(alert)]
+        lines = [_heading(alert), alert.url, byline(alert)]
         if alert.lead:
             lines += ["", alert.lead]
         if alert.matched:
@@ -185,7 +185,7 @@ def _html_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
     items = []
     for alert in alerts:
         parts = [f"<h3>{_html_link(alert.url, _heading(alert))}</h3>",
-                 f"<p><small>{e(_byline(alert))}</small></p>"]
+                 f"<p><small>{e(byline(alert))}</small></p>"]
         if alert.lead:
             parts.append(f"<p>{e(alert.lead)}</p>")
         if alert.matched:
@@ -206,11 +206,6 @@ def _html_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
 def _heading(alert: AlertMessage) -> str:
     title = f"Updated: {alert.title}" if alert.kind == "update" else alert.title
     return f"{', '.join(alert.conflicts)}: {title}" if alert.conflicts else title
-
-
-def _byline(alert: AlertMessage) -> str:
-    when = format_time(alert.published_at)
-    return f"{alert.source_name}, {when}" if when else alert.source_name
 
 
 def _html_link(url: str, label: str) -> str:

@@ -115,12 +115,12 @@ def format_text(alerts: Sequence[AlertMessage]) -> str:
     """Slack/Mattermost mrkdwn: a short block for one alert, one line per alert for several."""
     if len(alerts) == 1:
         alert = alerts[0]
-        lines = [_headline(alert), _escape(_byline(alert))]
+        lines = [_headline(alert), _escape(byline(alert))]
         if alert.other_copies:
             copies = ", ".join(_link(c.url, c.source) for c in alert.other_copies)
             lines.append(f"Also in: {copies}")
         return "\n".join(lines)
-    return "\n".join(f"• {_headline(a)} ({_escape(_byline(a))})" for a in alerts)
+    return "\n".join(f"• {_headline(a)} ({_escape(byline(a))})" for a in alerts)
 
 
 def _headline(alert: AlertMessage) -> str:
@@ -129,7 +129,8 @@ def _headline(alert: AlertMessage) -> str:
     return f"{conflicts}{prefix}{_link(alert.url, alert.title)}"
 
 
-def _byline(alert: AlertMessage) -> str:
+def byline(alert: AlertMessage) -> str:
+    """The source and the publication time: "Le Levant, 2024-05-01 07:30 UTC"."""
     when = format_time(alert.published_at)
     return f"{alert.source_name}, {when}" if when else alert.source_name
 
