@@ -6,6 +6,7 @@ ignores case, accents and typography, and only whole words count ("Mali" is not 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import logging
@@ -55,6 +56,9 @@ class Match:
     fields: tuple[str, ...]
 
 
+# An article's body is normalized by the matcher and again by `crawler.stories` (shingles):
+# the last few texts are kept so that the second time costs nothing.
+@functools.lru_cache(maxsize=16)
 def normalize_text(text: str) -> str:
     """The normal form that aliases, exclusions, topic labels and article texts all go through.
 
@@ -101,7 +105,7 @@ class _CompiledConflict:
         self.id = conflict.id
         self.aliases, self.alias_names = _phrases_regex(conflict.aliases)
         self.exclude, _ = _phrases_regex(conflict.exclude)
-        self.topics = {normalize_text(t): t for t in conflict.topics if normalize_text(t)}
+        self.topics = {normal: t for t in conflict.topics if (normal := normalize_text(t))}
         if self.aliases is None and not self.topics:
             LOGGER.warning("conflict %r has no alias and no topic label: it never matches", self.id)
 

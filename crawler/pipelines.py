@@ -35,11 +35,8 @@ class NormalizePipeline:
                 item.source_id, item.response_url, "extract",
                 "no title or article text found on the page", level="warning",
             )
-        spider = self.crawler.spider
-        if hasattr(spider, "domains_of"):  # a `veille worker` crawls many sources
-            domains = spider.domains_of(item.source_id)
-        else:
-            domains = tuple(getattr(spider, "allowed_domains", ()))
+        # A `veille worker` crawls many sources: ask for the item's own.
+        domains = self.crawler.spider.domains_of(item.source_id)
         item.stored = normalize_article(item, domains)
         return item
 

@@ -95,25 +95,17 @@ def article_fingerprint(lead: str | None, body: str | None) -> Fingerprint | Non
 def _fingerprint(grams: set[bytes]) -> Fingerprint | None:
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = _minhash()
+    minhash = _template().copy()  # an empty MinHash with the template's permutations
     minhash.update_batch(list(grams))
     return Fingerprint(minhash.hashvalues.astype(np.uint32), len(grams))
 
 
 @functools.cache
 def _template() -> MinHash:
+    """An empty MinHash whose permutations (same seed) are built once, then shared by copies."""
     from datasketch import MinHash
 
     return MinHash(num_perm=NUM_PERM)
-
-
-def _minhash() -> MinHash:
-    """An empty MinHash sharing the template's permutations (same seed: built once)."""
-    from datasketch import MinHash
-
-    template = _template()
-    return MinHash(num_perm=NUM_PERM, permutations=template.permutations,
-                   scheme=template.scheme)
 
 
 class StoryIndex:
@@ -191,14 +183,6 @@ class StoryIndex:
             if score >= best_score and story_id is not None:
                 best, best_score = story_id, score
         return best
-
-
-def same_story(a: str, b: str, threshold: float = StorySettings.threshold) -> bool:
-    """Whether two texts are copies of one story, by the rule the index applies."""
-    fa, fb = fingerprint(a), fingerprint(b)
-    if fa is None or fb is None:
-        return False
-    return fa.containment(fb) >= threshold
 
 
 def prune(db: sqlite_utils.Database, now: str, window_days: float) -> int:

@@ -69,6 +69,10 @@ class SourceSpider(scrapy.Spider):
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
 
+    def domains_of(self, source_id: str) -> tuple[str, ...]:
+        """The domains of the source an item came from (this spider's: it crawls one)."""
+        return tuple(self.allowed_domains)
+
     def item_failed(self) -> None:
         # A pipeline raised: that article was not stored (Scrapy only logs it).
         self.crawler.stats.inc_value("veille/item_errors")

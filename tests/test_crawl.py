@@ -30,8 +30,7 @@ ARTICLE = "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html"
 
 
 def crawl(config, db, *args):
-    result = veille("--config", config, "--db", db, "crawl", "--no-progress", *args)
-    return result
+    return veille("--config", config, "--db", db, "crawl", "--no-progress", *args)
 
 
 def article_hits(site) -> int:
