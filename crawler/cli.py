@@ -105,8 +105,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     if not sources:
         raise click.ClickException(f"{obj.config_file}: no [[source]] configured")
     if due:
+        # No sync_sources here: the crawl (or queue_sources) that follows does it, and a
+        # cron run with nothing due then writes nothing.
         with Store(open_database(obj.db_file)) as store:
-            store.sync_sources(config.sources)
             wanted = {s.id for s in due_sources(config, store.db, utc_now())}
         sources = tuple(s for s in sources if s.id in wanted)
         if config.schedule.distributed:
@@ -202,10 +203,10 @@ def sources(obj: Context, as_json: bool) -> None:
         }
         counts = dict(store.db.execute(
             "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
-        states = {s.id: SourceState.load(store.db, s.id) for s in config.sources}
     report = []
     for source in config.sources:
-        row, run, state = rows[source.id], last.get(source.id, {}), states[source.id]
+        row, run = rows[source.id], last.get(source.id, {})
+        state = SourceState.from_row(row)
         due = row["next_run_at"] or iso(next_due(source, config.schedule, state,
                                                  config.crawl.timezone))
         report.append({

@@ -298,9 +298,10 @@ def _parse_redis(raw: Any, where: str) -> RedisSettings:
         raise ConfigError(f"{where}: give either url or url_env, not both")
     values: dict[str, Any] = {}
     if "url" in raw:
-        if urlsplit(raw["url"]).scheme not in ("redis", "rediss", "unix"):
+        url = urlsplit(raw["url"])
+        if url.scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"{where}: url must start with redis://, rediss:// or unix://")
-        if urlsplit(raw["url"]).password:
+        if url.password:
             raise ConfigError(f"{where}: url holds a password: put the URL in an environment "
                               "variable and name it with url_env")
         values["url"] = raw["url"]
@@ -347,11 +348,16 @@ def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
             if value < 1:
                 raise ConfigError(f"{where}: processes must be at least 1")
             values["processes"] = value
-        elif key == "jitter" and value in ("0", "0s", 0):
-            values["jitter_seconds"] = 0.0
         else:
-            values[f"{key}_seconds"] = parse_duration(value, f"{where}: {key}").total_seconds()
+            values[f"{key}_seconds"] = _seconds(key, value, where)
     return ScheduleSettings(**values)
+
+
+def _seconds(key: str, value: str | int, where: str) -> float:
+    """A duration key in seconds; jitter alone may be zero (a source may turn a default off)."""
+    if key == "jitter" and value in (0, "0", "0s"):
+        return 0.0
+    return parse_duration(value, f"{where}: {key}").total_seconds()
 
 
 def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -362,11 +368,8 @@ def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
         check_cron(entry["schedule"], f"{where}: schedule")
     timing: dict[str, Any] = {}
     for key in ("every", "jitter", "min_every", "max_every"):
-        if key == "jitter" and entry.get(key) in (0, "0", "0s"):
-            timing["jitter_seconds"] = 0.0  # a source may turn off a default jitter
-        elif key in entry:
-            seconds = parse_duration(entry[key], f"{where}: {key}").total_seconds()
-            timing[f"{key}_seconds"] = seconds
+        if key in entry:
+            timing[f"{key}_seconds"] = _seconds(key, entry[key], where)
     low, high = timing.get("min_every_seconds"), timing.get("max_every_seconds")
     if (low or high) and not entry.get("adaptive"):
         raise ConfigError(f"{where}: min_every/max_every only apply with adaptive = true")

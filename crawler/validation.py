@@ -88,17 +88,12 @@ def check_timezone(name: str, where: str) -> None:
 def check_cron(expression: str, where: str) -> None:
     """A five-field crontab expression ("*/10 * * * *"), read as the scheduler will read it
     (crontab's weekdays: 0 or 7 is Sunday)."""
-    from apscheduler.triggers.cron import CronTrigger
+    from scheduler.schedules import cron_trigger
 
-    from scheduler.schedules import crontab_weekdays
-
-    fields = expression.split()
-    if len(fields) != 5:
+    if len(expression.split()) != 5:
         raise ConfigError(f"{where}: {expression!r} is not a cron expression "
                           f"(it needs 5 fields: minute hour day month weekday)")
-    minute, hour, day, month, weekday = fields
     try:
-        CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                    day_of_week=crontab_weekdays(weekday), timezone="UTC")
+        cron_trigger(expression)
     except ValueError as exc:
         raise ConfigError(f"{where}: {expression!r} is not a cron expression ({exc})") from None

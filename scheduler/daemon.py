@@ -212,16 +212,16 @@ class Daemon:
         elif dispatch.name != name:
             dispatch.modify(name=name)
             dispatch.reschedule(IntervalTrigger(seconds=every))
-        self._record_next_runs()
+        with Store.open(self.db_path) as store:
+            self._record_next_runs(store.db, [s.id for s in config.sources])
 
-    def _record_next_runs(self, only: list[str] | None = None) -> None:
+    def _record_next_runs(self, db, ids: list[str]) -> None:
+        """Write the sources' timing, with the scheduler's own next fire times."""
         next_runs = {
             job.id[7:]: job.next_run_time for job in self.scheduler.get_jobs()
             if job.id.startswith("source:") and job.next_run_time is not None
         }
-        ids = only or [s.id for s in self.config.sources]
-        with Store.open(self.db_path) as store:
-            update_timing(self.config, store.db, ids, utc_now(), next_runs)
+        update_timing(self.config, db, ids, utc_now(), next_runs)
 
     @contextmanager
     def job(self) -> Iterator[None]:
@@ -321,16 +321,18 @@ class Daemon:
         with Store.open(self.db_path) as store:
             queued = store.db.execute(
                 "SELECT count(*) FROM alerts WHERE status = 'pending'").fetchone()[0]
-            update_timing(self.config, store.db, [source.id], utc_now())
-            state = SourceState.load(store.db, source.id)
-        if source.adaptive and job is not None:
-            name = fingerprint(source, self.config.schedule, state, self.config.crawl.timezone)
-            if job.name != name:
-                job.modify(name=name)
-                job.reschedule(trigger_for(source, self.config.schedule,
-                                           self.config.crawl.timezone, state))
-                LOGGER.info("%s: adaptive interval now %s", source.id, name)
-        self._record_next_runs([source.id])
+            if source.adaptive and job is not None:
+                # The new interval first: the job's next fire time follows from it.
+                update_timing(self.config, store.db, [source.id], utc_now())
+                state = SourceState.load(store.db, source.id)
+                name = fingerprint(source, self.config.schedule, state,
+                                   self.config.crawl.timezone)
+                if job.name != name:
+                    job.modify(name=name)
+                    job.reschedule(trigger_for(source, self.config.schedule,
+                                               self.config.crawl.timezone, state))
+                    LOGGER.info("%s: adaptive interval now %s", source.id, name)
+            self._record_next_runs(store.db, [source.id])
         if queued:
             self.dispatch()
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -43,8 +44,11 @@ class SourceState:
         row = next(db.query(
             "SELECT last_run_at, last_error_at, failure_count, interval_seconds, failing_since "
             "FROM sources WHERE id = ?", [source_id]), None)
-        if row is None:
-            return cls()
+        return cls() if row is None else cls.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> SourceState:
+        """The state in a row of the sources table (read already)."""
         return cls(
             last_run_at=parse_time(row["last_run_at"]),
             last_error_at=parse_time(row["last_error_at"]),
@@ -73,15 +77,23 @@ def trigger_for(source: Source, settings: ScheduleSettings, timezone: str = "UTC
     Jitter is given to the trigger itself: APScheduler 3 drops an `add_job(jitter=...)`
     when a trigger instance is passed.
     """
-    jitter = source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
-    jitter_arg = int(jitter) or None
+    jitter_arg = int(_jitter(source, settings)) or None
     if source.schedule:
-        minute, hour, day, month, day_of_week = source.schedule.split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=crontab_weekdays(day_of_week),
-                           timezone=ZoneInfo(timezone), jitter=jitter_arg)
+        return cron_trigger(source.schedule, timezone, jitter_arg)
     return IntervalTrigger(seconds=interval_seconds(source, settings, state), timezone=UTC,
                            jitter=jitter_arg)
+
+
+def cron_trigger(expression: str, timezone: str = "UTC", jitter: int | None = None) -> CronTrigger:
+    """A five-field crontab expression as an APScheduler trigger (crontab's weekdays)."""
+    minute, hour, day, month, day_of_week = expression.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=crontab_weekdays(day_of_week), timezone=ZoneInfo(timezone),
+                       jitter=jitter)
+
+
+def _jitter(source: Source, settings: ScheduleSettings) -> float:
+    return source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
 
 
 def crontab_weekdays(field: str) -> str:
@@ -113,8 +125,7 @@ def fingerprint(source: Source, settings: ScheduleSettings, state: SourceState |
         timing = f"cron {source.schedule} {timezone}"
     else:
         timing = f"every {interval_seconds(source, settings, state):.0f}s"
-    jitter = source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
-    return f"{source.id}: {timing}, jitter {jitter:.0f}s"
+    return f"{source.id}: {timing}, jitter {_jitter(source, settings):.0f}s"
 
 
 def backoff(failures: int, settings: ScheduleSettings) -> timedelta:
@@ -138,8 +149,7 @@ def next_due(source: Source, settings: ScheduleSettings, state: SourceState,
         return None
     last = state.last_run_at
     if source.schedule:
-        trigger = trigger_for(source, settings, timezone)
-        trigger.jitter = None
+        trigger = cron_trigger(source.schedule, timezone)
         due = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
     else:
         due = last + timedelta(seconds=interval_seconds(source, settings, state))
