@@ -245,7 +245,9 @@ class RedisCatalog:
     """What a worker's spiders ask the record, answered from Redis (workers have no SQLite).
 
     The same questions as `Store` answers on a single machine; the ingester keeps the
-    answers current after each commit.
+    answers current after each commit. (Not `last_run_finished`: a topic spider's early
+    stop at a page of known articles is always safe here, since a killed worker's page 2
+    is redelivered from the durable queue; workers never run `TopicSpider.start`.)
     """
 
     def __init__(self, cluster: Cluster, dead_days: float = 7.0):
@@ -268,15 +270,7 @@ class RedisCatalog:
         at = self.cluster.client.zscore(self.keys.dead, url)
         return at is not None and at >= time.time() - self.dead_days * 86400
 
-    def last_run_finished(self, source_id: str) -> bool:
-        # Pagination requests live in the durable queue: a killed worker's page 2 is
-        # redelivered, so the early stop at a page of known articles is always safe.
-        return True
-
     def save_run_validators(self, run_id: int, polled: Mapping[str, HttpValidators]) -> None:
         if polled:
             self.cluster.client.hset(self.keys.run_validators(run_id),
                                      mapping={url: wire.dumps(v) for url, v in polled.items()})
-
-    def close(self) -> None:
-        """Nothing to close: the connection belongs to the worker."""

@@ -19,6 +19,8 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
 from crawler.runs import pid_alive
 from crawler.schema import write_transaction
-from crawler.storage import HttpValidators, Prepared, Store, StoredArticle
+from crawler.storage import KNOWN_SQL, HttpValidators, Prepared, Store, StoredArticle
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")
@@ -47,14 +49,23 @@ LOCK_SECONDS = 30
 class IngestReport:
     """What one `Ingester.run` did."""
 
-    articles: int = 0
-    new: int = 0
-    updated: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # "new", "updated", "unchanged"
     errors: int = 0
     runs: int = 0
     rejected: int = 0
     alerts: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def articles(self) -> int:
+        return self.outcomes.total()
+
+    @property
+    def new(self) -> int:
+        return self.outcomes["new"]
+
+    @property
+    def updated(self) -> int:
+        return self.outcomes["updated"]
 
 
 class Ingester:
@@ -149,11 +160,15 @@ class Ingester:
         result = store.save_article(article, prepared)
         LOGGER.info("%s: %s article #%d %s", article.source_id, result.outcome,
                     result.article_id, article.canonical_url)
-        self.report.articles += 1
-        self.report.outcomes[result.outcome] = self.report.outcomes.get(result.outcome, 0) + 1
+        self.report.outcomes[result.outcome] += 1
         self.report.alerts += result.alerts
-        self._count(store, run_id, result.outcome, alerts=result.alerts)
-        self.publish_known(store, [url for url, _ in article.urls])
+        if run_id is not None:
+            with write_transaction(store.db):
+                store.db.execute(
+                    f"UPDATE crawl_runs SET {result.outcome} = coalesce({result.outcome}, 0) "
+                    "+ 1, alerts = coalesce(alerts, 0) + ? WHERE id = ?",
+                    [result.alerts, run_id])
+        self.publish_known(store, result.article_id)
 
     def save_error(self, store: Store, run_id: int | None, error: Any) -> None:
         if not isinstance(error, FetchErrorItem):
@@ -161,19 +176,22 @@ class Ingester:
         store.record_error(run_id, error.source_id, error.url, error.kind, error.message,
                            error.level)
         self.report.errors += error.level == "error"
-        self._count(store, run_id, f"{error.level}s")
         if error.fatal and run_id is not None:
             with write_transaction(store.db):
                 store.db.execute("UPDATE crawl_runs SET message = ? WHERE id = ?",
                                  [error.message, run_id])
         if error.url and error.kind in ("gone", "ignored"):
-            self.cluster.client.zadd(self.keys.dead, {error.url: _epoch(store.now())})
+            self.cluster.client.zadd(self.keys.dead, {error.url: time.time()})
 
     def finish_run(self, store: Store, run_id: int | None, counts: dict[str, int]) -> None:
         row = store.db["crawl_runs"].get(run_id) if run_id is not None else None
         if row is None or row["status"] != "queued":
             return  # already finished (this event was read twice), or not ours
-        errors = row["errors"] or 0
+        # A run's errors and warnings are its rows in fetch_errors.
+        logged = dict(store.db.execute(
+            "SELECT level, count(*) FROM fetch_errors WHERE run_id = ? GROUP BY level",
+            [run_id]).fetchall())
+        errors = logged.get("error", 0)
         if row["message"]:
             status, message = "failed", row["message"]
         elif errors:
@@ -183,7 +201,7 @@ class Ingester:
         totals = {
             "requests": int(counts.get("requests", 0)), "new": row["new"] or 0,
             "updated": row["updated"] or 0, "unchanged": row["unchanged"] or 0,
-            "errors": errors, "warnings": row["warnings"] or 0, "alerts": row["alerts"] or 0,
+            "errors": errors, "warnings": logged.get("warning", 0), "alerts": row["alerts"] or 0,
             "pages_fetched": int(counts.get("requests", 0)),
         }
         validators_key = self.keys.run_validators(run_id)
@@ -200,51 +218,35 @@ class Ingester:
         LOGGER.info("%s: run %d %s, %d new, %d updated, %d errors", row["source_id"], run_id,
                     status, totals["new"], totals["updated"], errors)
 
-    def _count(self, store: Store, run_id: int | None, outcome: str, alerts: int = 0) -> None:
-        column = {"new": "new", "updated": "updated", "unchanged": "unchanged",
-                  "errors": "errors", "warnings": "warnings"}.get(outcome)
-        if run_id is None or column is None:
-            return
-        if outcome in ("new", "updated"):
-            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
-        with write_transaction(store.db):
-            store.db.execute(
-                f"UPDATE crawl_runs SET {column} = coalesce({column}, 0) + 1, "
-                "alerts = coalesce(alerts, 0) + ? WHERE id = ?", [alerts, run_id])
-
     # -- what workers read instead of SQLite ---------------------------------------------
 
-    def publish_known(self, store: Store, urls: list[str]) -> None:
-        mapping = {}
-        for url in urls:
-            known = store.known(url)
-            if known is not None:
-                mapping[url] = json.dumps([known.id, known.canonical_url, known.latest_time])
-        if mapping:
-            self.cluster.client.hset(self.keys.known, mapping=mapping)
+    def publish_known(self, store: Store, article_id: int) -> None:
+        """Tell the workers every URL of a saved article, and the latest time it showed."""
+        self._publish_known(store, "WHERE u.article_id = ?", [article_id])
 
     def publish_record(self, store: Store) -> None:
         """Copy the record's known URLs and validators into Redis (the record wins)."""
-        client = self.cluster.client
-        rows = store.db.execute(
-            "SELECT u.url, a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
-            "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')) FROM article_urls u "
-            "JOIN articles a ON a.id = u.article_id")
-        count = 0
-        while batch := rows.fetchmany(5000):
-            client.hset(self.keys.known, mapping={
-                url: json.dumps([article_id, canonical, latest or None])
-                for url, article_id, canonical, latest in batch})
-            count += len(batch)
+        count = self._publish_known(store)
         validators = {
             url: wire.dumps(HttpValidators(etag, modified, body_hash))
             for url, etag, modified, body_hash in store.db.execute(
                 "SELECT url, etag, last_modified, body_hash FROM http_validators")
         }
         if validators:
-            client.hset(self.keys.validators, mapping=validators)
+            self.cluster.client.hset(self.keys.validators, mapping=validators)
         LOGGER.info("record published to Redis: %d article URLs, %d validators", count,
                     len(validators))
+
+    def _publish_known(self, store: Store, where: str = "", params: list | None = None) -> int:
+        """`P:known` for the article URLs `where` selects: what `Store.known` answers."""
+        rows = store.db.execute(f"{KNOWN_SQL} {where}", params or [])
+        count = 0
+        while batch := rows.fetchmany(5000):
+            self.cluster.client.hset(self.keys.known, mapping={
+                url: json.dumps([article_id, canonical, latest or None])
+                for url, article_id, canonical, latest in batch})
+            count += len(batch)
+        return count
 
     # -- one ingester at a time ----------------------------------------------------------
 
@@ -274,12 +276,6 @@ class Ingester:
                 self.cluster.client.delete(self.keys.ingester)
         except redis.RedisError:
             pass
-
-
-def _epoch(iso_time: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 def stop_on_signals(ingester: Ingester) -> None:

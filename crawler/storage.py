@@ -41,6 +41,16 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+# A stored article URL, its article, and the latest time the site showed for it
+# (published, updated, or listed beside a link): what `Store.known` answers per URL, and
+# what `veille ingest` copies to Redis for the workers.
+KNOWN_SQL = (
+    "SELECT u.url, a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
+    "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')) FROM article_urls u "
+    "JOIN articles a ON a.id = u.article_id"
+)
+
+
 @dataclass(frozen=True)
 class KnownArticle:
     """What the crawler needs to know about an article already stored."""
@@ -177,13 +187,8 @@ class Store:
 
     def known(self, url: str) -> KnownArticle | None:
         """The stored article reached by this canonical URL, if any."""
-        row = self.db.execute(
-            "SELECT a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
-            "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')) FROM article_urls u "
-            "JOIN articles a ON a.id = u.article_id WHERE u.url = ?",
-            [url],
-        ).fetchone()
-        return KnownArticle(row[0], row[1], row[2] or None) if row else None
+        row = self.db.execute(f"{KNOWN_SQL} WHERE u.url = ?", [url]).fetchone()
+        return KnownArticle(row[1], row[2], row[3] or None) if row else None
 
     def failed_for_good(self, url: str, days: float = 7.0) -> bool:
         """Whether fetching `url` recently failed in a way a retry will not fix.

@@ -34,6 +34,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from crawler import wire
 from crawler.cluster import Cluster, ClusterError, RedisCatalog
 from crawler.config import Config
 from crawler.items import ArticleItem, FetchErrorItem
@@ -377,15 +378,11 @@ class SharedRobotsTxtMiddleware(CachedRobotsTxtMiddleware):
         return await super().robot_parser(request)
 
     def cached(self, origin: str) -> tuple[int, bytes] | None:
-        from crawler import wire
-
         cluster: Cluster = self.crawler.spider.cluster
         raw = cluster.client.get(cluster.keys.robots(origin))
         return tuple(wire.loads(raw)) if raw else None
 
     def save(self, origin: str, status: int, body: bytes) -> None:
-        from crawler import wire
-
         cluster: Cluster = self.crawler.spider.cluster
         cluster.client.set(cluster.keys.robots(origin), wire.dumps((status, body)),
                            px=int(self.ttl * 1000))
