@@ -69,6 +69,7 @@ class Daemon:
         self.children: dict[str, subprocess.Popen] = {}
         self.children_lock = threading.Lock()
         self.dispatch_lock = threading.Lock()
+        self.cluster = None  # Redis, for `distributed = true`: opened at the first poll
         # Jobs running now: shutdown waits for them before stopping APScheduler, whose
         # shutdown(wait=True) deadlocks with a job that is calling back into the scheduler.
         self.active_jobs = 0
@@ -281,12 +282,18 @@ class Daemon:
 
     def queue(self, source) -> None:
         """`distributed = true`: hand the poll to the workers through Redis."""
-        from crawler.cluster import ClusterError
+        from crawler.cluster import Cluster, ClusterError
         from scheduler.queueing import queue_sources
 
         try:
-            (queued,) = queue_sources(self.config, self.db_path, [source])
+            # One connection for every poll, made again after a reload or a failure.
+            with self.children_lock:
+                if self.cluster is None or self.cluster.settings != self.config.redis:
+                    self.cluster = Cluster.open(self.config.redis)
+                cluster = self.cluster
+            (queued,) = queue_sources(self.config, self.db_path, [source], cluster)
         except ClusterError as exc:
+            self.cluster = None
             LOGGER.error("%s: %s", source.id, exc)
             return
         if queued.run_id is None:
