@@ -95,7 +95,7 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     from crawler.runner import progress_stream
     from crawler.storage import Store, utc_now
     from scheduler.locks import SourceLocks
-    from scheduler.schedules import due_sources, update_timing
+    from scheduler.schedules import update_timing
 
     config = obj.load()
     try:
@@ -107,11 +107,13 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     if due:
         # No sync_sources here: the crawl (or queue_sources) that follows does it, and a
         # cron run with nothing due then writes nothing.
-        with Store(open_database(obj.db_file)) as store:
-            wanted = {s.id for s in due_sources(config, store.db, utc_now())}
-        sources = tuple(s for s in sources if s.id in wanted)
+        sources = due_only(obj, config, sources)
         if config.schedule.distributed:
-            _queue_for_workers(obj, config, sources)
+            from crawler.cli_cluster import queue_and_print
+
+            queue_and_print(obj, config, sources)
+            if not sources:
+                click.echo("no source is due")
             return
     with SourceLocks(obj.db_file) as locks:
         got, busy = locks.acquire(s.id for s in sources)
@@ -138,19 +140,14 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
         sys.exit(1)
 
 
-def _queue_for_workers(obj: Context, config, sources) -> None:
-    """`crawl --due` with `[schedule] distributed = true`: the workers crawl, not this."""
-    from crawler.cluster import ClusterError
-    from scheduler.queueing import queue_sources
+def due_only(obj: Context, config, sources: tuple) -> tuple:
+    """The sources among `sources` whose schedule says a poll is due now."""
+    from crawler.storage import Store, utc_now
+    from scheduler.schedules import due_sources
 
-    try:
-        for queued in queue_sources(config, obj.db_file, sources):
-            click.echo(f"{queued.source_id}  {queued.note}"
-                       + (f" (run {queued.run_id})" if queued.run_id else ""))
-    except ClusterError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not sources:
-        click.echo("no source is due")
+    with Store(open_database(obj.db_file)) as store:
+        wanted = {s.id for s in due_sources(config, store.db, utc_now())}
+    return tuple(s for s in sources if s.id in wanted)
 
 
 def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> None:

@@ -106,27 +106,29 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
     Example: veille queue --source levant-karabakh
     """
+    from crawler.cli import due_only
     from crawler.cluster import Cluster
-    from crawler.storage import Store, utc_now
-    from scheduler.queueing import queue_sources
-    from scheduler.schedules import due_sources
 
     config = _redis_config(obj)
     try:
-        cluster = Cluster.open(config.redis)
         if status:
-            _print_status(cluster)
+            _print_status(Cluster.open(config.redis))
             return
         sources = config.select(source_ids)
-        if due:
-            with Store.open(obj.db_file) as store:
-                store.sync_sources(config.sources)
-                wanted = {s.id for s in due_sources(config, store.db, utc_now())}
-            sources = tuple(s for s in sources if s.id in wanted)
-        for queued in queue_sources(config, obj.db_file, sources, cluster):
+    except (ClusterError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    queue_and_print(obj, config, due_only(obj, config, sources) if due else sources)
+
+
+def queue_and_print(obj: Context, config, sources) -> None:
+    """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
+    from scheduler.queueing import queue_sources
+
+    try:
+        for queued in queue_sources(config, obj.db_file, sources):
             suffix = f" (run {queued.run_id})" if queued.run_id else ""
             click.echo(f"{queued.source_id}  {queued.note}{suffix}")
-    except (ClusterError, ConfigError) as exc:
+    except ClusterError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
