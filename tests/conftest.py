@@ -94,6 +94,16 @@ def veille(*args: str | Path, env: dict[str, str] | None = None,
     )
 
 
+def crawl(config: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`veille crawl` of `config` into `db`, without progress lines."""
+    return veille("--config", config, "--db", db, "crawl", "--no-progress", *args)
+
+
+def article_hits(site: SiteServer) -> int:
+    """Article pages the mini site served (its articles live under /news/20xx/)."""
+    return site.requests_under("/news/20")
+
+
 def rows(db_path: Path, sql: str, params: list | tuple = ()) -> list[dict]:
     db = connect(db_path)
     try:

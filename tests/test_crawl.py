@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FIXTURES, rows, veille, write_config
+from conftest import FIXTURES, article_hits, crawl, rows, veille, write_config
 
 TOPIC = """
 [[source]]
@@ -27,14 +27,6 @@ kind = "feed"
 url = "{site}/feed.xml"
 """
 ARTICLE = "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html"
-
-
-def crawl(config, db, *args):
-    return veille("--config", config, "--db", db, "crawl", "--no-progress", *args)
-
-
-def article_hits(site) -> int:
-    return site.requests_under("/news/20")
 
 
 def test_topic_pages_are_followed_and_a_recrawl_fetches_no_article(mini_site, tmp_path):

@@ -12,7 +12,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import PROJECT, Clock, rows, veille, write_config
+from conftest import PROJECT, Clock, crawl, rows, write_config
 
 from crawler.schema import connect
 from crawler.storage import Store
@@ -34,14 +34,6 @@ url = "{site}/feed.xml"
 SOURCES = {"topic": (TOPIC, "/news/conflicts/"), "feed": (FEED, "/feed.xml")}
 ARTICLE = "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html"
 NEW_ARTICLE = "/news/2026/11/21/prisoner-exchange-agreed.html"  # edition 2 only
-
-
-def crawl(config, db, *args):
-    return veille("--config", config, "--db", db, "crawl", "--no-progress", *args)
-
-
-def article_hits(site) -> int:
-    return site.requests_under("/news/20")
 
 
 def validators(db, url):
