@@ -244,6 +244,9 @@ class ExtractedArticle:
     image_caption: str | None
     language: str | None
     word_count: int
+    # Defects worth telling the desk about, one line each ("no article text", "broken
+    # JSON-LD: ...", "published time in the future: ..."): recorded as fetch_errors warnings.
+    warnings: tuple[str, ...] = ()
 
 
 def extract_article(
