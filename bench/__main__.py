@@ -16,6 +16,7 @@ from bench import (
     clustering,
     cold_crawl,
     daemon_latency,
+    extraction,
     idle_poll,
     memory,
     polls,
@@ -29,6 +30,8 @@ BENCHMARKS = {
                    clustering.run),
     "daemon_latency": ("Daemon polling every 2 s: story online -> webhook delivered",
                        daemon_latency.run),
+    "extraction": ("Extraction on the 130 real pages of ../shared/corpus/readability: body F1 "
+                   "beside trafilatura's modes, CPU per page, metadata", extraction.run),
     "idle_poll": ("Idle poll of the demo's 8 sources: CPU seconds per source (one process)",
                   idle_poll.run),
     "cold_crawl": ("Cold crawl of 1,000 synthetic articles (20 sources): CPU s per article",
