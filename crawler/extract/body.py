@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import trafilatura
 from lxml.etree import XPath
@@ -21,6 +22,18 @@ from crawler.extract.text import clean, comparable
 
 LOGGER = logging.getLogger(__name__)
 
+
+class Paragraph(str):
+    """A paragraph of the body, which knows whether it was set wholly in bold."""
+
+    bold: bool
+
+    def __new__(cls, text: str, bold: bool = False) -> Paragraph:
+        paragraph = super().__new__(cls, text)
+        paragraph.bold = bold
+        return paragraph
+
+
 # Boilerplate blocks that sit inside article containers, where trafilatura's own cleaning
 # does not always reach: share bars, newsletter boxes, "Lire aussi" boxes, breadcrumbs,
 # bylines and kickers. A class or id matches when one of its tokens is one of these words,
@@ -30,7 +43,8 @@ BOILERPLATE_WORDS = frozenset({
     "byline", "dateline", "kicker", "surtitre", "share", "sharing", "sharebar", "partage",
     "social", "newsletter", "related", "lire-aussi", "readmore", "read-more", "breadcrumb",
     "breadcrumbs", "subscribe", "abonnement", "promo", "outbrain", "taboola", "advert",
-    "advertisement", "ad-container", "ads", "sponsored", "paywall", "comments",
+    "advertisement", "ad-container", "ads", "sponsored", "paywall", "comments", "footer",
+    "pied", "pied-de-page",
 })
 # Never pruned, whatever their classes say: the page's frame and the article node itself.
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
@@ -47,6 +61,8 @@ TRAFILATURA_OPTIONS = {
     "include_tables": True,
     "include_images": False,
     "include_links": False,
+    # kept in the tree (not in the text) to tell a standfirst set in bold
+    "include_formatting": True,
     "with_metadata": False,
 }
 
@@ -121,7 +137,7 @@ def _guarded(element: HtmlElement, paragraphs: int, hidden: bool) -> bool:
     return held > 2 and held >= _MAX_PRUNED_SHARE * paragraphs
 
 
-def main_text(root: HtmlElement, url: str) -> list[str]:
+def main_text(root: HtmlElement, url: str) -> list[Paragraph]:
     """The article's paragraphs, by trafilatura, from a pruned tree (see `prune_page`).
 
     trafilatura's fast mode first (its most precise); a short result is checked against
@@ -139,7 +155,7 @@ def main_text(root: HtmlElement, url: str) -> list[str]:
     return paragraphs
 
 
-def _trafilatura(root: HtmlElement, url: str, *, fast: bool) -> list[str]:
+def _trafilatura(root: HtmlElement, url: str, *, fast: bool) -> list[Paragraph]:
     # bare_extraction copies a tree it is given: `root` comes back unchanged.
     try:
         document = trafilatura.bare_extraction(root, url=url, fast=fast, **TRAFILATURA_OPTIONS)
@@ -149,7 +165,31 @@ def _trafilatura(root: HtmlElement, url: str, *, fast: bool) -> list[str]:
     if not isinstance(document, Document) or document.body is None:
         LOGGER.debug("trafilatura found no main text in %s", url)
         return []
-    return [text for element in document.body if (text := clean(xmltotxt(element, False)))]
+    return [
+        Paragraph(text, _all_bold(element))
+        for element in document.body if (text := clean(xmltotxt(element, False)))
+    ]
+
+
+def _all_bold(element: Any) -> bool:
+    """Whether trafilatura's paragraph is one emphasized run (a standfirst set in bold)."""
+    return (
+        len(element) == 1 and element[0].tag == "hi" and not (element.text or "").strip()
+        and not (element[0].tail or "").strip()
+    )
+
+
+def drop_repeated_standfirst(paragraphs: list[Paragraph], lead: str | None) -> list[Paragraph]:
+    """Drop a first paragraph set in bold that repeats the lead: the standfirst shown again
+    at the top of the text. A plain first paragraph that the site's description repeats is
+    the article's first paragraph, and stays."""
+    key = comparable(lead) if lead else ""
+    # The first paragraph, or the second under a repeated headline.
+    for index, paragraph in enumerate(paragraphs[:2]):
+        if key and paragraph.bold and same_text(comparable(paragraph), key):
+            LOGGER.debug("dropping repeated standfirst from body: %.40r", paragraph)
+            return paragraphs[:index] + paragraphs[index + 1:]
+    return paragraphs
 
 
 def is_boilerplate_paragraph(paragraph: str) -> bool:
