@@ -36,15 +36,20 @@ class Paragraph(str):
 
 # Boilerplate blocks that sit inside article containers, where trafilatura's own cleaning
 # does not always reach: share bars, newsletter boxes, "Lire aussi" boxes, breadcrumbs,
-# bylines and kickers. A class or id matches when one of its tokens is one of these words,
-# or starts or ends with one as a dash/underscore-separated part ("share-bar",
+# bylines, kickers, photo galleries. A class or id matches when one of its tokens is one of
+# these words, or starts or ends with one as a dash/underscore-separated part ("share-bar",
 # "article__related"): "shareholders" and "has-share-buttons" do not.
 BOILERPLATE_WORDS = frozenset({
     "byline", "dateline", "kicker", "surtitre", "share", "sharing", "sharebar", "partage",
     "social", "newsletter", "related", "lire-aussi", "readmore", "read-more", "breadcrumb",
-    "breadcrumbs", "subscribe", "abonnement", "promo", "outbrain", "taboola", "advert",
-    "advertisement", "ad-container", "ads", "sponsored", "paywall", "comments", "footer",
+    "breadcrumbs", "subscribe", "abonnement", "promo", "advert",
+    "advertisement", "ad-container", "ads", "sponsored", "paywall", "footer",
     "pied", "pied-de-page",
+})
+# Widgets that are never an article's container, however many paragraphs they hold (a
+# gallery of fifty captioned photos): only the structural guard applies to them.
+WIDGET_WORDS = frozenset({
+    "gallery", "slideshow", "carousel", "diaporama", "outbrain", "taboola", "comments",
 })
 # Never pruned, whatever their classes say: the page's frame and the article node itself.
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
@@ -78,17 +83,29 @@ _NOT_BODY_RE = re.compile(
 _NOT_BODY_MAX_CHARS = 300
 
 
-def is_boilerplate_class(value: str | None) -> bool:
+def is_boilerplate_class(value: str | None, words: frozenset[str] = BOILERPLATE_WORDS) -> bool:
     """Whether a class or id attribute names a boilerplate block (see BOILERPLATE_WORDS)."""
     if not value:
         return False
     for token in value.lower().split():
-        if token in BOILERPLATE_WORDS:
+        if token in words:
             return True
         parts = [part for part in _TOKEN_SPLIT_RE.split(token) if part]
-        if len(parts) > 1 and (parts[0] in BOILERPLATE_WORDS or parts[-1] in BOILERPLATE_WORDS):
+        if len(parts) > 1 and (parts[0] in words or parts[-1] in words):
             return True
     return False
+
+
+def _kind(element: HtmlElement) -> str | None:
+    """"hidden", "widget", "boilerplate" or None: what pruning sees in an element."""
+    if is_hidden(element):
+        return "hidden"
+    names = (element.get("class"), element.get("id"))
+    if any(is_boilerplate_class(name, WIDGET_WORDS) for name in names):
+        return "widget"
+    if any(is_boilerplate_class(name) for name in names):
+        return "boilerplate"
+    return None
 
 
 def is_hidden(element: HtmlElement) -> bool:
@@ -109,29 +126,26 @@ def prune_page(root: HtmlElement) -> int:
     that happens to say "share" on the page's frame must not cost the article.
     """
     doomed = [
-        (element, hidden)
+        (element, kind)
         for element in _CANDIDATES(root)
-        if element.tag not in _PROTECTED_TAGS and (
-            (hidden := is_hidden(element)) or is_boilerplate_class(element.get("class"))
-            or is_boilerplate_class(element.get("id"))
-        )
+        if element.tag not in _PROTECTED_TAGS and (kind := _kind(element))
     ]
     if not doomed:
         return 0
     paragraphs = sum(1 for _ in root.iterfind(".//p"))
     removed = 0
-    for element, hidden in doomed:
-        if element.getparent() is None or _guarded(element, paragraphs, hidden):
+    for element, kind in doomed:
+        if element.getparent() is None or _guarded(element, paragraphs, kind):
             continue
         element.drop_tree()  # keeps the text that follows the element (its tail)
         removed += 1
     return removed
 
 
-def _guarded(element: HtmlElement, paragraphs: int, hidden: bool) -> bool:
+def _guarded(element: HtmlElement, paragraphs: int, kind: str) -> bool:
     if element.find(".//article") is not None or element.find(".//main") is not None:
         return True
-    if hidden:  # what no reader sees is no text of the article, however long
+    if kind != "boilerplate":  # hidden: what no reader sees is no text of the article
         return False
     held = sum(1 for _ in element.iterfind(".//p"))
     return held > 2 and held >= _MAX_PRUNED_SHARE * paragraphs
