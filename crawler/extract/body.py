@@ -56,7 +56,6 @@ _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 # A block holding this share of the page's paragraphs is content, not a widget in it.
 _MAX_PRUNED_SHARE = 0.2
 _CANDIDATES = XPath("//body//*[@class or @id or @style or @hidden or @aria-hidden]")
-_TOKEN_SPLIT_RE = re.compile(r"[-_]+")
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 # Below this many words, trafilatura's fast result gets a second opinion (`main_text`).
@@ -83,17 +82,21 @@ _NOT_BODY_RE = re.compile(
 _NOT_BODY_MAX_CHARS = 300
 
 
-def is_boilerplate_class(value: str | None, words: frozenset[str] = BOILERPLATE_WORDS) -> bool:
+def _class_pattern(words: frozenset[str]) -> re.Pattern[str]:
+    """A class or id token that is one of `words`, or starts or ends with one as a part."""
+    names = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+    return re.compile(
+        rf"(?:^|\s)(?:(?:{names})(?:[-_]+\S*)?|\S*?[-_]+(?:{names}))(?=\s|$)", re.IGNORECASE
+    )
+
+
+_BOILERPLATE_RE = _class_pattern(BOILERPLATE_WORDS)
+_WIDGET_RE = _class_pattern(WIDGET_WORDS)
+
+
+def is_boilerplate_class(value: str | None, pattern: re.Pattern[str] = _BOILERPLATE_RE) -> bool:
     """Whether a class or id attribute names a boilerplate block (see BOILERPLATE_WORDS)."""
-    if not value:
-        return False
-    for token in value.lower().split():
-        if token in words:
-            return True
-        parts = [part for part in _TOKEN_SPLIT_RE.split(token) if part]
-        if len(parts) > 1 and (parts[0] in words or parts[-1] in words):
-            return True
-    return False
+    return bool(value) and pattern.search(value) is not None
 
 
 def _kind(element: HtmlElement) -> str | None:
@@ -101,7 +104,7 @@ def _kind(element: HtmlElement) -> str | None:
     if is_hidden(element):
         return "hidden"
     names = (element.get("class"), element.get("id"))
-    if any(is_boilerplate_class(name, WIDGET_WORDS) for name in names):
+    if any(is_boilerplate_class(name, _WIDGET_RE) for name in names):
         return "widget"
     if any(is_boilerplate_class(name) for name in names):
         return "boilerplate"
