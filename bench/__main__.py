@@ -34,7 +34,7 @@ BENCHMARKS = {
                    "beside trafilatura's modes, CPU per page, metadata", extraction.run),
     "idle_poll": ("Idle poll of the demo's 8 sources: CPU seconds per source (one process)",
                   idle_poll.run),
-    "cold_crawl": ("Cold crawl of 1,000 synthetic articles (20 sources): CPU s per article",
+    "cold_crawl": ("Cold crawl of the 130 real corpus pages (5 feeds): CPU s per article",
                    cold_crawl.run),
     "idle_poll_100": ("Idle poll of 100 synthetic sources, one process: CPU s per source",
                       polls.run_idle),
@@ -42,7 +42,7 @@ BENCHMARKS = {
                       polls.run_incremental),
     "archive": ("Archive growth: ms to store an article at 1,000,000 (min/max over sizes, ms)",
                 archive.run),
-    "memory": ("Peak RSS (MB) of the 1,000-article crawl; daemon over 300 idle polls",
+    "memory": ("Peak RSS (MB) of the 130-real-page crawl; daemon over 300 idle polls",
                memory.run),
     "scale_out": ("Scale-out over Redis, 1,000 articles: articles/s end to end, 3 workers + "
                   "ingester", scale_out.run),

@@ -1,8 +1,9 @@
-"""The baseline of the cold-crawl benchmark: a bare Scrapy spider that downloads a given
-list of URLs and does nothing with them. One crawler per source in one CrawlerProcess, with
+"""The anchor of the cold-crawl benchmark: a bare Scrapy spider that downloads a given list
+of URLs and runs `trafilatura.extract` on each HTML page (with `--no-extract`, drops
+them). One crawler per source in one CrawlerProcess, with
 the politeness settings Veille derives from the benchmark config, as `veille crawl` runs it.
 
-    python -m bench.bare_spider URLS.json   # {"source id": ["http://...", ...], ...}
+    python -m bench.bare_spider URLS.json [--no-extract]   # {"source id": ["http://...", ...]}
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
+import trafilatura
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
@@ -35,23 +37,25 @@ SETTINGS = {
 
 
 class BareSpider(scrapy.Spider):
-    """Requests every URL it is given; each response is dropped on arrival."""
+    """Requests every URL it is given; extracts each HTML page's text with trafilatura."""
 
     name = "bare"
 
-    def __init__(self, urls: list[str], **kwargs: Any):
+    def __init__(self, urls: list[str], extract: bool = True, **kwargs: Any):
         super().__init__(**kwargs)
         self.urls = urls
+        self.extract = extract
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.urls:
             yield scrapy.Request(url, callback=self.parse)
 
     def parse(self, response: Response) -> None:
-        return None
+        if self.extract and b"html" in response.headers.get(b"Content-Type", b""):
+            trafilatura.extract(response.text, url=response.url)
 
 
-def main(path: str) -> None:
+def main(path: str, extract: bool = True) -> None:
     with open(path, encoding="utf-8") as fh:
         sources: dict[str, list[str]] = json.load(fh)
     process = CrawlerProcess(SETTINGS)
@@ -59,11 +63,11 @@ def main(path: str) -> None:
     for source_id, urls in sources.items():
         crawler = process.create_crawler(BareSpider)
         crawlers.append(crawler)
-        process.crawl(crawler, urls=urls, name=source_id)
+        process.crawl(crawler, urls=urls, extract=extract, name=source_id)
     process.start()
     print(json.dumps({"responses": sum(
         int(c.stats.get_value("response_received_count", 0)) for c in crawlers)}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], extract="--no-extract" not in sys.argv[2:])

@@ -1,16 +1,15 @@
-"""Cold crawl of 1,000 articles (20 sources, half topic pages with pagination, half RSS
-feeds, 50 articles each) into an empty database: CPU seconds per article and articles per
-second, end to end (`veille crawl` with the shipped conflicts and one subscription, so that
+"""Cold crawl of the 130 real pages of ../shared/corpus/readability (bench/real_site.py:
+five RSS sources) into an empty database: CPU seconds per article and articles per second,
+end to end (`veille crawl` with the shipped conflicts and one subscription, so that
 matching, story assignment and alert queueing all run).
 
-In the same run, the same pages through the baselines:
-(a) a bare Scrapy spider that only downloads the listings, feeds and articles
-    (bench/bare_spider.py, same concurrency, no delay, robots.txt off in both);
-(b) the extraction alone on the bytes served: `crawler.extract.extract_article` (after
-    `decode_html`, as the spiders call it), and separately `trafilatura.extract`.
-The overhead ratio is Veille's CPU per article over (a) + (b): 1.0 would mean Veille adds
-nothing to downloading and extracting. CPU time (the child's rusage) is the main figure;
-(b) is timed in this process after a warm-up, so its imports are not counted.
+In the same run, on the same pages, the anchor: a bare Scrapy spider that downloads the
+feeds and pages and runs `trafilatura.extract` on each page (bench/bare_spider.py, same
+concurrency, no delay, robots.txt off in both). Also timed alone, in this process, on the
+bytes served: `crawler.extract.extract_article` (after `decode_html`, as the spiders call
+it) and `trafilatura.extract`. The overhead ratio is Veille's CPU per article over the
+anchor's: 1.0 would mean Veille costs what downloading and extracting with trafilatura
+costs. CPU time (the child's rusage) is the main figure.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from pathlib import Path
 import trafilatura
 
 from bench import summarize
-from bench.sites import Site, SiteSpec, build_site
+from bench.real_site import build_real_site
+from bench.sites import Site
 from bench.usage import Usage, run_measured, veille
 from crawler.charset import decode_html
 from crawler.config import load_config
@@ -37,7 +37,6 @@ from crawler.outbox import Outbox, sync_alerting
 from crawler.storage import Store
 from crawler.stories import StoryIndex
 
-SPEC = SiteSpec(sources=20, articles=50)
 # The last cold crawl measured in this process, for bench/memory.py.
 LAST: dict[str, float] = {}
 
@@ -53,7 +52,10 @@ def crawl_veille(site: Site, origin: str, workdir: Path) -> tuple[Usage, dict[st
             "alerts": conn.execute("SELECT count(*) FROM alerts").fetchone()[0],
             "stories_with_copies": conn.execute(
                 "SELECT count(*) FROM stories WHERE articles > 1").fetchone()[0],
-            "errors": conn.execute("SELECT count(*) FROM fetch_errors").fetchone()[0],
+            "errors": conn.execute(
+                "SELECT count(*) FROM fetch_errors WHERE level = 'error'").fetchone()[0],
+            "warnings": conn.execute(
+                "SELECT count(*) FROM fetch_errors WHERE level = 'warning'").fetchone()[0],
         }
     return usage, counts
 
@@ -62,7 +64,7 @@ def crawl_bare(site: Site, origin: str, workdir: Path) -> Usage:
     urls = {s.id: [origin + p for p in (*s.listings, *s.articles)] for s in site.sources}
     path = workdir / "urls.json"
     path.write_text(json.dumps(urls))
-    usage = run_measured([sys.executable, "-m", "bench.bare_spider", str(path)])
+    usage = run_measured([sys.executable, "-m", "bench.bare_spider", str(path)])  # + extract
     responses = json.loads(usage.stdout.strip().splitlines()[-1])["responses"]
     wanted = sum(len(u) for u in urls.values())
     if responses != wanted:
@@ -80,7 +82,7 @@ def extraction_cpu(site: Site, origin: str) -> tuple[float, float, list[Extracte
         return extract_article(text, url)
 
     def theirs(url: str, body: bytes) -> object:
-        return trafilatura.extract(body, url=url)
+        return trafilatura.extract(body.decode("utf-8", "replace"), url=url)
 
     figures, extracted = [], []
     for extract in (ours, theirs):
@@ -125,7 +127,10 @@ def measure_once(site: Site, workdir: Path) -> dict[str, float]:
         usage, counts = crawl_veille(site, server.origin, workdir)
         article_requests = sum(server.hits[p] for p in site.article_paths)
         requests = sum(server.hits.values())
-        if counts["articles"] != n or article_requests != n or counts["errors"]:
+        # Some corpus pages are one article under two URLs (the same canonical, or the
+        # same lorem-ipsum text in Readability's synthetic cases): every page must be
+        # fetched once and stored or merged, never an error.
+        if article_requests != n or counts["errors"] or counts["articles"] < 0.85 * n:
             raise RuntimeError(f"the crawl stored {counts['articles']} of {n} articles "
                                f"({article_requests} article requests, {counts['errors']} "
                                f"errors): {usage.stdout[-1000:]}")
@@ -138,21 +143,22 @@ def measure_once(site: Site, workdir: Path) -> dict[str, float]:
     return {
         "cpu_per_article_s": veille_pa,
         "articles_per_s": n / usage.wall_s,
-        "overhead_ratio": veille_pa / (bare_pa + ours_pa),
-        "overhead_ratio_trafilatura": veille_pa / (bare_pa + theirs_pa),
+        # the anchor: bare Scrapy + trafilatura.extract, per article
+        "overhead_ratio": veille_pa / bare_pa,
         "cpu_s": usage.cpu_s,
         "wall_s": usage.wall_s,
-        "bare_cpu_per_article_s": bare_pa,
+        "anchor_cpu_per_article_s": bare_pa,
         "bare_wall_s": bare.wall_s,
         "extract_article_cpu_per_article_s": ours_pa,
         "trafilatura_cpu_per_article_s": theirs_pa,
         "storage_cpu_per_article_s": storage / n,
-        # What is left: Scrapy's request/item machinery, listing and feed parsing, the
-        # stored-article lookups, process start-up and the database opened per spider.
-        "rest_cpu_per_article_s": veille_pa - bare_pa - ours_pa - storage / n,
+        # What is left: Scrapy's request/item machinery, feed parsing, the stored-article
+        # lookups, process start-up and the database opened per spider.
+        "rest_cpu_per_article_s": veille_pa - (bare_pa - theirs_pa) - ours_pa - storage / n,
         "peak_rss_mb": usage.max_rss_mb,
-        "bare_peak_rss_mb": bare.max_rss_mb,
+        "anchor_peak_rss_mb": bare.max_rss_mb,
         "articles": counts["articles"],
+        "warnings": counts["warnings"],
         "requests": requests,
         "alerts_queued": counts["alerts"],
         "stories_with_copies": counts["stories_with_copies"],
@@ -161,7 +167,7 @@ def measure_once(site: Site, workdir: Path) -> dict[str, float]:
 
 def run(repeats: int = 3) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="veille-cold-") as tmp:
-        site = build_site(SPEC, Path(tmp))
+        site = build_real_site(Path(tmp))
         sizes = [(site.root / p.lstrip("/")).stat().st_size / 1024 for p in site.article_paths]
         runs = []
         for i in range(repeats):

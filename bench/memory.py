@@ -1,4 +1,4 @@
-"""Peak resident memory: of the 1,000-article cold crawl (bench/cold_crawl.py's run, reused
+"""Peak resident memory: of the cold crawl of the 130 real pages (bench/cold_crawl.py's run, reused
 when it ran in this process), and of the daemon over simulated polls.
 
 The daemon (`veille run`) polls the 100-source idle site of bench/polls.py with every source
