@@ -10,6 +10,7 @@ import logging
 import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,6 +19,8 @@ from crawler.config import ConfigError, config_path, db_path, load_config
 from crawler.schema import open_database
 
 LOGGER = logging.getLogger(__name__)
+
+WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
 
 
 class Context:
@@ -160,18 +163,33 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
         if quiet and not s.failed:
             continue
         line = (f"{s.source_id:<{width}}  {s.status:<11} {s.new:>4} new {s.updated:>4} updated "
-                f"{s.unchanged:>4} unchanged {s.errors:>3} errors  ({s.requests} requests)")
+                f"{s.unchanged:>4} unchanged {s.errors:>3} errors"
+                f"{_warning_counts(s.no_text, s.other_warnings)}  ({s.requests} requests)")
         if s.message:
             line += f"  {s.message}"
         click.echo(line)
     failed = [s for s in summaries if s.failed]
     total = {k: sum(getattr(s, k) for s in summaries)
-             for k in ("new", "updated", "unchanged", "errors", "requests", "alerts")}
+             for k in ("new", "updated", "unchanged", "errors", "requests", "alerts",
+                       "no_text", "other_warnings")}
     seconds = summaries[0].seconds
     click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
                f"{total['updated']} updated, {total['unchanged']} unchanged, "
-               f"{total['errors']} errors, {total['requests']} requests in {seconds:.1f} s; "
+               f"{total['errors']} errors"
+               f"{_warning_counts(total['no_text'], total['other_warnings'])}, "
+               f"{total['requests']} requests in {seconds:.1f} s; "
                f"{total['alerts']} alerts queued -> {obj.db_file}")
+
+
+def _warning_counts(no_text: int, others: int) -> str:
+    """", 2 without article text, 1 warning": the warnings of a run, when it had any
+    (they are in fetch_errors; `veille sources` counts them per source)."""
+    parts = []
+    if no_text:
+        parts.append(f"{no_text} without article text")
+    if others:
+        parts.append(f"{others} warning" + ("s" if others > 1 else ""))
+    return "".join(f", {part}" for part in parts)
 
 
 @cli.command()
@@ -181,9 +199,13 @@ def sources(obj: Context, as_json: bool) -> None:
     """List the configured sources with their schedule, last run, health and next run.
 
     A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING.
+    "no text" counts its pages stored without article text (fewer than 40 words) over the
+    last 24 hours, "warnings" its other warnings over the same 24 hours (broken JSON-LD,
+    a malformed feed, a page robots.txt forbids...); each is a row of fetch_errors.
 
     Example: veille sources
     """
+    from crawler.pipelines import NO_TEXT
     from crawler.storage import Store, iso, utc_now
     from scheduler.schedules import SourceState, failing_for_long, fingerprint, next_due
 
@@ -200,6 +222,12 @@ def sources(obj: Context, as_json: bool) -> None:
         }
         counts = dict(store.db.execute(
             "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
+        warned = {
+            source_id: (no_text, others) for source_id, no_text, others in store.db.execute(
+                "SELECT source_id, sum(kind = ?), sum(kind != ?) FROM fetch_errors "
+                "WHERE level = 'warning' AND at >= ? GROUP BY source_id",
+                [NO_TEXT, NO_TEXT, iso(now - timedelta(hours=WARNINGS_HOURS))])
+        }
     report = []
     for source in config.sources:
         row, run = rows[source.id], last.get(source.id, {})
@@ -216,18 +244,23 @@ def sources(obj: Context, as_json: bool) -> None:
             "failing": failing_for_long(state, config.schedule, now),
             "backoff_until": row["backoff_until"], "next_run": due or "now",
             "last_error": row["last_error"],
+            f"no_text_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0))[0],
+            f"warnings_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0))[1],
         })
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     width = max((len(r["id"]) for r in report), default=2)
     click.echo(f"{'source':<{width}}  {'kind':<7} {'articles':>8}  {'last run':<20} "
-               f"{'status':<11} {'failures':>8}  {'next run':<20}  last error")
+               f"{'status':<11} {'failures':>8}  {f'no text {WARNINGS_HOURS}h':>11} "
+               f"{f'warnings {WARNINGS_HOURS}h':>12}  {'next run':<20}  last error")
     for r in report:
         flag = "FAILING since " + r["failing_since"] + ": " if r["failing"] else ""
         click.echo(f"{r['id']:<{width}}  {r['kind']:<7} {r['articles']:>8}  "
                    f"{r['last_run'] or 'never':<20} {r['last_status'] or '-':<11} "
-                   f"{r['failures']:>8}  {r['next_run']:<20}  {flag}{r['last_error'] or ''}")
+                   f"{r['failures']:>8}  {r[f'no_text_{WARNINGS_HOURS}h']:>11} "
+                   f"{r[f'warnings_{WARNINGS_HOURS}h']:>12}  "
+                   f"{r['next_run']:<20}  {flag}{r['last_error'] or ''}")
 
 
 @cli.command()

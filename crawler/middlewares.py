@@ -105,7 +105,10 @@ class ParseErrorMiddleware:
         self, response: Response, exception: Exception
     ) -> Iterable[Any] | None:
         spider = self.crawler.spider
-        LOGGER.error("%s: failed to parse %s", spider.name, response.url, exc_info=exception)
+        # One line, as for any page's defect; the traceback is for -vv (a bug to report).
+        LOGGER.error("%s: failed to parse %s: %s: %s", spider.name, response.url,
+                     type(exception).__name__, exception)
+        LOGGER.debug("%s: parse failure on %s", spider.name, response.url, exc_info=exception)
         source_id = response.meta.get(
             "veille_source", getattr(getattr(spider, "source", None), "id", spider.name))
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -16,9 +17,55 @@ from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
 
+# A body of fewer words than this is no article text (a teaser, a paywall, a video page,
+# markup the extraction could not read): the page is stored, with a "no-text" warning.
+MIN_ARTICLE_WORDS = 40
+NO_TEXT = "no-text"  # the fetch_errors kind of that warning, counted apart from the others
+
+# Chinese and Japanese put no spaces between words: each ideograph or kana counts as a
+# word (as Unicode word segmentation and word processors count them), or every Chinese
+# or Japanese article would be "no article text".
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def text_words(body: str, word_count: int) -> int:
+    """How many words `body` holds for the no-text rule: `word_count` (the extraction's
+    count of space-separated words), except that in Chinese and Japanese each character
+    counts as a word."""
+    unspaced = len(_UNSPACED.findall(body))
+    if not unspaced:
+        return word_count
+    return unspaced + sum(any(c.isalnum() for c in token)
+                          for token in _UNSPACED.sub(" ", body).split())
+
+
+def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
+    """The defects of a normalized article page, as warnings for fetch_errors: each line
+    the extraction reported, and "no article text" for a body under MIN_ARTICLE_WORDS
+    words. The article is stored all the same; a run with warnings is still clean."""
+    article = item.stored
+    if article is None:
+        return []
+    url = article.canonical_url
+    warnings = [
+        FetchErrorItem(item.source_id, url, "extract", line, level="warning",
+                       run_id=item.run_id)
+        for line in item.extracted.warnings
+        # The rule below decides what is "no article text", with one threshold.
+        if line and not line.startswith("no article text")
+    ]
+    words = text_words(article.body, article.word_count)
+    if words < MIN_ARTICLE_WORDS:
+        warnings.append(FetchErrorItem(
+            item.source_id, url, NO_TEXT, f"no article text ({words} words)",
+            level="warning", run_id=item.run_id,
+        ))
+    return warnings
+
 
 class NormalizePipeline:
-    """Extracted page -> normalized record; a page with no article text becomes a warning."""
+    """Extracted page -> normalized record; a page with neither title nor article text is
+    not stored and becomes a warning (one with a title is stored: see `article_warnings`)."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -32,8 +79,9 @@ class NormalizePipeline:
             return item
         if not item.extracted.body.strip() and not item.extracted.title:
             return FetchErrorItem(
-                item.source_id, item.response_url, "extract",
-                "no title or article text found on the page", level="warning",
+                item.source_id, item.response_url, NO_TEXT,
+                "no title or article text on the page: not stored", level="warning",
+                run_id=item.run_id,
             )
         # A `veille worker` crawls many sources: ask for the item's own.
         domains = self.crawler.spider.domains_of(item.source_id)
@@ -70,15 +118,7 @@ class StorePipeline:
         assert self.store is not None
         stats = self.crawler.stats
         if isinstance(item, FetchErrorItem):
-            self.store.record_error(
-                stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
-                item.message, item.level,
-            )
-            stats.inc_value(f"veille/{item.level}s")
-            if item.fatal:
-                stats.set_value("veille/fatal", item.message)
-            log = LOGGER.error if item.level == "error" else LOGGER.warning
-            log("%s: %s", item.source_id, item.message)
+            self.record(item)
             return item
         if isinstance(item, ArticleItem) and item.stored is not None:
             result = self.store.save_article(item.stored)
@@ -90,4 +130,24 @@ class StorePipeline:
                 stats.inc_value("veille/alerts", result.alerts)
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")
+            for warning in article_warnings(item):
+                self.record(warning)
         return item
+
+    def record(self, item: FetchErrorItem) -> None:
+        """One failure or warning: its row in fetch_errors, its count, one log line."""
+        assert self.store is not None
+        stats = self.crawler.stats
+        self.store.record_error(
+            stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
+            item.message, item.level,
+        )
+        stats.inc_value(f"veille/{item.level}s")
+        if item.fatal:
+            stats.set_value("veille/fatal", item.message)
+        if item.level == "error":
+            LOGGER.error("%s: %s", item.source_id, item.message)
+        elif item.kind in (NO_TEXT, "extract") and item.url:
+            LOGGER.warning("%s: %s: %s", item.source_id, item.message, item.url)
+        else:
+            LOGGER.warning("%s: %s", item.source_id, item.message)

@@ -19,6 +19,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.config import Config, Source
 from crawler.outbox import sync_alerting
+from crawler.pipelines import NO_TEXT
 from crawler.runs import pid_alive
 from crawler.storage import Store
 from crawler.stories import prune
@@ -43,10 +44,56 @@ class RunSummary:
     message: str | None
     seconds: float
     alerts: int = 0
+    no_text: int = 0  # of the warnings, pages without article text (see crawler.pipelines)
 
     @property
     def failed(self) -> bool:
         return self.status in ("failed", "interrupted", "missing")
+
+    @property
+    def other_warnings(self) -> int:
+        """The warnings besides "no article text" (broken JSON-LD, feed defects...)."""
+        return self.warnings - self.no_text
+
+
+# Libraries that log about the pages they read (trafilatura "discarding data", extruct's
+# traceback for a broken JSON-LD block...). A page's defects are Veille's to report, one
+# line each in fetch_errors; their own lines reach stderr only with -vv (DEBUG).
+CHATTY_LIBRARIES = ("trafilatura", "htmldate", "justext", "courlan", "extruct", "readability")
+# Loggers that attach a traceback to a page's or a site's failure although one line says
+# it all (a robots.txt that could not be downloaded: the site is down or refuses).
+ONE_LINE_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt",)
+
+
+class _WithoutTraceback(logging.Filter):
+    """Keeps the record's message, drops its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            exc = record.exc_info[1] if record.exc_info else None
+            record.exc_info, record.exc_text = None, None
+            if exc is not None and str(exc) not in record.getMessage():
+                record.msg, record.args = f"{record.getMessage()} ({type(exc).__name__}: " \
+                    f"{exc})", None
+        return True
+
+
+_ONE_LINE = _WithoutTraceback()
+
+
+def quiet_libraries(log_level: str) -> None:
+    """Below DEBUG, no library line about a page, and no traceback for a site's failure
+    (Veille records each as one line in fetch_errors). Veille's own loggers are left as
+    they are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
+    debug = log_level == "DEBUG"
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.CRITICAL)
+    for name in ONE_LINE_LOGGERS:
+        logger = logging.getLogger(name)
+        if debug:
+            logger.removeFilter(_ONE_LINE)
+        else:
+            logger.addFilter(_ONE_LINE)
 
 
 def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -> dict[str, Any]:
@@ -111,6 +158,7 @@ def crawl(
         if stale:
             LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)
     process = CrawlerProcess(scrapy_settings(config, db_path, log_level))
+    quiet_libraries(log_level)
     crawlers = []
     for source in sources:
         crawler = process.create_crawler(SPIDERS[source.kind])
@@ -135,10 +183,13 @@ def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> Run
                           "the crawl did not start (see the log above)", elapsed)
     with Store.open(db_path) as store:
         row = store.db["crawl_runs"].get(run_id)
+        [no_text] = store.db.execute(
+            "SELECT count(*) FROM fetch_errors WHERE run_id = ? AND kind = ?",
+            [run_id, NO_TEXT]).fetchone()
     return RunSummary(
         source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
         row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],
-        elapsed, row["alerts"],
+        elapsed, row["alerts"], no_text,
     )
 
 

@@ -40,7 +40,8 @@ from crawler.config import Config
 from crawler.items import ArticleItem, FetchErrorItem
 from crawler.matching import Matcher
 from crawler.middlewares import CachedRobotsTxtMiddleware
-from crawler.runner import scrapy_settings
+from crawler.pipelines import article_warnings
+from crawler.runner import quiet_libraries, scrapy_settings
 from crawler.storage import Prepared, StoredArticle
 from spiders import SPIDERS
 from spiders.base import SourceSpider
@@ -324,6 +325,10 @@ class StreamPipeline:
                 spider.cluster.push_event("article", item.run_id, item.stored,
                                           prepared=self.prepare(item.stored))
                 stats.inc_value("veille/sent")
+                # Its defects go as warnings, as a single-machine crawl records them.
+                for warning in article_warnings(item):
+                    spider.cluster.push_event("error", item.run_id, warning)
+                    stats.inc_value("veille/warnings")
         except redis.RedisError as exc:
             spider.fail(f"could not send to {spider.cluster.keys.articles}: {exc}")
             raise DropItem(f"not sent: {exc}") from exc
@@ -396,6 +401,7 @@ def run_worker(config: Config, *, concurrency: int = 16, drain: bool = False,
         raise ClusterError(f"{config.path}: no [redis] table: a worker needs one")
     Cluster.open(config.redis)  # fail now, with a clear message, if Redis is unreachable
     process = CrawlerProcess(worker_settings(config, concurrency, log_level))
+    quiet_libraries(log_level)
     crawler = process.create_crawler(WorkerSpider)
     process.crawl(crawler, config=config, consumer=worker_name(), drain=drain)
     process.start()

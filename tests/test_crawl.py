@@ -171,6 +171,8 @@ url = "{dead}/rss.xml"
     result = crawl(config, db)
     assert result.returncode == 1
     assert "dead-feed" in result.stdout and "failed" in result.stdout
+    # A site that is down is a line (its robots.txt too), not a traceback.
+    assert "Traceback" not in result.stderr, result.stderr
     assert "connection refused" in result.stdout
     assert len(rows(db, "SELECT id FROM articles WHERE source_id = 'mini-topic'")) == 6
     [source] = rows(db, "SELECT * FROM sources WHERE id = 'dead-feed'")
@@ -226,6 +228,7 @@ def test_missing_and_broken_article_pages(mini_site, tmp_path):
     db = tmp_path / "veille.db"
     result = crawl(config, db)
     assert result.returncode == 0, result.stderr  # the listing worked: a partial run
+    assert "Traceback" not in result.stderr, result.stderr
     [run] = rows(db, "SELECT * FROM crawl_runs")
     assert run["status"] == "partial" and run["errors"] == 2 and run["new"] == 1
     errors = {r["kind"]: r for r in rows(db, "SELECT * FROM fetch_errors")}

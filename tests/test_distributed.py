@@ -473,3 +473,54 @@ def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(t
     # Matches prepared under other conflicts (a worker with an older config) are not used:
     # the ingester matches again, under its own.
     assert stored("stale", Matcher([other])) == computed
+
+
+def test_an_articles_warnings_reach_the_ingester_with_its_run(
+    cluster_config, redis_client, redis_prefix, tmp_path
+):
+    """What a single-machine crawl records about an article's defects (the extraction's
+    warnings, "no article text"), a worker sends and the ingester records, in its run."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extract import extract_article
+    from crawler.ingest import Ingester
+    from crawler.items import ArticleItem
+    from crawler.normalize import normalize_article
+    from crawler.storage import Store
+    from crawler.worker import StreamPipeline, WorkerSpider
+
+    config = load_config(cluster_config)
+    db = tmp_path / "cluster.db"
+    with Store.open(db) as store:
+        store.sync_sources(config.sources)
+        run_id = store.queue_run("levant-rss")
+    spider = WorkerSpider(config, consumer="unit")
+    url = "http://127.0.0.1/levant/2026/11/22/video.html"
+    page = ("<html><head><title>Video: the convoy at dawn</title></head><body><article>"
+            "<h1>Video: the convoy at dawn</h1><p>The first convoy crosses the bridge.</p>"
+            "</article></body></html>")
+    extracted = dataclasses.replace(extract_article(page, url),
+                                    warnings=("broken JSON-LD: Expecting ',' delimiter",))
+    item = ArticleItem("levant-rss", ListingHint(url, "feed"), url, (), extracted,
+                       run_id=run_id)
+    item.stored = normalize_article(item, ("127.0.0.1",))
+    pipeline = StreamPipeline(SimpleNamespace(spider=spider, stats=get_crawler().stats))
+    assert pipeline.process_item(item) is item
+    events = redis_client.xrange(f"{redis_prefix}:articles")
+    assert [(f[b"kind"], f[b"run"]) for _, f in events] == [
+        (b"article", str(run_id).encode()), (b"error", str(run_id).encode()),
+        (b"error", str(run_id).encode())]
+
+    ingester = Ingester(config, db, spider.cluster)
+    with Store.open(db) as store:
+        for entry_id, fields in events:
+            ingester.handle(store, entry_id.decode(), fields)
+        ingester.finish_run(store, run_id, {"requests": 1})
+    assert rows(db, "SELECT run_id, url, level, kind FROM fetch_errors ORDER BY id") == [
+        {"run_id": run_id, "url": url, "level": "warning", "kind": "extract"},
+        {"run_id": run_id, "url": url, "level": "warning", "kind": "no-text"}]
+    [run] = rows(db, "SELECT status, new, warnings, errors FROM crawl_runs")
+    assert run == {"status": "ok", "new": 1, "warnings": 2, "errors": 0}
