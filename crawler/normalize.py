@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from crawler.extract.dates import in_the_future
 from crawler.items import ArticleItem
 from crawler.storage import StoredArticle, iso
 from crawler.urls import amp_to_canonical_guess, canonicalize, same_site
@@ -32,7 +33,10 @@ def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArti
     urls.setdefault(fetched, "amp" if ex.is_amp else "fetched")
     if ex.amp_url and same_site(ex.amp_url, domains):
         urls.setdefault(canonicalize(ex.amp_url), "amp")
-    published = ex.published or item.hint.listed_at
+    # No published time (none given, or one in the future that extraction refused): the
+    # time beside the link, if believable, else none, and readers fall back on the
+    # article's first_seen_at (as the articles_with_conflicts view's `day` does).
+    published = ex.published or _believable(item.hint.listed_at)
     return StoredArticle(
         source_id=item.source_id,
         canonical_url=canonical,
@@ -73,6 +77,14 @@ def _usable_canonical(url: str | None, fetched: str, domains: tuple[str, ...]) -
     if urlsplit(url).path in ("", "/") or not same_site(url, domains):
         return None
     return url
+
+
+def _believable(listed_at: datetime | None) -> datetime | None:
+    """A listing's or feed's time, unless it is in the future (the page's own was refused
+    for that; the feed usually carries the same mistake)."""
+    if listed_at is not None and in_the_future(listed_at, datetime.now(UTC)):
+        return None
+    return listed_at
 
 
 def _local(dt: datetime | None) -> str | None:

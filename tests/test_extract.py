@@ -22,7 +22,11 @@ def run_case(name: str) -> tuple[ExtractedArticle, dict[str, Any]]:
     spec = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     html = (FIXTURES / f"{name}.html").read_text(encoding="utf-8")
     tz = ZoneInfo(spec["default_tz"]) if "default_tz" in spec else None
-    article = extract_article(html, spec["url"], selectors=spec.get("selectors"), default_tz=tz)
+    # "now": the time of the fetch, for cases about dates in the future
+    now = datetime.fromisoformat(spec["now"]) if "now" in spec else None
+    article = extract_article(
+        html, spec["url"], selectors=spec.get("selectors"), default_tz=tz, now=now
+    )
     return article, spec["expected"]
 
 

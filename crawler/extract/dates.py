@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
-from datetime import datetime, tzinfo
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, tzinfo
+from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
 
@@ -116,3 +119,68 @@ def parse_date(value: str | None, tz: tzinfo, *, visible: bool = False) -> datet
     if parsed.year == _NO_DATE.year:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+# -- choosing the published time -----------------------------------------------------
+
+# /2026/11/19/ or /2026-11-19- in an article URL: a date without a time.
+_URL_DATE_RE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?=[/._-]|$)"
+)
+# How far ahead of the clock a published time may be (clock skew, a CMS's rounding).
+FUTURE_TOLERANCE = timedelta(hours=1)
+
+
+def url_date(url: str | None, tz: tzinfo) -> datetime | None:
+    """The day an article URL gives (``/2026/11/19/``), at midnight in ``tz``."""
+    match = _URL_DATE_RE.search(urlsplit(url).path) if url else None
+    if not match:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=tz)
+    except ValueError:  # 2026/02/31
+        return None
+
+
+def has_time_of_day(when: datetime) -> bool:
+    """Whether a parsed date gives the time of day. Midnight on the dot does not:
+    it is what a bare "2019-08-06" parses to, and what CMSs write when they only know
+    the day ("2019-08-06T00:00:00Z")."""
+    return (when.hour, when.minute, when.second, when.microsecond) != (0, 0, 0, 0)
+
+
+def most_precise(
+    candidates: Iterable[tuple[str, Callable[[], datetime | None]]],
+) -> datetime | None:
+    """The first date found, unless it is a bare date and a later source gives the time
+    of day on that same day: JSON-LD "2019-08-06" and a meta tag's
+    "2019-08-06T17:56:27Z" give the latter. Sources are read in order, lazily, and no
+    further than needed; a later source's different day never overrides an earlier one.
+    """
+    chosen: datetime | None = None
+    chosen_source = ""
+    for source, getter in candidates:
+        when = getter()
+        if when is None:
+            continue
+        if chosen is None:
+            chosen, chosen_source = when, source
+        elif has_time_of_day(when) and _same_day(chosen, when):
+            LOGGER.debug("published: time of day from %s, day from %s", source, chosen_source)
+            return when
+        if has_time_of_day(chosen):
+            break
+    if chosen is not None:
+        LOGGER.debug("published from %s", chosen_source)
+    return chosen
+
+
+def in_the_future(when: datetime, now: datetime) -> bool:
+    """More than `FUTURE_TOLERANCE` after ``now``: no site can have published then."""
+    return when - now > FUTURE_TOLERANCE
+
+
+def _same_day(bare: datetime, timed: datetime) -> bool:
+    """Same calendar day, in the bare date's zone (the site's) or the timed value's own."""
+    return timed.astimezone(bare.tzinfo).date() == bare.date() or timed.date() == bare.date()

@@ -20,6 +20,10 @@ ARTICLE_TYPES = frozenset(
         "BackgroundNewsArticle",
         "BlogPosting",
         "LiveBlogPosting",
+        "SocialMediaPosting",
+        "Report",
+        "TechArticle",
+        "ScholarlyArticle",
     }
 )
 

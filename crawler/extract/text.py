@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
 from parsel import Selector, SelectorList
+from w3lib.html import remove_tags
 
 # -- text helpers ------------------------------------------------------------------
 
@@ -15,6 +17,32 @@ def clean(text: Any) -> str | None:
     if not isinstance(text, str):
         return None
     return " ".join(text.split()) or None
+
+
+# Pages escape twice ("&amp;#8217;"); three rounds undo any escaping met in practice.
+_UNESCAPE_ROUNDS = 3
+# Tags that separate words: replaced by a space before the other tags are dropped.
+_BREAKING_TAG_RE = re.compile(r"<\s*/?\s*(?:br|p|div|li|h[1-6]|tr|td|blockquote)\b[^>]*>", re.I)
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def clean_text(text: Any) -> str | None:
+    """Text as an editor would store it: entities decoded, tags dropped, spaces collapsed.
+
+    For metadata fields (title, lead, authors, section, topic, caption) that pages fill
+    from CMS fields holding HTML: ``"Qu&amp;#8217;est-ce <em>donc</em>&nbsp;?"`` becomes
+    ``"Qu’est-ce donc ?"``. None for empty or non-text values.
+    """
+    if not isinstance(text, str):
+        return None
+    for _ in range(_UNESCAPE_ROUNDS):
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    if "<" in text:
+        text = remove_tags(_BREAKING_TAG_RE.sub(" ", text))
+    return clean(_INVISIBLE_RE.sub("", text))
 
 
 def node_text(node: Selector) -> str | None:
