@@ -59,6 +59,7 @@ def extract_article(
     *,
     selectors: Mapping[str, str] | None = None,
     default_tz: tzinfo | None = None,
+    now: datetime | None = None,
 ) -> ExtractedArticle:
     """Extract the article text and metadata from an HTML page.
 
@@ -71,6 +72,8 @@ def extract_article(
         selectors: Per-source CSS selectors overriding the automatic value of a field
             (one of ``SELECTOR_FIELDS``). A selector that matches nothing is ignored.
         default_tz: Timezone given to dates that carry none (defaults to UTC).
+        now: The time of the fetch (defaults to the clock): a published time more than
+            an hour after it is refused, with a warning.
 
     Returns:
         The extracted article.
@@ -79,27 +82,31 @@ def extract_article(
         ValueError: A selector names an unknown field or is not valid CSS.
     """
     page = Page(html or "", url, checked_selectors(selectors), default_tz or UTC)
-    lead = page.lead()
     title = page.title()
-    paragraphs = drop_repeated_header(page.body_paragraphs(), [title, lead, page.chapo()])
-    body = "\n\n".join(paragraphs)
     image_url = page.image_url()
+    # Every metadata reader runs before the body: reading the body prunes the tree.
+    fields = {
+        "title": title,
+        "canonical_url": page.canonical_url(),
+        "amp_url": page.amp_url(),
+        "is_amp": page.is_amp(),
+        "published": page.published(now),
+        "updated": page.updated(),
+        "authors": page.authors(),
+        "topic": page.topic(),
+        "section": page.section(),
+        "lead": page.lead(),
+        "image_url": image_url,
+        "image_caption": page.image_caption(image_url),
+    }
+    headers = [title, page.chapo()]
+    body = "\n\n".join(drop_repeated_header(page.body_paragraphs(), headers))
     return ExtractedArticle(
-        title=title,
-        canonical_url=page.canonical_url(),
-        amp_url=page.amp_url(),
-        is_amp=page.is_amp(),
-        published=page.published(),
-        updated=page.updated(),
-        authors=page.authors(),
-        topic=page.topic(),
-        section=page.section(),
-        lead=lead,
+        **fields,
         body=body,
-        image_url=image_url,
-        image_caption=page.image_caption(image_url),
         language=page.language(body),
         word_count=len(body.split()),
+        warnings=tuple(page.warnings),
     )
 
 

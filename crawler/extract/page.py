@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import extruct
-import trafilatura
-from extruct.jsonld import JsonLdExtractor
+import htmldate
+from extruct.opengraph import OpenGraphExtractor
+from lxml.html import HtmlElement
 from parsel import Selector, SelectorList
-from trafilatura.settings import Document
-from trafilatura.xml import xmltotxt
+from trafilatura.utils import HTML_PARSER, load_html
 from w3lib.html import get_base_url
 
-from crawler.extract.authors import normalize_authors
+from crawler.extract.authors import AUTHOR_META, normalize_authors
 from crawler.extract.body import (
-    PRUNE_XPATH,
-    TRAFILATURA_DATE_PARAMS,
-    TRAFILATURA_OPTIONS,
+    drop_repeated_standfirst,
     is_boilerplate_paragraph,
+    main_text,
+    prune_page,
 )
-from crawler.extract.dates import PUBLISHED_META, UPDATED_META, parse_date
+from crawler.extract.dates import (
+    PUBLISHED_META,
+    UPDATED_META,
+    in_the_future,
+    most_precise,
+    parse_date,
+    url_date,
+)
 from crawler.extract.language import detect_language, language_code
 from crawler.extract.structured import (
     deref,
@@ -37,32 +45,71 @@ from crawler.extract.structured import (
     meta_contents,
     opengraph_properties,
 )
-from crawler.extract.text import clean, first_text, image_src, node_text, texts
+from crawler.extract.text import clean, clean_text, first_text, image_src, node_text, texts
+from crawler.extract.titles import editorial_title, read_clues, title_agrees
 
 LOGGER = logging.getLogger(__name__)
 
 # Kicker ("surtitre") and standfirst ("chapô") elements, matched on class tokens.
-_KICKER_XPATH = (
-    "//body//*[not(ancestor-or-self::nav or ancestor-or-self::footer)]"
-    "[re:test(@class, '(^|[\\s_-])(kicker|surtitre|sur-titre|overline|eyebrow)([\\s_-]|$)', 'i')"
-    " or re:test(@class, '(^|\\s)[\\w-]*(article|story)(__|-)label([\\s_-]|$)', 'i')]"
+# (Cheap tests first: the ancestor test runs only on the few elements whose class matches.)
+# Matched in Python over the page's classed elements, collected once (`Page._classed`):
+# a regex test of every element's class in XPath cost more than trafilatura's parse.
+_KICKER_CLASS_RE = re.compile(
+    r"(^|[\s_-])(kicker|surtitre|sur-titre|overline|eyebrow)([\s_-]|$)"
+    r"|(^|\s)[\w-]*(article|story)(__|-)label([\s_-]|$)", re.IGNORECASE
 )
 _KICKER_MAX_WORDS = 6
-_CHAPO_XPATH = (
-    "//body//*[self::p or self::div or self::h2 or self::section or self::span]"
-    "[not(ancestor-or-self::nav or ancestor-or-self::footer)]"
-    "[re:test(@class, '(^|[\\s_-])(chapo|chapeau|standfirst|lead|lede|dek|intro)([\\s_-]|$)', 'i')]"
+_CHAPO_CLASS_RE = re.compile(
+    r"(^|[\s_-])(chapo|chapeau|standfirst|lead|lede|dek|intro)([\s_-]|$)", re.IGNORECASE
 )
+_CHAPO_TAGS = frozenset({"p", "div", "h2", "section", "span"})
 _CHAPO_MIN_CHARS = 40
 
 _BYLINE_XPATH = "re:test(@class, 'byline|signature|meta|author|date|publi|dateline', 'i')"
 _UPDATED_TIME = "(@itemprop='dateModified' or re:test(@class, 'updat|modif|(^|[_-])maj', 'i'))"
 
+# Elements naming the author, where no metadata does ("By Jane Doe" under the headline).
+_BYLINE_NAME_CLASS_RE = re.compile(
+    r"(^|[\s_-])(byline|author|auteur|signature)([\s_-]|$)", re.IGNORECASE
+)
+_BYLINE_NAME_MAX_CHARS = 120
+_NOT_BYLINE_TAGS = frozenset({"html", "body", "article", "main"})
 # <base href> belongs in <head>; no need to scan a whole long page for it.
 BASE_SCAN_CHARS = 16384
 
 
 T = TypeVar("T")
+# `//<![CDATA[ ... //]]>` and `<!-- ... -->` around a block: JavaScript habits, not JSON.
+_JSONLD_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+_OPENGRAPH = OpenGraphExtractor()
+_EMPTY_PAGE = "<html><body></body></html>"
+
+
+def _parse(html: str, url: str, warnings: list[str]) -> HtmlElement:
+    """The page's tree, parsed as trafilatura parses; an empty tree for an empty page.
+
+    libxml2 stops reading a page nested deeper than 256 elements: that is said in
+    `warnings`, since the text after that point is lost.
+    """
+    try:
+        root = load_html(html) if html.strip() else None
+    except (ValueError, TypeError):  # lxml refuses a few byte sequences outright
+        LOGGER.debug("unparsable page %s", url)
+        root = None
+    if root is not None and any(
+        "Excessive depth" in entry.message for entry in HTML_PARSER.error_log
+    ):
+        warnings.append("page nested more than 256 elements deep: the text after that is lost")
+    return root if root is not None else load_html(_EMPTY_PAGE)
+
+
+def _jsonld_text(script: HtmlElement) -> str:
+    """A JSON-LD block's text, without the CDATA or comment wrapper some CMSs add."""
+    return _JSONLD_WRAPPER_RE.sub("", script.text_content()).strip()
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())[:200] or type(err).__name__
 
 def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -> T | None:
     """Return the first non-empty candidate value, logging which source supplied it."""
@@ -79,56 +126,103 @@ class Page:
     """One parsed page and the metadata sources extracted from it, queried per field."""
 
     def __init__(self, html: str, url: str, selectors: dict[str, str], tz: tzinfo) -> None:
-        self.html = html
         self.url = url
         self.selectors = selectors
         self.tz = tz
-        self.sel = Selector(text=html)
+        # Defects to report (one line each): broken JSON-LD, dates refused...
+        self.warnings: list[str] = []
+        # Parsed once, the way trafilatura parses (repairs, no comments): every reader,
+        # trafilatura included, works from this tree.
+        self.root = _parse(html, url, self.warnings)
+        self.sel = Selector(root=self.root)
         self.base_url = get_base_url(html, url, max_scan=BASE_SCAN_CHARS)
-        items = self._structured_data()
-        self.jsonld, self.jsonld_index = find_article_node(items.get("json-ld", []))
-        self.og = opengraph_properties(items.get("opengraph", []))
+        self.jsonld, self.jsonld_index = find_article_node(self._jsonld_items())
+        self.og = opengraph_properties(self._opengraph_items())
         self.meta = meta_contents(self.sel)
 
     # -- sources -------------------------------------------------------------------
 
-    def _structured_data(self) -> dict[str, list[Any]]:
-        """Run extruct on the parsed tree; salvage JSON-LD block by block if one is broken."""
-        try:
-            items = extruct.extract(
-                self.sel.root, base_url=self.url, syntaxes=["json-ld", "opengraph"], errors="log"
-            )
-        except Exception:  # extruct on hostile markup must not stop the extraction
-            LOGGER.warning("structured data extraction failed for %s", self.url, exc_info=True)
-            items = {}
-        if "json-ld" not in items:
-            # extruct drops every block when one fails to parse; keep the good ones.
-            LOGGER.debug("broken JSON-LD on %s: reading blocks one by one", self.url)
-            items["json-ld"] = list(self._salvage_jsonld())
+    def _jsonld_items(self) -> list[Any]:
+        """JSON-LD objects block by block: one broken block costs only itself, and says so."""
+        items: list[Any] = []
+        for number, script in enumerate(self.root.iterfind(".//script[@type]"), 1):
+            if script.get("type", "").strip().lower() != "application/ld+json":
+                continue
+            text = _jsonld_text(script)
+            if not text:
+                continue
+            try:
+                data = json.loads(text, strict=False)
+            except ValueError as err:
+                self.warnings.append(f"broken JSON-LD (block {number}): {_one_line(err)}")
+                continue
+            except RecursionError:
+                self.warnings.append(f"broken JSON-LD (block {number}): nested too deeply")
+                continue
+            items.extend(data if isinstance(data, list) else [data])
         return items
 
-    def _salvage_jsonld(self) -> Iterator[Any]:
-        extractor = JsonLdExtractor()
-        for script in self.sel.root.xpath('//script[@type="application/ld+json"]'):
-            try:
-                yield from extractor.extract_items(script)
-            except ValueError:
-                LOGGER.debug("skipping unparsable JSON-LD block on %s", self.url)
-
-    @cached_property
-    def fallback(self) -> Document | None:
-        """trafilatura's own metadata, computed only if a field needs it."""
-        LOGGER.debug("using trafilatura metadata for %s", self.url)
+    def _opengraph_items(self) -> list[dict[str, Any]]:
         try:
-            return trafilatura.extract_metadata(
-                self.html, default_url=self.url, date_config=dict(TRAFILATURA_DATE_PARAMS)
+            return list(_OPENGRAPH.extract_items(self.root))
+        except (ValueError, AttributeError, TypeError) as err:  # a malformed <head>
+            self.warnings.append(f"unreadable OpenGraph metadata: {_one_line(err)}")
+            return []
+
+    # Last resorts, each cheap: trafilatura's whole metadata pass cost more than its body
+    # extraction, for fields that a <title>, a byline or htmldate give as well.
+
+    def _page_title(self) -> str | None:
+        return clean(self.root.findtext(".//title")) or first_text(self.sel.xpath("//h1"))
+
+    def _htmldate(self) -> str | None:
+        """htmldate on the markup only (no guess from free text); it copies the tree."""
+        try:
+            return htmldate.find_date(
+                self.root, url=self.url, original_date=True, extensive_search=False,
+                outputformat="%Y-%m-%dT%H:%M:%S",
             )
         except Exception:  # last resort only: a failure here just means "nothing found"
-            LOGGER.debug("trafilatura metadata failed for %s", self.url, exc_info=True)
+            LOGGER.debug("htmldate failed for %s", self.url, exc_info=True)
             return None
 
-    def _fallback_attr(self, name: str) -> Any:
-        return getattr(self.fallback, name, None) if self.fallback else None
+    def _byline_text(self) -> list[str]:
+        found = []
+        for node in self._classed(_BYLINE_NAME_CLASS_RE, in_nav=True):
+            if node.root.tag in _NOT_BYLINE_TAGS:
+                continue
+            text = node_text(node)
+            if text and len(text) < _BYLINE_NAME_MAX_CHARS:
+                found.append(text)
+                if len(found) == 3:
+                    break
+        return found
+
+    @cached_property
+    def _classed_elements(self) -> list[tuple[HtmlElement, str]]:
+        body = self.root.find("body")
+        scope = self.root if body is None else body
+        return [
+            (element, cls) for element in scope.iter()
+            if isinstance(element.tag, str) and (cls := element.get("class"))
+        ]
+
+    def _classed(
+        self, pattern: re.Pattern[str], *, tags: frozenset[str] | None = None,
+        in_nav: bool = False,
+    ) -> Iterator[Selector]:
+        """Elements of the body whose class matches, in page order; outside nav and
+        footer unless `in_nav`."""
+        for element, cls in self._classed_elements:
+            if tags is not None and element.tag not in tags:
+                continue
+            if not pattern.search(cls):
+                continue
+            if not in_nav and any(
+                node.tag in ("nav", "footer") for node in (element, *element.iterancestors())
+            ):
+                continue
+            yield Selector(root=element)
 
     def _override(self, field: str) -> SelectorList[Selector]:
         css = self.selectors.get(field)
@@ -156,13 +250,30 @@ class Page:
     # -- fields --------------------------------------------------------------------
 
     def title(self) -> str | None:
+        """The headline, without the site's name around it (see `crawler.extract.titles`)."""
+        og_title, ld_title = self._og("og:title"), ld_text(self._ld("headline"))
+        clues = read_clues(
+            self.sel,
+            declared=[
+                self._og("og:site_name"), *ld_names(self._ld("publisher"), self.jsonld_index)
+            ],
+            headlines=[og_title, ld_title],
+            application_name=self._meta("application-name"),
+            authors=self.authors(),
+            url=self.url,
+        )
         return pick(
             "title",
             [
-                ("selector", lambda: self._override_text("title")),
-                ("json-ld", lambda: ld_text(self._ld("headline")) or ld_text(self._ld("name"))),
-                ("opengraph", lambda: self._og("og:title")),
-                ("trafilatura", lambda: clean(self._fallback_attr("title"))),
+                ("selector", lambda: clean_text(self._override_text("title"))),
+                (
+                    "json-ld",
+                    lambda: title_agrees(
+                        editorial_title(ld_title or ld_text(self._ld("name")), clues), clues
+                    ),
+                ),
+                ("opengraph", lambda: editorial_title(og_title, clues)),
+                ("<title>", lambda: editorial_title(self._page_title(), clues)),
             ],
         )
 
@@ -190,18 +301,31 @@ class Page:
         root = self.sel.root
         return root.tag == "html" and ("amp" in root.attrib or "⚡" in root.attrib)
 
-    def published(self) -> datetime | None:
-        return pick(
-            "published",
+    def published(self, now: datetime | None = None) -> datetime | None:
+        """The most precise published time the page gives (see `dates.most_precise`).
+
+        A time more than an hour after ``now`` (default: the clock) is refused with a
+        warning: the article is then dated by when Veille first saw it.
+        """
+        published = most_precise(
             [
                 ("selector", lambda: self._override_date("published")),
                 ("json-ld", lambda: self._date(ld_text(self._ld("datePublished")))),
                 ("opengraph", lambda: self._date(self._og("article:published_time"))),
-                ("meta", lambda: self._date(self._meta(*PUBLISHED_META))),
+                *(
+                    (f"meta {name}", lambda name=name: self._date(self.meta.get(name)))
+                    for name in PUBLISHED_META
+                ),
                 ("time element", lambda: self._time_element(updated=False)),
-                ("trafilatura", lambda: self._date(self._fallback_attr("date"))),
-            ],
-        )
+                ("url", lambda: url_date(self.url, self.tz)),
+            ]
+        ) or most_precise([("htmldate", lambda: self._date(self._htmldate()))])
+        if published is not None and in_the_future(published, now or datetime.now(UTC)):
+            self.warnings.append(
+                f"published time in the future ({published.isoformat()}): first-seen time used"
+            )
+            return None
+        return published
 
     def updated(self) -> datetime | None:
         return pick(
@@ -234,7 +358,7 @@ class Page:
                     ("opengraph", lambda: normalize_authors(self.og.get("article:author", []))),
                     (
                         "meta",
-                        lambda: normalize_authors([self._meta("author", "dc.creator") or ""]),
+                        lambda: normalize_authors([self._meta(*AUTHOR_META) or ""]),
                     ),
                     (
                         "byline",
@@ -242,12 +366,7 @@ class Page:
                             texts(self.sel.css("[rel~=author], [itemprop=author]"))
                         ),
                     ),
-                    (
-                        "trafilatura",
-                        lambda: normalize_authors(
-                            (self._fallback_attr("author") or "").split(";")
-                        ),
-                    ),
+                    ("byline class", lambda: normalize_authors(self._byline_text())),
                 ],
             )
             or ()
@@ -257,10 +376,10 @@ class Page:
         return pick(
             "topic",
             [
-                ("selector", lambda: self._override_text("topic")),
-                ("kicker", self._kicker),
-                ("json-ld keywords", lambda: first_keyword(self._ld("keywords"))),
-                ("article:tag", lambda: self._og("article:tag")),
+                ("selector", lambda: clean_text(self._override_text("topic"))),
+                ("kicker", lambda: clean_text(self._kicker())),
+                ("json-ld keywords", lambda: clean_text(first_keyword(self._ld("keywords")))),
+                ("article:tag", lambda: clean_text(self._og("article:tag"))),
             ],
         )
 
@@ -268,9 +387,9 @@ class Page:
         return pick(
             "section",
             [
-                ("selector", lambda: self._override_text("section")),
-                ("json-ld", lambda: ld_text(self._ld("articleSection"))),
-                ("opengraph", lambda: self._og("article:section")),
+                ("selector", lambda: clean_text(self._override_text("section"))),
+                ("json-ld", lambda: clean_text(ld_text(self._ld("articleSection")))),
+                ("opengraph", lambda: clean_text(self._og("article:section"))),
             ],
         )
 
@@ -278,23 +397,24 @@ class Page:
         return pick(
             "lead",
             [
-                ("selector", lambda: self._override_text("lead")),
-                ("json-ld", lambda: ld_text(self._ld("description"))),
-                ("opengraph", lambda: self._og("og:description")),
-                ("meta", lambda: clean(self._meta("description"))),
-                ("chapo element", self.chapo),
+                ("selector", lambda: clean_text(self._override_text("lead"))),
+                ("json-ld", lambda: clean_text(ld_text(self._ld("description")))),
+                ("opengraph", lambda: clean_text(self._og("og:description"))),
+                ("meta", lambda: clean_text(self._meta("description"))),
+                ("chapo element", lambda: clean_text(self.chapo())),
             ],
         )
 
     def chapo(self) -> str | None:
         """The standfirst shown on the page, if the markup names it as such."""
-        for node in self.sel.xpath(_CHAPO_XPATH):
+        for node in self._classed(_CHAPO_CLASS_RE, tags=_CHAPO_TAGS):
             text = node_text(node)
             if text and len(text) >= _CHAPO_MIN_CHARS:
                 return text
         return None
 
     def body_paragraphs(self) -> list[str]:
+        """The article's paragraphs. Read last: pruning changes the page's tree in place."""
         override = self._override("body")
         if override:
             LOGGER.debug("body from selector")
@@ -305,21 +425,9 @@ class Page:
                 if text
             ]
         else:
-            paragraphs = self._trafilatura_paragraphs()
+            prune_page(self.root)
+            paragraphs = drop_repeated_standfirst(main_text(self.root, self.url), self.lead())
         return [p for p in paragraphs if not is_boilerplate_paragraph(p)]
-
-    def _trafilatura_paragraphs(self) -> list[str]:
-        try:
-            document = trafilatura.bare_extraction(
-                self.html, url=self.url, prune_xpath=PRUNE_XPATH, **TRAFILATURA_OPTIONS
-            )
-        except Exception:  # hostile markup must not stop the crawl
-            LOGGER.warning("trafilatura failed on %s", self.url, exc_info=True)
-            return []
-        if not isinstance(document, Document) or document.body is None:
-            LOGGER.debug("trafilatura found no main text in %s", self.url)
-            return []
-        return [text for element in document.body if (text := clean(xmltotxt(element, False)))]
 
     def image_url(self) -> str | None:
         return pick(
@@ -331,7 +439,7 @@ class Page:
                     lambda: self._absolute(ld_image(self._ld("image"), self.jsonld_index)[0]),
                 ),
                 ("opengraph", lambda: self._absolute(self._og("og:image"))),
-                ("trafilatura", lambda: self._absolute(self._fallback_attr("image"))),
+                ("twitter:image", lambda: self._absolute(self._meta("twitter:image"))),
             ],
         )
 
@@ -339,8 +447,8 @@ class Page:
         return pick(
             "image_caption",
             [
-                ("json-ld", lambda: clean(ld_image(self._ld("image"), self.jsonld_index)[1])),
-                ("figcaption", lambda: self._figcaption(image_url)),
+                ("json-ld", lambda: clean_text(ld_image(self._ld("image"), self.jsonld_index)[1])),
+                ("figcaption", lambda: clean_text(self._figcaption(image_url))),
             ],
         )
 
@@ -374,7 +482,7 @@ class Page:
     def _time_element(self, *, updated: bool) -> datetime | None:
         """A ``<time datetime>`` in the byline, else anywhere in the article."""
         condition = _UPDATED_TIME if updated else f"not{_UPDATED_TIME}"
-        queries = [f"//*[{_BYLINE_XPATH}]//time[@datetime][{condition}]"]
+        queries = [f"//time[@datetime][{condition}][ancestor::*[{_BYLINE_XPATH}]]"]
         if updated:
             queries.insert(0, "//time[@datetime][@itemprop='dateModified']")
         else:
@@ -387,7 +495,7 @@ class Page:
         return None
 
     def _kicker(self) -> str | None:
-        for node in self.sel.xpath(_KICKER_XPATH):
+        for node in self._classed(_KICKER_CLASS_RE):
             text = node_text(node)
             # A kicker is a label; anything longer is a teaser or a headline.
             if text and len(text.split()) <= _KICKER_MAX_WORDS:
