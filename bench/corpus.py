@@ -25,6 +25,7 @@ PAGE_URL = "http://fakehost/test/page.html"
 
 # Readability's own small test cases: markup tricks, not news pages. Counted in the "all
 # pages" figures, set aside from the "news pages" ones.
+SYNTHETIC_REASON = "Readability's own markup test: a few lines made up to test one feature"
 SYNTHETIC = frozenset({
     "001", "003-metadata-preferred", "004-metadata-space-separated-properties",
     "005-unescape-html-entities", "base-url", "base-url-base-element",

@@ -87,7 +87,7 @@ def evaluate(repeats: int = 3, pages: list[Case] | None = None) -> dict:
     from bench.metadata_eval import evaluate as evaluate_metadata  # noqa: PLC0415
 
     metadata = evaluate_metadata()
-    title_accuracy = metadata["news"]["title"]
+    title_accuracy = metadata["accuracy"]["title"]["accuracy"]
     cpu_ratio = ours["cpu_ms"] / results[ANCHOR]["cpu_ms"]
     targets = {
         "body F1, all pages >= best trafilatura mode + 0.01": (
@@ -119,10 +119,9 @@ def report(outcome: dict) -> None:
         print(f"{name:<28} {r['all']['f1']:>7.3f} {r['all']['precision']:>6.3f} "
               f"{r['all']['recall']:>6.3f} {r['news']['f1']:>8.3f} {r['cpu_ms']:>11.1f} "
               f"{len(r['empty']):>6}")
-    print("\nMetadata accuracy (news pages / all pages):")
-    meta = outcome["metadata"]
-    for field in meta["news"]:
-        print(f"  {field:<10} {meta['news'][field]:.3f} / {meta['all'][field]:.3f}")
+    print("\nMetadata accuracy on the news pages (pages where the reference gives the field):")
+    for field, figures in outcome["metadata"]["accuracy"].items():
+        print(f"  {field:<10} {figures['accuracy']:.3f} ({figures['right']}/{figures['scored']})")
     print("\nTargets:")
     for name, (value, bound) in outcome["targets"].items():
         state = "met" if outcome["met"][name] else "NOT met"
@@ -143,5 +142,6 @@ def run(repeats: int) -> dict[str, float]:
             "best_trafilatura_f1": outcome["best"]["all"],
             "veille_cpu_ms": ours["cpu_ms"], "trafilatura_cpu_ms": anchor["cpu_ms"],
             "cpu_ratio": outcome["cpu_ratio"],
+            "title_accuracy": outcome["metadata"]["accuracy"]["title"]["accuracy"],
             "targets_met": sum(outcome["met"].values()),
             "targets": len(outcome["met"])}

@@ -45,6 +45,7 @@ from typing import Any
 from dateutil import parser as date_parser
 from parsel import Selector
 
+from bench import corpus
 from crawler.extract import extract_article
 from crawler.extract.text import clean_text
 from crawler.extract.titles import editorial_title, read_clues
@@ -55,39 +56,8 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "readabilit
 PAGE_URL = "http://fakehost/test/page.html"
 FIELDS = ("title", "byline", "language", "published")
 
-_MARKUP_TEST = "Readability's own markup test: a few lines of Lorem ipsum made for one feature"
-_CUT_FOR_TEST = (
-    "Readability's own test case, named after the feature it tests (a real page kept to "
-    "test it), not one of the corpus's news pages"
-)
-# Readability's own test cases, set aside from the figures (the same set as bench/corpus.py).
-SYNTHETIC: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "003-metadata-preferred", "004-metadata-space-separated-properties",
-            "005-unescape-html-entities", "base-url", "base-url-base-element",
-            "base-url-base-element-relative", "basic-tags-cleaning",
-            "comment-inside-script-parsing", "data-url-image", "embedded-videos",
-            "hidden-nodes", "invalid-attributes", "js-link-replacement", "lazy-image-3",
-            "metadata-content-missing", "missing-paragraphs", "normalize-spaces", "ol",
-            "parsely-metadata", "remove-aria-hidden", "remove-extra-brs",
-            "remove-extra-paragraphs", "remove-script-tags", "reordering-paragraphs",
-            "replace-brs", "replace-font-tags", "rtl-1", "rtl-2", "rtl-3", "rtl-4",
-            "social-buttons", "style-tags-removal", "svg-parsing", "title-and-h1-discrepancy",
-            "title-en-dash", "visibility-hidden", "dev418",
-        ),
-        _MARKUP_TEST,
-    ),
-    **dict.fromkeys(
-        (
-            "001", "002", "article-author-tag", "clean-links", "keep-images",
-            "keep-tabular-data", "lazy-image-1", "lazy-image-2", "links-in-tables",
-            "schema-org-context-object", "table-style-attributes", "toc-missing",
-            "cnet-svg-classes", "mathjax", "bug-1255978",
-        ),
-        _CUT_FOR_TEST,
-    ),
-}
+# Readability's own test cases (bench/corpus.py), set aside from the figures.
+SYNTHETIC: dict[str, str] = dict.fromkeys(sorted(corpus.SYNTHETIC), corpus.SYNTHETIC_REASON)
 
 # Where Readability's value is wrong, field by field, checked by reading the page: the
 # field is not scored there (the row still shows both values).

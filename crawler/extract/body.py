@@ -99,14 +99,12 @@ def is_boilerplate_class(value: str | None, pattern: re.Pattern[str] = _BOILERPL
     return bool(value) and pattern.search(value) is not None
 
 
-def _kind(element: HtmlElement) -> str | None:
-    """"hidden", "widget", "boilerplate" or None: what pruning sees in an element."""
-    if is_hidden(element):
-        return "hidden"
-    names = (element.get("class"), element.get("id"))
-    if any(is_boilerplate_class(name, _WIDGET_RE) for name in names):
+def _kind(cls: str | None, ident: str | None) -> str | None:
+    """"widget", "boilerplate" or None: what pruning sees in a class and id."""
+    names = f"{cls or ''} {ident or ''}"
+    if _WIDGET_RE.search(names):
         return "widget"
-    if any(is_boilerplate_class(name) for name in names):
+    if _BOILERPLATE_RE.search(names):
         return "boilerplate"
     return None
 
@@ -128,11 +126,20 @@ def prune_page(root: HtmlElement) -> int:
     a block named as boilerplate that holds a fifth of the page's paragraphs: a class name
     that happens to say "share" on the page's frame must not cost the article.
     """
-    doomed = [
-        (element, kind)
-        for element in _CANDIDATES(root)
-        if element.tag not in _PROTECTED_TAGS and (kind := _kind(element))
-    ]
+    # Class and id values repeat across a page: each distinct value is judged once.
+    verdicts: dict[tuple[str | None, str | None], str | None] = {}
+    doomed = []
+    for element in _CANDIDATES(root):
+        if element.tag in _PROTECTED_TAGS:
+            continue
+        if is_hidden(element):
+            doomed.append((element, "hidden"))
+            continue
+        names = (element.get("class"), element.get("id"))
+        if names not in verdicts:
+            verdicts[names] = _kind(*names)
+        if kind := verdicts[names]:
+            doomed.append((element, kind))
     if not doomed:
         return 0
     paragraphs = sum(1 for _ in root.iterfind(".//p"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -213,10 +214,16 @@ class Page:
     ) -> Iterator[Selector]:
         """Elements of the body whose class matches, in page order; outside nav and
         footer unless `in_nav`."""
+        # A page repeats a few hundred class names over thousands of elements: each
+        # distinct name is tested once.
+        verdicts: dict[str, bool] = {}
         for element, cls in self._classed_elements:
             if tags is not None and element.tag not in tags:
                 continue
-            if not pattern.search(cls):
+            hit = verdicts.get(cls)
+            if hit is None:
+                hit = verdicts[cls] = pattern.search(cls) is not None
+            if not hit:
                 continue
             if not in_nav and any(
                 node.tag in ("nav", "footer") for node in (element, *element.iterancestors())
@@ -393,6 +400,7 @@ class Page:
             ],
         )
 
+    @functools.cache  # noqa: B019 (a Page lives for one extraction)
     def lead(self) -> str | None:
         return pick(
             "lead",
@@ -405,6 +413,7 @@ class Page:
             ],
         )
 
+    @functools.cache  # noqa: B019 (a Page lives for one extraction)
     def chapo(self) -> str | None:
         """The standfirst shown on the page, if the markup names it as such."""
         for node in self._classed(_CHAPO_CLASS_RE, tags=_CHAPO_TAGS):
