@@ -56,6 +56,17 @@ _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 # A block holding this share of the page's paragraphs is content, not a widget in it.
 _MAX_PRUNED_SHARE = 0.2
 _CANDIDATES = XPath("//body//*[@class or @id or @style or @hidden or @aria-hidden]")
+# Headings that label a list of other articles, in the languages of the desk's sources.
+_WIDGET_HEADINGS = XPath("//body//*[self::h2 or self::h3 or self::h4]")
+_WIDGET_LABEL_MAX_CHARS = 40
+_WIDGET_LABEL_RE = re.compile(
+    r"(?:(?:the\s+)?most\s+(?:read|popular|viewed|shared)|other\s+\w+(?:\s+\w+)?"
+    r"|more\s+(?:from|on|in|stories|news)\b|related(?:\s+\w+)?|recommended(?:\s+\w+)?"
+    r"|you\s+may\s+also\s+like|trending(?:\s+now)?|read\s+(?:more|next)"
+    r"|les\s+plus\s+(?:lus|partagés|commentés)|(?:à\s+)?lire\s+aussi|sur\s+le\s+même\s+sujet"
+    r"|dans\s+la\s+même\s+rubrique|nos\s+(?:dernières\s+)?(?:infos|articles))\s*:?$",
+    re.IGNORECASE,
+)
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 # Below this many words, trafilatura's fast result gets a second opinion (`main_text`).
@@ -80,6 +91,19 @@ _NOT_BODY_RE = re.compile(
     re.IGNORECASE,
 )
 _NOT_BODY_MAX_CHARS = 300
+# Tag lists under the text ("Topics: uber, Sydney", "Mots-clés : ...").
+_TAG_LIST_RE = re.compile(
+    r"^(?:topics|tags|keywords|mots[-\s]clés|thèmes|sujets)\s*:", re.IGNORECASE
+)
+# A line made only of widget labels ("- Share - All Share Services", "Tweet · E-mail").
+_WIDGET_LABELS = frozenset({
+    "share", "all share services", "share this", "share this article", "share on facebook",
+    "share on twitter", "tweet", "email", "e-mail", "print", "facebook", "twitter",
+    "whatsapp", "linkedin", "copy link", "comments", "comment", "loading comments",
+    "loading comments...", "loading comments…", "partager", "imprimer", "copier le lien",
+    "commentaires", "réagir",
+})
+_LABEL_SPLIT_RE = re.compile(r"\s*(?:^|\s)[-•·|]\s*|\s*[|·•]\s*")
 
 
 def _class_pattern(words: frozenset[str]) -> re.Pattern[str]:
@@ -140,6 +164,7 @@ def prune_page(root: HtmlElement) -> int:
             verdicts[names] = _kind(*names)
         if kind := verdicts[names]:
             doomed.append((element, kind))
+    doomed.extend((block, "boilerplate") for block in _labelled_widgets(root))
     if not doomed:
         return 0
     paragraphs = sum(1 for _ in root.iterfind(".//p"))
@@ -150,6 +175,26 @@ def prune_page(root: HtmlElement) -> int:
         element.drop_tree()  # keeps the text that follows the element (its tail)
         removed += 1
     return removed
+
+
+def _labelled_widgets(root: HtmlElement) -> list[HtmlElement]:
+    """Blocks whose heading says they list other articles ("Most read", "Other opinion
+    columns", "À lire aussi"): the heading's parent, when the heading opens it."""
+    blocks = []
+    for heading in _WIDGET_HEADINGS(root):
+        parent = heading.getparent()
+        if parent is None or parent.tag in _PROTECTED_TAGS:
+            continue
+        text = " ".join(heading.text_content().split())
+        if len(text) <= _WIDGET_LABEL_MAX_CHARS and _WIDGET_LABEL_RE.match(text):
+            # The label may sit in its own header block: the widget is the block around it.
+            first = next((child for child in parent if isinstance(child.tag, str)), None)
+            if first is heading:
+                if len(parent) == 1 and parent.getparent() is not None:
+                    parent = parent.getparent()
+                if parent.tag not in _PROTECTED_TAGS:
+                    blocks.append(parent)
+    return blocks
 
 
 def _guarded(element: HtmlElement, paragraphs: int, kind: str) -> bool:
@@ -217,7 +262,13 @@ def drop_repeated_standfirst(paragraphs: list[Paragraph], lead: str | None) -> l
 
 
 def is_boilerplate_paragraph(paragraph: str) -> bool:
-    return len(paragraph) <= _NOT_BODY_MAX_CHARS and bool(_NOT_BODY_RE.match(paragraph))
+    """A "Lire aussi" link, a tag list or a line of widget labels: not the article's text."""
+    if len(paragraph) > _NOT_BODY_MAX_CHARS:
+        return False
+    if _NOT_BODY_RE.match(paragraph) or _TAG_LIST_RE.match(paragraph):
+        return True
+    labels = [part.casefold() for part in _LABEL_SPLIT_RE.split(paragraph) if part.strip()]
+    return bool(labels) and all(label in _WIDGET_LABELS for label in labels)
 
 
 def drop_repeated_header(paragraphs: list[str], headers: Iterable[str | None]) -> list[str]:
