@@ -373,7 +373,13 @@ def run(obj: Context, log_level: str) -> None:
 
 
 # The alert and history commands live in their own modules; importing them registers them.
-from crawler import cli_alerts, cli_cluster, cli_history, cli_serve  # noqa: E402,F401
+from crawler import (  # noqa: E402,F401
+    cli_alerts,
+    cli_cluster,
+    cli_history,
+    cli_reextract,
+    cli_serve,
+)
 
 
 def main() -> None:

@@ -33,7 +33,8 @@ def history(obj: Context, url: str, width: int) -> None:
             raise click.ClickException(f"{url}: no stored article was seen under this URL")
         versions = list(db.query(
             "SELECT version, title, lead, body, fetched_at, superseded_at, words_added, "
-            "words_removed FROM article_versions WHERE article_id = ? ORDER BY version",
+            "words_removed, superseded_by FROM article_versions WHERE article_id = ? "
+            "ORDER BY version",
             [row["id"]]))
         copies = list(db.query(
             "SELECT a.canonical_url, a.title, s.name AS source, a.first_seen_at FROM articles a "
@@ -48,8 +49,10 @@ def history(obj: Context, url: str, width: int) -> None:
                "body": row["body"], "fetched_at": row["last_fetched_at"]}
     chain = [*versions, current]
     for before, after in zip(chain, chain[1:], strict=False):
+        how = ("re-extracted from the same page"
+               if before["superseded_by"] == "reextract" else "replaced")
         click.secho(f"\nversion {before['version']} -> {after['version']} "
-                    f"(replaced {before['superseded_at']}: +{before['words_added']} / "
+                    f"({how} {before['superseded_at']}: +{before['words_added']} / "
                     f"-{before['words_removed']} words)", bold=True)
         for line in readable_diff(_text(before), _text(after), width):
             colour = {"+": "green", "-": "red"}.get(line[:1])

@@ -72,6 +72,9 @@ class CrawlSettings:
     retry_backoff: float = 1.0
     max_response_kb: int = 10 * 1024
     timezone: str = "UTC"
+    # Raw article pages (WARC day files beside the database) older than this are deleted
+    # at the end of a crawl; 0: kept forever.
+    keep_pages_seconds: float = 30 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,7 @@ _CRAWL_KEYS = {
     "user_agent": str, "obey_robots": bool, "autothrottle": bool,
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
+    "keep_pages": (str, int),
 }
 _TOP_KEYS = {
     "crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories", "redis",
@@ -260,7 +264,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     if not isinstance(crawl_raw, dict):
         raise ConfigError(f"{path}: [crawl] must be a table")
     check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
-    crawl = CrawlSettings(**crawl_raw)
+    crawl_values = dict(crawl_raw)
+    if "keep_pages" in crawl_values:
+        keep = crawl_values.pop("keep_pages")
+        crawl_values["keep_pages_seconds"] = 0.0 if keep in (0, "0") else (
+            parse_duration(keep, f"{path}: [crawl] keep_pages").total_seconds())
+    crawl = CrawlSettings(**crawl_values)
     check_timezone(crawl.timezone, f"{path}: [crawl]")
     sources_raw = raw.get("source", [])
     if not isinstance(sources_raw, list):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawler.extract import ExtractedArticle
+from crawler.pages import PageRef
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ArticleItem:
     default_language: str | None = None
     stored: object | None = field(default=None, repr=False)  # set by the normalize pipeline
     run_id: int | None = None  # set by `veille worker`, whose items go to the ingester
+    page: PageRef | None = None  # where the response is kept (None: not kept, as in a worker)
 
 
 @dataclass

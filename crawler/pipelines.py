@@ -121,7 +121,7 @@ class StorePipeline:
             self.record(item)
             return item
         if isinstance(item, ArticleItem) and item.stored is not None:
-            result = self.store.save_article(item.stored)
+            result = self.store.save_article(item.stored, page=item.page)
             # Logged after the commit: a reader of the log knows the article is on disk.
             LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
                         result.article_id, item.stored.canonical_url)

@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,6 +20,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.config import Config, Source
 from crawler.outbox import sync_alerting
+from crawler.pages import PageArchive
 from crawler.pipelines import NO_TEXT
 from crawler.runs import pid_alive
 from crawler.storage import Store
@@ -173,6 +175,8 @@ def crawl(
     if ticker is not None and ticker.running:
         ticker.stop()
     elapsed = time.monotonic() - started
+    # [crawl] keep_pages: raw pages older than that go (0 keeps them all).
+    PageArchive.beside(db_path).prune(timedelta(seconds=config.crawl.keep_pages_seconds))
     return [_summary(db_path, source, crawler, elapsed) for source, crawler in crawlers]
 
 

@@ -222,6 +222,23 @@ def m005_views(db: sqlite_utils.Database) -> None:
     """)
 
 
+@MIGRATIONS()
+def m006_pages(db: sqlite_utils.Database) -> None:
+    """Where the raw page each article version was extracted from is kept (a WARC day
+    file beside the database, see crawler/pages.py), and which versions a re-extraction
+    (`veille reextract`), not the site, superseded."""
+    # A file name relative to the pages dir (never a path), the record's byte offset and
+    # its WARC-Record-ID. One row per (article, version); a re-fetch that leaves the text
+    # unchanged moves the current version's row to the newer response.
+    db["article_pages"].create(
+        {"article_id": int, "version": int, "file": str, "byte_offset": int,
+         "record_id": str},
+        pk=("article_id", "version"), foreign_keys=[("article_id", "articles", "id")],
+        not_null={"file", "byte_offset", "record_id"},
+    )
+    db["article_versions"].add_column("superseded_by", str)
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

@@ -21,6 +21,7 @@ import sqlite_utils
 from crawler.config import Source
 from crawler.matching import Match
 from crawler.outbox import Outbox
+from crawler.pages import PageRef
 from crawler.schema import open_database, write_transaction
 from crawler.stories import Fingerprint, StoryIndex, article_fingerprint
 
@@ -268,11 +269,12 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------
 
-    def save_article(self, article: StoredArticle,
-                     prepared: Prepared | None = None) -> SaveResult:
+    def save_article(self, article: StoredArticle, prepared: Prepared | None = None,
+                     page: PageRef | None = None) -> SaveResult:
         """Insert a new article, or record a new version, or note that it was seen again.
 
         `prepared`: its fingerprint and matches, computed already (see `Prepared`).
+        `page`: where the response it was extracted from is kept (crawler/pages.py).
         """
         now = self.now()
         matches = None
@@ -306,6 +308,8 @@ class Store:
                 if change:
                     self.stories.refresh(self.db, article_id, fingerprint(), now)
             self._add_urls(article_id, article, now)
+            if page is not None and not by_text:
+                self._record_page(article_id, page)
             alerts = (
                 self.outbox.record(self.db, article_id, outcome, article, now,
                                    story_id=story_id, change=change, matches=matches)
@@ -341,18 +345,62 @@ class Store:
         )
         return int(cursor.lastrowid)
 
-    def _update(self, existing: dict, article: StoredArticle, now: str) -> Change | None:
-        """Record a new version if the text changed; return how much, or None."""
+    def save_reextraction(self, article_id: int, article: StoredArticle,
+                          page: PageRef) -> Change | None:
+        """Record what the extractor now reads in a stored article's page (`veille
+        reextract`): a changed title, lead or text becomes a new version, like a crawl's,
+        with `superseded_by = 'reextract'` on the earlier one; otherwise nothing is written.
+
+        Queues no alert, whatever the store's outbox: the site did not change. With an
+        outbox, the changed article's conflict matches are written again (as `veille
+        rematch` does). Returns how much changed, or None.
+        """
+        now = self.now()
+        with write_transaction(self.db):
+            existing = next(self.db.query("SELECT * FROM articles WHERE id = ?",
+                                          [article_id]), None)
+            if existing is None:
+                return None
+            change = self._update(existing, article, now, refetched=False)
+            if change is None:
+                return None
+            self.stories.refresh(self.db, article_id,
+                                 article_fingerprint(article.lead, article.body), now)
+            self._record_page(article_id, page)
+            if self.outbox is not None:
+                self.outbox.write_matches(self.db, article_id, self.outbox.matcher.match(
+                    title=article.title, lead=article.lead, body=article.body,
+                    topic=article.topic), now)
+        return change
+
+    def _record_page(self, article_id: int, page: PageRef) -> None:
+        """Point the article's current version at the response it was extracted from."""
+        self.db.execute(
+            "INSERT INTO article_pages (article_id, version, file, byte_offset, record_id) "
+            "SELECT id, version, ?, ?, ? FROM articles WHERE id = ? "
+            "ON CONFLICT(article_id, version) DO UPDATE SET file = excluded.file, "
+            "byte_offset = excluded.byte_offset, record_id = excluded.record_id",
+            [page.file, page.offset, page.record_id, article_id],
+        )
+
+    def _update(self, existing: dict, article: StoredArticle, now: str,
+                refetched: bool = True) -> Change | None:
+        """Record a new version if the text changed; return how much, or None.
+
+        `refetched`: the site was read again now (a crawl), rather than a stored page
+        re-extracted, which leaves the seen and fetched times as they were.
+        """
         changed = (
             existing["content_hash"] != article.content_hash
             or (existing["title"] or "") != (article.title or "")
             or (existing["lead"] or "") != (article.lead or "")
         )
         if not changed:
-            self.db.execute(
-                "UPDATE articles SET last_seen_at = ?, last_fetched_at = ? WHERE id = ?",
-                [now, now, existing["id"]],
-            )
+            if refetched:
+                self.db.execute(
+                    "UPDATE articles SET last_seen_at = ?, last_fetched_at = ? WHERE id = ?",
+                    [now, now, existing["id"]],
+                )
             return None
         added, removed = word_changes(existing["body"] or "", article.body)
         self.db["article_versions"].insert(
@@ -362,12 +410,15 @@ class Store:
                 "content_hash": existing["content_hash"],
                 "fetched_at": existing["last_fetched_at"], "superseded_at": now,
                 "words_added": added, "words_removed": removed,
+                "superseded_by": None if refetched else "reextract",
             }
         )
         record = _article_record(article)
         # The first URL that named the article stays its key; the site's canonical may move.
         record.pop("canonical_url")
-        record.update(last_seen_at=now, last_fetched_at=now, version=existing["version"] + 1)
+        record.update(version=existing["version"] + 1)
+        if refetched:
+            record.update(last_seen_at=now, last_fetched_at=now)
         assignments = ", ".join(f"{column} = ?" for column in record)
         self.db.execute(
             f"UPDATE articles SET {assignments} WHERE id = ?", [*record.values(), existing["id"]]

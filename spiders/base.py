@@ -32,6 +32,7 @@ from crawler.charset import decode_html
 from crawler.config import Source
 from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
+from crawler.pages import PageArchive
 from crawler.storage import HttpValidators, Store, iso
 from crawler.urls import amp_to_canonical_guess, canonicalize
 
@@ -56,6 +57,9 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(source.domains)
         self.tz = ZoneInfo(source.timezone) if source.timezone else None
         self.catalog: Store | None = None
+        # Where fetched article pages are kept (WARC files beside the database); None in
+        # a `veille worker`, which has no database and keeps no page.
+        self.pages: PageArchive | None = None
         # Validators of the URLs polled in this run, saved by `spider_closed` if it was clean.
         self.polled: dict[str, HttpValidators] = {}
 
@@ -65,6 +69,7 @@ class SourceSpider(scrapy.Spider):
         if spider.tz is None:
             spider.tz = ZoneInfo(crawler.settings.get("VEILLE_TIMEZONE", "UTC"))
         spider.catalog = Store.open(crawler.settings["VEILLE_DB"])
+        spider.pages = PageArchive.beside(crawler.settings["VEILLE_DB"])
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
@@ -197,6 +202,7 @@ class SourceSpider(scrapy.Spider):
             redirect_urls=tuple(response.meta.get("redirect_urls", ())),
             extracted=extracted, fallback_topic=self.source.topic,
             default_language=self.source.language,
+            page=self.pages.keep_response(response) if self.pages is not None else None,
         )
 
     # -- failures ------------------------------------------------------------------------
