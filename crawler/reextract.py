@@ -68,7 +68,7 @@ class _Stored:
     source_id: str
     title: str | None
     topic: str | None
-    published: str | None  # with the site's offset if known, else UTC
+    published: str | None  # published_local: the time the site (or its listing) gave
     page: PageRef | None
 
 
@@ -143,7 +143,7 @@ def _articles(store: Store, source_id: str, since: str | None) -> Iterator[_Stor
             params.append(since)
         rows = store.db.execute(
             "SELECT a.id, a.canonical_url, a.title, a.topic, "
-            "coalesce(a.published_local, a.published_at), p.file, p.byte_offset, p.record_id "
+            "a.published_local, p.file, p.byte_offset, p.record_id "
             "FROM articles a LEFT JOIN article_pages p "
             "ON p.article_id = a.id AND p.version = a.version "
             f"WHERE a.source_id = ? AND a.id > ? {where} ORDER BY a.id LIMIT {BATCH}",
