@@ -339,6 +339,11 @@ class Store:
     def _insert(self, article: StoredArticle, now: str) -> int:
         record = _article_record(article)
         record.update(first_seen_at=now, last_seen_at=now, last_fetched_at=now, version=1)
+        if record["published_at"] is None:
+            # No believable time from the page or its listing (none, or one in the future
+            # that extraction refused): the first sighting dates it. published_local stays
+            # empty, which says the site gave no time.
+            record["published_at"] = now
         cursor = self.db.execute(
             f"INSERT INTO articles ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
             list(record.values()),
@@ -416,6 +421,9 @@ class Store:
         record = _article_record(article)
         # The first URL that named the article stays its key; the site's canonical may move.
         record.pop("canonical_url")
+        if record["published_at"] is None:  # a version without a time keeps the known one
+            record.pop("published_at")
+            record.pop("published_local")
         record.update(version=existing["version"] + 1)
         if refetched:
             record.update(last_seen_at=now, last_fetched_at=now)

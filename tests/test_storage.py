@@ -170,3 +170,18 @@ def test_stale_runs_are_marked_interrupted(store):
 
 def test_word_changes():
     assert word_changes("a b c d", "a b x d e") == (2, 1)
+
+
+def test_an_article_without_a_believable_time_is_dated_by_its_first_sighting(store, clock):
+    """No time from the page or its listing (or a future one that extraction refused):
+    published_at is the first sighting, published_local stays empty; a later version
+    without a time keeps it."""
+    result = store.save_article(article(published_at=None, published_local=None))
+    row = store.db["articles"].get(result.article_id)
+    assert row["published_at"] == row["first_seen_at"] == "2026-11-20T12:00:00Z"
+    assert row["published_local"] is None
+    clock.advance(90)
+    store.save_article(article(body=BODY + " An added line.", published_at=None,
+                               published_local=None))
+    row = store.db["articles"].get(result.article_id)
+    assert row["version"] == 2 and row["published_at"] == "2026-11-20T12:00:00Z"
