@@ -153,9 +153,9 @@ PARAGRAPH = ("Ceasefire observers said on Sunday that both sides had pulled back
 def test_a_page_without_article_text_is_stored_with_a_warning_and_counted(mini_site, tmp_path):
     html = {"Content-Type": "text/html; charset=utf-8"}
     mini_site.overrides[SHORT] = (200, html, (
-        "<html><head><title>Video: the river crossing at dawn</title></head><body><article>"
-        "<h1>Video: the river crossing at dawn</h1><p>Watch the first convoy cross the "
-        "repaired bridge.</p></article></body></html>").encode())
+        b"<html><head><title>Video: the river crossing at dawn</title></head><body><article>"
+        b"<h1>Video: the river crossing at dawn</h1><p>Watch the first convoy cross the "
+        b"repaired bridge.</p></article></body></html>"))
     mini_site.overrides[EMPTY] = (200, html, b"<html><head></head><body></body></html>")
     mini_site.overrides[BROKEN] = (200, html, (
         "<html><head><title>Observers report pullback</title>"
