@@ -4,8 +4,10 @@ beside `trafilatura.extract` in its modes, in the same run, on the same pages.
 Body: 4-word shingle F1 of mean precision and recall against Readability.js's extraction
 (see bench/corpus.py), over all pages and over the news pages alone, and the pages left
 empty where the reference has text. CPU: process time per page, median over `repeats`
-passes after a warm-up pass, so imports and first-call set-ups are not counted.
-Metadata: per-field accuracy against expected-metadata.json (bench/metadata_eval.py).
+passes after a warm-up, so imports and first-call set-ups are not counted.
+Metadata: per-field accuracy against expected-metadata.json (bench/metadata_eval.py). The
+extractors take turns page by page, so that a change in the machine's speed during the run
+weighs on all of them alike.
 
     python -m bench extraction
 """
@@ -19,6 +21,7 @@ from collections.abc import Callable
 import trafilatura
 
 from bench.corpus import (
+    LOW_CAUSES,
     PAGE_URL,
     REFERENCE_WRONG,
     Case,
@@ -49,29 +52,40 @@ TITLE_ACCURACY_MIN = 0.90
 LOW_F1 = 0.8
 
 
-def measure(pages: list[Case], extract: Callable[[str], str], repeats: int) -> dict:
-    """Scores and CPU per page of one extractor over `pages`."""
-    for case in pages[:3]:
-        extract(case.html)  # warm-up: lazy imports, model loads
-    cpu_runs = []
-    outputs: dict[str, str] = {}
+def measure(pages: list[Case], repeats: int) -> dict[str, dict]:
+    """Scores and CPU per page of every extractor over `pages`.
+
+    The extractors take turns page by page (not one after the other over the corpus), so a
+    machine that slows down or speeds up during the run weighs on all of them alike.
+    """
+    for case in pages[:3]:  # warm-up: lazy imports, model loads
+        for extract in EXTRACTORS.values():
+            extract(case.html)
+    cpu_runs: dict[str, list[float]] = {name: [] for name in EXTRACTORS}
+    outputs: dict[str, dict[str, str]] = {name: {} for name in EXTRACTORS}
     for _ in range(max(1, repeats)):
-        total = 0.0
+        totals = dict.fromkeys(EXTRACTORS, 0.0)
         for case in pages:
-            started = time.process_time()
-            outputs[case.name] = extract(case.html)
-            total += time.process_time() - started
-        cpu_runs.append(total / len(pages))
-    rows = {case.name: precision_recall(outputs[case.name], case.reference) for case in pages}
+            for name, extract in EXTRACTORS.items():
+                started = time.process_time()
+                outputs[name][case.name] = extract(case.html)
+                totals[name] += time.process_time() - started
+        for name, total in totals.items():
+            cpu_runs[name].append(total / len(pages))
     news = {case.name for case in pages if case.news}
-    return {
-        "all": body_scores(rows.values()),
-        "news": body_scores(v for k, v in rows.items() if k in news),
-        "cpu_ms": 1000 * statistics.median(cpu_runs),
-        "empty": sorted(case.name for case in pages
-                        if not outputs[case.name].strip() and case.reference.strip()),
-        "rows": rows,
-    }
+    results = {}
+    for name in EXTRACTORS:
+        rows = {case.name: precision_recall(outputs[name][case.name], case.reference)
+                for case in pages}
+        results[name] = {
+            "all": body_scores(rows.values()),
+            "news": body_scores(v for k, v in rows.items() if k in news),
+            "cpu_ms": 1000 * statistics.median(cpu_runs[name]),
+            "empty": sorted(case.name for case in pages
+                            if not outputs[name][case.name].strip() and case.reference.strip()),
+            "rows": rows,
+        }
+    return results
 
 
 def evaluate(repeats: int = 3, pages: list[Case] | None = None) -> dict:
@@ -79,7 +93,7 @@ def evaluate(repeats: int = 3, pages: list[Case] | None = None) -> dict:
     pages = cases() if pages is None else pages
     if not pages:
         raise SystemExit("bench extraction: ../shared/corpus/readability not found")
-    results = {name: measure(pages, extract, repeats) for name, extract in EXTRACTORS.items()}
+    results = measure(pages, repeats)
     ours = results[VEILLE]
     trafilatura_modes = [name for name in results if name != VEILLE]
     best = {scope: max(results[n][scope]["f1"] for n in trafilatura_modes)
@@ -133,7 +147,8 @@ def report(outcome: dict) -> None:
         print(f"  {state:<8} {name}: {value:.3f} (bound {bound:.3f})")
     print(f"\nPages under {LOW_F1} body F1 (Veille):")
     for name, score in outcome["low"]:
-        print(f"  {name:<36} {score:.2f}  {REFERENCE_WRONG.get(name, '')}")
+        why = REFERENCE_WRONG.get(name) or LOW_CAUSES.get(name, "")
+        print(f"  {name:<40} {score:.2f}  {why}")
     anchor = outcome["results"][ANCHOR]["rows"]
     ours = outcome["results"][VEILLE]["rows"]
     print("\nPages whose reference is wrong or keeps boilerplate (F1 Veille / trafilatura):")
