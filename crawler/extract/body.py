@@ -51,6 +51,10 @@ BOILERPLATE_WORDS = frozenset({
 WIDGET_WORDS = frozenset({
     "gallery", "slideshow", "carousel", "diaporama", "outbrain", "taboola", "comments",
 })
+# Of those, photo galleries are pruned only when they carry a title of their own ("Business
+# news in pictures"): a feature beside the story. Without one they show the story's own
+# photos, and their captions are the story's.
+PHOTO_WORDS = frozenset({"gallery", "slideshow", "carousel", "diaporama"})
 # Never pruned, whatever their classes say: the page's frame and the article node itself.
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 # A block holding this share of the page's paragraphs is content, not a widget in it.
@@ -115,7 +119,8 @@ def _class_pattern(words: frozenset[str]) -> re.Pattern[str]:
 
 
 _BOILERPLATE_RE = _class_pattern(BOILERPLATE_WORDS)
-_WIDGET_RE = _class_pattern(WIDGET_WORDS)
+_WIDGET_RE = _class_pattern(WIDGET_WORDS - PHOTO_WORDS)
+_PHOTO_RE = _class_pattern(PHOTO_WORDS)
 
 
 def is_boilerplate_class(value: str | None, pattern: re.Pattern[str] = _BOILERPLATE_RE) -> bool:
@@ -128,6 +133,8 @@ def _kind(cls: str | None, ident: str | None) -> str | None:
     names = f"{cls or ''} {ident or ''}"
     if _WIDGET_RE.search(names):
         return "widget"
+    if _PHOTO_RE.search(names):
+        return "photos"
     if _BOILERPLATE_RE.search(names):
         return "boilerplate"
     return None
@@ -200,6 +207,8 @@ def _labelled_widgets(root: HtmlElement) -> list[HtmlElement]:
 def _guarded(element: HtmlElement, paragraphs: int, kind: str) -> bool:
     if element.find(".//article") is not None or element.find(".//main") is not None:
         return True
+    if kind == "photos":
+        return element.find(".//h2") is None and element.find(".//h3") is None
     if kind != "boilerplate":  # hidden: what no reader sees is no text of the article
         return False
     held = sum(1 for _ in element.iterfind(".//p"))
