@@ -32,12 +32,14 @@ BROKEN_LD = '<script type="application/ld+json">{"@type": "NewsArticle", "headli
     [
         (BROKEN_LD, "broken JSON-LD (block 1)"),
         (GOOD_LD + BROKEN_LD, "broken JSON-LD (block 2)"),
+        ('<script type="text/javascript">var a = 1;</script>' + BROKEN_LD,
+         "broken JSON-LD (block 1)"),
         ('<script type="application/ld+json">' + "[" * 100_000 + "</script>",
          "broken JSON-LD (block 1)"),
         ('<script type="application/ld+json"><!-- {"a": 1} --> nonsense</script>',
          "broken JSON-LD (block 1)"),
     ],
-    ids=["truncated", "second-block", "nested-100000", "comment-and-garbage"],
+    ids=["truncated", "second-block", "after-a-script", "nested-100000", "comment-and-garbage"],
 )
 def test_broken_json_ld_is_one_warning_and_the_article_survives(
     head: str, expected: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture

@@ -112,6 +112,7 @@ def _jsonld_text(script: HtmlElement) -> str:
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:200] or type(err).__name__
 
+
 def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -> T | None:
     """Return the first non-empty candidate value, logging which source supplied it."""
     for source, getter in candidates:
@@ -146,9 +147,11 @@ class Page:
     def _jsonld_items(self) -> list[Any]:
         """JSON-LD objects block by block: one broken block costs only itself, and says so."""
         items: list[Any] = []
-        for number, script in enumerate(self.root.iterfind(".//script[@type]"), 1):
-            if script.get("type", "").strip().lower() != "application/ld+json":
-                continue
+        blocks = (
+            script for script in self.root.iterfind(".//script[@type]")
+            if script.get("type", "").strip().lower() == "application/ld+json"
+        )
+        for number, script in enumerate(blocks, 1):
             text = _jsonld_text(script)
             if not text:
                 continue
