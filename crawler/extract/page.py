@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -113,6 +112,20 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:200] or type(err).__name__
 
 
+def _once(method: Callable[[Page], T]) -> Callable[[Page], T]:
+    """A reader computed once per page, kept on the page (functools.cache would keep every
+    page, tree included, alive for the life of the process)."""
+    name = method.__name__
+
+    def read(page: Page) -> T:
+        if name not in page.memo:
+            page.memo[name] = method(page)
+        return page.memo[name]
+
+    read.__doc__ = method.__doc__
+    return read
+
+
 def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -> T | None:
     """Return the first non-empty candidate value, logging which source supplied it."""
     for source, getter in candidates:
@@ -133,6 +146,7 @@ class Page:
         self.tz = tz
         # Defects to report (one line each): broken JSON-LD, dates refused...
         self.warnings: list[str] = []
+        self.memo: dict[str, Any] = {}  # what `_once` readers found
         # Parsed once, the way trafilatura parses (repairs, no comments): every reader,
         # trafilatura included, works from this tree.
         self.root = _parse(html, url, self.warnings)
@@ -403,7 +417,7 @@ class Page:
             ],
         )
 
-    @functools.cache  # noqa: B019 (a Page lives for one extraction)
+    @_once
     def lead(self) -> str | None:
         return pick(
             "lead",
@@ -416,7 +430,7 @@ class Page:
             ],
         )
 
-    @functools.cache  # noqa: B019 (a Page lives for one extraction)
+    @_once
     def chapo(self) -> str | None:
         """The standfirst shown on the page, if the markup names it as such."""
         for node in self._classed(_CHAPO_CLASS_RE, tags=_CHAPO_TAGS):
