@@ -100,3 +100,16 @@ def test_json_ld_in_a_cdata_wrapper_is_read() -> None:
 def test_a_clean_page_has_no_warning() -> None:
     article = extract_article(page(GOOD_LD), "https://port.example/news/c")
     assert article.warnings == ()
+
+
+def test_no_page_outlives_its_extraction() -> None:
+    """A crawl extracts thousands of pages in one process: none may stay referenced (a
+    method cache once kept every page and its tree alive)."""
+    import gc
+
+    from crawler.extract.page import Page
+
+    for n in range(3):
+        extract_article(page(GOOD_LD), f"https://port.example/news/{n}")
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, Page)]
