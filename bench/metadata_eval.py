@@ -50,10 +50,7 @@ from crawler.extract import extract_article
 from crawler.extract.text import clean_text
 from crawler.extract.titles import editorial_title, read_clues
 
-# The corpus sits beside the checkout (../shared/corpus), on a developer's machine and in CI.
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "readability"
-# The URL Readability's own tests give these pages.
-PAGE_URL = "http://fakehost/test/page.html"
+CORPUS, PAGE_URL = corpus.CORPUS, corpus.PAGE_URL
 FIELDS = ("title", "byline", "language", "published")
 
 # Readability's own test cases (bench/corpus.py), set aside from the figures.

@@ -15,10 +15,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crawler.config import PROJECT_ROOT
+from bench.corpus import CORPUS
 from crawler.pages import PageArchive
 
-CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "readability"
 HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"), ("Date", "Fri, 20 Nov 2026 08:15:00 GMT"),
     ("Server", "nginx"), ("Cache-Control", "max-age=60"),

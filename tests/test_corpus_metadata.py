@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.corpus import CORPUS
 from bench.metadata_eval import REFERENCE_WRONG, SYNTHETIC, evaluate, has_markup
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "readability"
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 

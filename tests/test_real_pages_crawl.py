@@ -14,6 +14,7 @@ import pytest
 from conftest import crawl, rows, veille, write_config
 from scrapy.utils.test import get_crawler
 
+from bench.corpus import CORPUS
 from crawler.charset import decode_html
 from crawler.demo import SiteServer
 from crawler.extract import extract_article
@@ -22,7 +23,6 @@ from crawler.normalize import content_hash, normalize_article
 from crawler.pipelines import MIN_ARTICLE_WORDS, NO_TEXT, StorePipeline, text_words
 from crawler.storage import Store
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "readability"
 PAGES = sorted(p.parent.name for p in CORPUS.glob("*/source.html")) if CORPUS.is_dir() else []
 SUMMARY = re.compile(r"^corpus\s+(\S+)\s+(\d+) new\s+(\d+) updated\s+(\d+) unchanged\s+"
                      r"(\d+) errors(?:, (\d+) without article text)?(?:, (\d+) warnings?)?",
