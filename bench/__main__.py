@@ -19,6 +19,7 @@ from bench import (
     extraction,
     idle_poll,
     memory,
+    overlap,
     polls,
     scale_out,
 )
@@ -44,6 +45,8 @@ BENCHMARKS = {
                 archive.run),
     "memory": ("Peak RSS (MB) of the 130-real-page crawl; daemon over 300 idle polls",
                memory.run),
+    "overlap": ("6 overlapping sources of one site (listing, 4 topic listings, feed), 150 "
+                "real-page articles: article fetches per stored article", overlap.run),
     "scale_out": ("Scale-out over Redis, 1,000 articles: articles/s end to end, 3 workers + "
                   "ingester", scale_out.run),
 }
