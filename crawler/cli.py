@@ -164,21 +164,29 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
             continue
         line = (f"{s.source_id:<{width}}  {s.status:<11} {s.new:>4} new {s.updated:>4} updated "
                 f"{s.unchanged:>4} unchanged {s.errors:>3} errors"
-                f"{_warning_counts(s.no_text, s.other_warnings)}  ({s.requests} requests)")
+                f"{_warning_counts(s.no_text, s.other_warnings)}"
+                f"{_elsewhere(s.fetched_elsewhere)}  ({s.requests} requests)")
         if s.message:
             line += f"  {s.message}"
         click.echo(line)
     failed = [s for s in summaries if s.failed]
     total = {k: sum(getattr(s, k) for s in summaries)
              for k in ("new", "updated", "unchanged", "errors", "requests", "alerts",
-                       "no_text", "other_warnings")}
+                       "no_text", "other_warnings", "fetched_elsewhere")}
     seconds = summaries[0].seconds
     click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
                f"{total['updated']} updated, {total['unchanged']} unchanged, "
                f"{total['errors']} errors"
-               f"{_warning_counts(total['no_text'], total['other_warnings'])}, "
+               f"{_warning_counts(total['no_text'], total['other_warnings'])}"
+               f"{_elsewhere(total['fetched_elsewhere'])}, "
                f"{total['requests']} requests in {seconds:.1f} s; "
                f"{total['alerts']} alerts queued -> {obj.db_file}")
+
+
+def _elsewhere(count: int) -> str:
+    """", 12 fetched by another source": links of a source that another source's run
+    fetched in the same crawl (one fetch per article; both sources list the article)."""
+    return f", {count} fetched by another source" if count else ""
 
 
 def _warning_counts(no_text: int, others: int) -> str:

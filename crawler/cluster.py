@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import redis
 
 from crawler import wire
 from crawler.config import RedisSettings
-from crawler.storage import HttpValidators, KnownArticle
+from crawler.storage import DEAD, FETCH, UNCHANGED, HttpValidators, KnownArticle, Link
 
 LOGGER = logging.getLogger(__name__)
 
@@ -269,6 +269,23 @@ class RedisCatalog:
     def failed_for_good(self, url: str) -> bool:
         at = self.cluster.client.zscore(self.keys.dead, url)
         return at is not None and at >= time.time() - self.dead_days * 86400
+
+    def list_links(self, source_id: str, run_id: int,
+                   links: Sequence[Link]) -> list[tuple[str, str | None]]:
+        """What `Store.list_links` answers, from Redis: the ingester records the listing
+        (provenance) from a "listing" event; no claims, as the workers' shared duplicate
+        filter makes one fetch of each link."""
+        if links:
+            self.cluster.push_event("listing", run_id, (source_id, tuple(links)))
+        verdicts = []
+        for link in links:
+            known = self.known(link.url) or (self.known(link.alias) if link.alias else None)
+            if known is not None:
+                unchanged = (link.listed_at or "") <= (known.latest_time or "")
+                verdicts.append((UNCHANGED if unchanged else FETCH, known.latest_time))
+            else:
+                verdicts.append((DEAD if self.failed_for_good(link.url) else FETCH, None))
+        return verdicts
 
     def save_run_validators(self, run_id: int, polled: Mapping[str, HttpValidators]) -> None:
         if polled:

@@ -35,7 +35,7 @@ from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
 from crawler.runs import pid_alive
 from crawler.schema import write_transaction
-from crawler.storage import KNOWN_SQL, HttpValidators, Prepared, Store, StoredArticle
+from crawler.storage import KNOWN_SQL, HttpValidators, Link, Prepared, Store, StoredArticle
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")
@@ -136,6 +136,8 @@ class Ingester:
                     self.save_article(store, run_id, wire.loads(fields["data"]), prepared)
                 elif kind == "error":
                     self.save_error(store, run_id, wire.loads(fields["data"]))
+                elif kind == "listing":
+                    self.save_listing(store, wire.loads(fields["data"]))
                 elif kind == "run-done":
                     self.finish_run(store, run_id, json.loads(fields["data"]))
                 else:
@@ -169,6 +171,13 @@ class Ingester:
                     "+ 1, alerts = coalesce(alerts, 0) + ? WHERE id = ?",
                     [result.alerts, run_id])
         self.publish_known(store, result.article_id)
+
+    def save_listing(self, store: Store, listing: Any) -> None:
+        """A listing page's links, for provenance (`Store.record_listing`)."""
+        source_id, links = listing
+        if not isinstance(source_id, str) or not all(isinstance(x, Link) for x in links):
+            raise TypeError("a listing event holds something else than (source, links)")
+        store.record_listing(source_id, links)
 
     def save_error(self, store: Store, run_id: int | None, error: Any) -> None:
         if not isinstance(error, FetchErrorItem):

@@ -10,6 +10,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.asyncio import sleep
@@ -18,6 +19,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from crawler.items import FetchErrorItem
 from crawler.storage import Store
+from crawler.urls import canonicalize
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +42,40 @@ class RetryBackoffMiddleware:
         retries = request.meta.get("retry_times", 0)
         if retries and self.base_delay > 0:
             await sleep(self.base_delay * 2 ** (retries - 1))
+
+
+class FetchedElsewhere(IgnoreRequest):
+    """An article page left to the run of another source, which fetches it this crawl."""
+
+
+class OneFetchMiddleware:
+    """One fetch per article per crawl, checked again as each article request goes out.
+
+    A source's spider claims each new link when it reads its listing (`Store.list_links`).
+    By the time the request is downloaded, or when a redirect leads elsewhere, another
+    source's run may have stored the same article under another URL (a canonical or AMP
+    alias), or may hold the claim on the URL the redirect leads to: the request is then
+    dropped with `FetchedElsewhere`, which the spider counts, and no page is downloaded.
+    Only on a single machine: `veille worker`s share a duplicate filter instead.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OneFetchMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        link = request.meta.get("veille_link")
+        spider = self.crawler.spider
+        if link is None or getattr(spider, "catalog", None) is None:
+            return
+        url = canonicalize(request.url)
+        run_id = self.crawler.stats.get_value("veille/run_id")
+        if spider.catalog.fetched_elsewhere(url, spider.source.id, run_id,
+                                            claimed=url == link.key):
+            raise FetchedElsewhere(f"another source fetches {url} in this crawl")
 
 
 class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from crawler.config import Conflict, Subscription
-from crawler.matching import Match, Matcher
+from crawler.matching import FIELDS, Match, Matcher
 from crawler.schema import write_transaction
 
 if TYPE_CHECKING:
@@ -117,21 +117,27 @@ class Outbox:
         self, db: sqlite_utils.Database, article_id: int, outcome: str,
         article: StoredArticle, now: str, story_id: int | None = None,
         change: Change | None = None, matches: list[Match] | None = None,
+        listed_by: Mapping[str, str | None] | None = None,
     ) -> list[int]:
         """Store the article's matches; queue alerts for a new story, and for a substantial
         update to subscriptions that asked for updates.
 
         Must run inside the transaction that saved the article. Returns the ids of the
         alerts queued. `matches`, if given, were computed already (under this matcher).
+        `listed_by`: every source that listed the article so far, with the topic label its
+        listing gave (article_sources): each label can name a conflict, and a subscription
+        limited to some sources follows the article if any of them listed it.
         """
         if outcome == "unchanged":
             return []
+        listed_by = dict(listed_by or {article.source_id: None})
         if matches is None:
             matches = self.matcher.match(
                 title=article.title, lead=article.lead, body=article.body, topic=article.topic
             )
+        matches = self._with_labels(matches, listed_by.values(), article.topic)
         self.write_matches(db, article_id, matches, now)
-        if not matches or self._too_old(article, now):
+        if not matches or self._too_old(article.published_at, now):
             return []
         story = story_id if story_id is not None else article_id
         if outcome == "new":
@@ -146,20 +152,86 @@ class Outbox:
         queued = []
         for sub in self._active(db, now):
             wanted = [c for c in sub.conflicts if c in matched]
-            if not wanted or not _follows(sub, article) or (kind == "update" and not sub.updates):
+            if not wanted or not _follows(sub, listed_by, article.language) \
+                    or (kind == "update" and not sub.updates):
                 continue
-            # The unique dedup key makes this one alert per subscription per story: a later
-            # copy of the story from another source finds the key taken and adds nothing.
-            cursor = db.execute(
-                "INSERT INTO alerts (uid, subscription_id, article_id, story_id, kind, "
-                "dedup_key, conflicts, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(dedup_key) DO NOTHING",
-                [uuid.uuid4().hex, sub.id, article_id, story, kind,
-                 key.replace("{sub}", sub.id), _json(wanted), now],
-            )
-            if cursor.rowcount:
-                queued.append(int(cursor.lastrowid))
+            alert = self._queue(db, sub, article_id, story, kind, key, wanted, now)
+            if alert is not None:
+                queued.append(alert)
         return queued
+
+    def listed(self, db: sqlite_utils.Database, article_id: int, source_id: str,
+               topic: str | None, now: str) -> list[int]:
+        """A stored article was listed by one more source (`Store.list_links`): the same
+        alerts as if that source had stored it. Its label may match one more conflict
+        (kept in article_conflicts), and subscriptions limited to that source follow it
+        now. Alerts are "new" alerts, keyed by story as ever, so none is sent twice; only
+        subscriptions that existed when the article was first stored are considered.
+        Returns the ids of the alerts queued.
+        """
+        labelled = self.matcher.match(title=None, lead=None, body=None, topic=topic) \
+            if topic else []
+        if not labelled and not any(source_id in sub.sources for sub in self.subscriptions):
+            return []
+        row = db.execute(
+            "SELECT story_id, language, published_at, first_seen_at FROM articles "
+            "WHERE id = ?", [article_id]).fetchone()
+        if row is None:
+            return []
+        story_id, language, published_at, first_seen = row
+        matches = [
+            Match(r[0], r[1], r[2], r[4], tuple(json.loads(r[3] or "[]")))
+            for r in db.execute(
+                "SELECT conflict_id, alias, field, fields, score FROM article_conflicts "
+                "WHERE article_id = ?", [article_id]).fetchall()
+        ]
+        merged = self._with_labels(matches, (topic,), None)
+        if merged != matches:
+            self.write_matches(db, article_id, merged, now)
+        if not merged or self._too_old(published_at, now):
+            return []
+        before = {m.conflict_id for m in matches}
+        gained = {m.conflict_id for m in merged} - before
+        listed_by = dict(db.execute(
+            "SELECT source_id, topic FROM article_sources WHERE article_id = ?",
+            [article_id]).fetchall())
+        matched = {m.conflict_id for m in merged}
+        story = story_id if story_id is not None else article_id
+        queued = []
+        for sub in self._active(db, first_seen):
+            # Only what this listing changed: a conflict it added, or a source it added.
+            if source_id not in sub.sources and not gained.intersection(sub.conflicts):
+                continue
+            wanted = [c for c in sub.conflicts if c in matched]
+            if not wanted or not _follows(sub, listed_by, language):
+                continue
+            alert = self._queue(db, sub, article_id, story, "new", f"new:{{sub}}:{story}",
+                                wanted, now)
+            if alert is not None:
+                queued.append(alert)
+        return queued
+
+    def _queue(self, db: sqlite_utils.Database, sub: Subscription, article_id: int,
+               story: int, kind: str, key: str, conflicts: list[str], now: str) -> int | None:
+        # The unique dedup key makes this one alert per subscription per story: a later
+        # copy of the story from another source finds the key taken and adds nothing.
+        cursor = db.execute(
+            "INSERT INTO alerts (uid, subscription_id, article_id, story_id, kind, "
+            "dedup_key, conflicts, status, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(dedup_key) DO NOTHING",
+            [uuid.uuid4().hex, sub.id, article_id, story, kind,
+             key.replace("{sub}", sub.id), _json(conflicts), now],
+        )
+        return int(cursor.lastrowid) if cursor.rowcount else None
+
+    def _with_labels(self, matches: list[Match], labels: Iterable[str | None],
+                     matched_label: str | None) -> list[Match]:
+        """`matches` with the conflicts that the listings' topic labels name (other than
+        `matched_label`, which `matches` already looked at): a label equal to one of a
+        conflict's `topics` counts as a topic match, as the article's own label does."""
+        extra = [m for label in dict.fromkeys(labels) if label and label != matched_label
+                 for m in self.matcher.match(title=None, lead=None, body=None, topic=label)]
+        return with_topic_matches(matches, extra) if extra else matches
 
     def write_matches(
         self, db: sqlite_utils.Database, article_id: int, matches: Iterable[Match], now: str
@@ -207,11 +279,11 @@ class Outbox:
                 report.flagged += len({a for a, _ in after})
         return report
 
-    def _too_old(self, article: StoredArticle, now: str) -> bool:
-        if self.max_age is None or not article.published_at:
+    def _too_old(self, published_at: str | None, now: str) -> bool:
+        if self.max_age is None or not published_at:
             return False
         moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - self.max_age
-        return article.published_at < moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return published_at < moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _active(self, db: sqlite_utils.Database, now: str) -> list[Subscription]:
         # Only subscriptions the database already knew: one first seen later than this
@@ -225,12 +297,31 @@ class Outbox:
         return [s for s in self.subscriptions if s.id in known]
 
 
-def _follows(sub: Subscription, article: StoredArticle) -> bool:
-    if sub.sources and article.source_id not in sub.sources:
+def _follows(sub: Subscription, listed_by: Iterable[str], language: str | None) -> bool:
+    """Whether `sub` follows an article listed by the sources `listed_by`, in `language`."""
+    if sub.sources and not set(sub.sources).intersection(listed_by):
         return False
-    if sub.languages and (article.language or "").lower()[:2] not in sub.languages:
+    if sub.languages and (language or "").lower()[:2] not in sub.languages:
         return False
     return True
+
+
+def with_topic_matches(matches: list[Match], labelled: Iterable[Match]) -> list[Match]:
+    """Merge topic-label matches (field "topic", score 1.0) into an article's matches: a
+    conflict found only by a label is added; one found in the lead or body is found by
+    its label first (as `Matcher.match` ranks fields); one in the title keeps it first."""
+    by_id = {m.conflict_id: m for m in matches}
+    for label in labelled:
+        match = by_id.get(label.conflict_id)
+        if match is None:
+            by_id[label.conflict_id] = label
+        elif "topic" not in match.fields:
+            fields = tuple(f for f in FIELDS if f in match.fields or f == "topic")
+            by_id[label.conflict_id] = (
+                replace(match, fields=fields) if fields[0] != "topic"
+                else replace(label, fields=fields)
+            )
+    return list(by_id.values())
 
 
 def _json(values: Iterable[str]) -> str:

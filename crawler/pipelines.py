@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.settings import Settings
 
 from crawler.config import StorySettings
 from crawler.items import ArticleItem, FetchErrorItem
@@ -63,6 +64,18 @@ def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
     return warnings
 
 
+def open_store(settings: Settings) -> Store:
+    """The crawl's database with its alert outbox and story index, from Scrapy settings
+    (`crawler.runner.scrapy_settings`): the store pipeline's, and the spiders', whose
+    listings can owe an alert too (`Store.list_links`)."""
+    stories: StorySettings = settings["VEILLE_STORIES"] or StorySettings()
+    outbox = Outbox(settings.getlist("VEILLE_CONFLICTS"),
+                    settings.getlist("VEILLE_SUBSCRIPTIONS"),
+                    settings.getfloat("VEILLE_ALERT_MAX_AGE") or None,
+                    update_threshold=stories.update_threshold)
+    return Store.open(settings["VEILLE_DB"], outbox=outbox, stories=StoryIndex(stories))
+
+
 class NormalizePipeline:
     """Extracted page -> normalized record; a page with neither title nor article text is
     not stored and becomes a warning (one with a title is stored: see `article_warnings`)."""
@@ -101,14 +114,7 @@ class StorePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        settings = self.crawler.settings
-        stories: StorySettings = settings["VEILLE_STORIES"] or StorySettings()
-        outbox = Outbox(settings.getlist("VEILLE_CONFLICTS"),
-                        settings.getlist("VEILLE_SUBSCRIPTIONS"),
-                        settings.getfloat("VEILLE_ALERT_MAX_AGE") or None,
-                        update_threshold=stories.update_threshold)
-        self.store = Store.open(settings["VEILLE_DB"], outbox=outbox,
-                                stories=StoryIndex(stories))
+        self.store = open_store(self.crawler.settings)
 
     def close_spider(self) -> None:
         if self.store is not None:

@@ -47,6 +47,8 @@ class RunSummary:
     seconds: float
     alerts: int = 0
     no_text: int = 0  # of the warnings, pages without article text (see crawler.pipelines)
+    # Links this source listed that another source's run fetched in the same crawl.
+    fetched_elsewhere: int = 0
 
     @property
     def failed(self) -> bool:
@@ -135,6 +137,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         # robots.txt kept between crawls (each crawl is a fresh process): a day by default.
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.middlewares.OneFetchMiddleware": 50,
             "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
         },
@@ -156,6 +159,7 @@ def crawl(
         sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
         # Copies are looked for within the story window: older band rows only cost space.
         prune(store.db, store.now(), config.stories.window_days)
+        store.prune_pending()
         stale = store.close_stale_runs(pid_alive)
         if stale:
             LOGGER.warning("%d earlier run(s) had been interrupted; marked as such", stale)
@@ -193,7 +197,7 @@ def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> Run
     return RunSummary(
         source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
         row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],
-        elapsed, row["alerts"], no_text,
+        elapsed, row["alerts"], no_text, row["fetched_elsewhere"] or 0,
     )
 
 

@@ -18,6 +18,7 @@ COUNTS = {
     "new": "veille/new", "updated": "veille/updated", "errors": "veille/errors",
     "warnings": "veille/warnings", "requests": "downloader/request_count",
     "pages_fetched": "response_received_count", "alerts": "veille/alerts",
+    "fetched_elsewhere": "veille/fetched_elsewhere",
 }
 
 

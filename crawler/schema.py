@@ -239,6 +239,88 @@ def m006_pages(db: sqlite_utils.Database) -> None:
     db["article_versions"].add_column("superseded_by", str)
 
 
+@MIGRATIONS()
+def m007_provenance(db: sqlite_utils.Database) -> None:
+    """Every source that listed each article (provenance), listings still waiting for their
+    article, the fetch claims that make one fetch per article per crawl, and the runs'
+    count of links another source fetched (see crawler/storage.py, `Store.list_links`)."""
+    # One row per (article, source): when the source's listing, feed or sitemap first and
+    # last showed the article, the topic label it gave it and the time it showed beside
+    # the link. An article belongs to every source that listed it, whatever the order.
+    db["article_sources"].create(
+        {"article_id": int, "source_id": str, "url": str, "topic": str, "listed_at": str,
+         "first_listed_at": str, "last_listed_at": str},
+        pk=("article_id", "source_id"),
+        foreign_keys=[("article_id", "articles", "id"), ("source_id", "sources", "id")],
+        not_null={"first_listed_at", "last_listed_at"},
+    )
+    db["article_sources"].create_index(["source_id", "article_id"])
+    # A link listed by a source whose article is not stored yet (another source's fetch
+    # of it is under way, or failed): attached to the article when it is stored.
+    db["pending_listings"].create(
+        {"url": str, "source_id": str, "topic": str, "listed_at": str,
+         "first_listed_at": str, "last_listed_at": str},
+        pk=("url", "source_id"), foreign_keys=[("source_id", "sources", "id")],
+        not_null={"first_listed_at", "last_listed_at"},
+    )
+    # An article URL being fetched by a run: no other run fetches it meanwhile. A run's
+    # claims go when it closes (or when a later crawl finds its process gone).
+    db["fetch_claims"].create(
+        {"url": str, "source_id": str, "run_id": int, "claimed_at": str},
+        pk="url", not_null={"source_id", "run_id", "claimed_at"},
+    )
+    db["fetch_claims"].create_index(["run_id"])
+    db["crawl_runs"].add_column("fetched_elsewhere", int, not_null_default=0)
+    # The record so far: each article belongs to the source that stored it, and to every
+    # source whose links to it were stored (article_urls.source_id).
+    db.execute(
+        "INSERT OR IGNORE INTO article_sources (article_id, source_id, url, topic, listed_at, "
+        "first_listed_at, last_listed_at) SELECT a.id, a.source_id, a.canonical_url, a.topic, "
+        "NULL, a.first_seen_at, a.last_seen_at FROM articles a"
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO article_sources (article_id, source_id, url, topic, listed_at, "
+        "first_listed_at, last_listed_at) SELECT u.article_id, u.source_id, min(u.url), "
+        "NULL, max(u.listed_at), min(u.first_seen_at), max(u.last_seen_at) "
+        "FROM article_urls u WHERE u.source_id IS NOT NULL GROUP BY u.article_id, u.source_id"
+    )
+    db.execute("DROP VIEW IF EXISTS articles_with_conflicts")
+    _articles_view(db)
+
+
+def _articles_view(db: sqlite_utils.Database) -> None:
+    # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
+    # counts articles per conflict, per source that listed them and per topic label; `day`
+    # falls back to the day Veille first saw an undated page. `source` is the source whose
+    # fetch stored the article.
+    db.create_view("articles_with_conflicts", """
+        SELECT a.id, a.published_at,
+               substr(coalesce(a.published_at, a.first_seen_at), 1, 10) AS day,
+               a.title, s.name AS source,
+               (SELECT json_group_array(name) FROM (
+                    SELECT so.name FROM article_sources p JOIN sources so ON so.id = p.source_id
+                    WHERE p.article_id = a.id ORDER BY so.name)) AS sources,
+               a.topic,
+               (SELECT json_group_array(topic) FROM (
+                    SELECT DISTINCT p.topic FROM article_sources p
+                    WHERE p.article_id = a.id AND p.topic IS NOT NULL ORDER BY p.topic))
+                    AS topics,
+               (SELECT json_group_array(name) FROM (
+                    SELECT c.name FROM article_conflicts ac
+                    JOIN conflicts c ON c.id = ac.conflict_id
+                    WHERE ac.article_id = a.id AND c.removed_at IS NULL
+                    ORDER BY ac.score DESC, c.name)) AS conflicts,
+               a.language, a.lead, a.canonical_url, a.authors, a.section, a.word_count,
+               a.version, a.updated_at, a.first_seen_at, a.story_id, a.source_id,
+               (SELECT json_group_array(conflict_id) FROM (
+                    SELECT ac.conflict_id FROM article_conflicts ac
+                    JOIN conflicts c ON c.id = ac.conflict_id
+                    WHERE ac.article_id = a.id AND c.removed_at IS NULL
+                    ORDER BY ac.score DESC, ac.conflict_id)) AS conflict_ids
+        FROM articles a JOIN sources s ON s.id = a.source_id
+    """)
+
+
 def _create_fts_triggers(db: sqlite_utils.Database) -> None:
     # sqlite-utils' own update trigger fires on every UPDATE; ours only when indexed text
     # changes, so that touching last_seen_at on a re-crawl does not rewrite the index.

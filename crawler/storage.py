@@ -60,6 +60,33 @@ class KnownArticle:
     canonical_url: str
     # The latest time the site showed for it: published, updated, or listed beside a link.
     latest_time: str | None
+    last_fetched_at: str | None = None  # when a crawl last fetched its page
+
+
+@dataclass(frozen=True)
+class Link:
+    """An article link as a source listed it (topic page, feed entry, sitemap entry).
+
+    `url` is canonical; `alias` is the URL the article likely has under another spelling
+    (the non-AMP page of an AMP link), which names the same fetch.
+    """
+
+    url: str
+    alias: str | None = None
+    topic: str | None = None  # the label the listing gives it
+    listed_at: str | None = None  # the time the listing shows beside it
+
+    @property
+    def key(self) -> str:
+        """The URL its fetch is claimed under: one claim for every spelling of a page."""
+        return self.alias or self.url
+
+
+# What a crawl does about a listed link (`Store.list_links`):
+FETCH = "fetch"  # new, or changed since the site last showed it: this run fetches it
+UNCHANGED = "unchanged"  # stored, and the site shows nothing newer: not fetched
+ELSEWHERE = "elsewhere"  # fetched (or being fetched) by another source's run this crawl
+DEAD = "dead"  # failed for good lately (404, 410, robots.txt): not fetched
 
 
 @dataclass(frozen=True)
@@ -188,8 +215,125 @@ class Store:
 
     def known(self, url: str) -> KnownArticle | None:
         """The stored article reached by this canonical URL, if any."""
-        row = self.db.execute(f"{KNOWN_SQL} WHERE u.url = ?", [url]).fetchone()
-        return KnownArticle(row[1], row[2], row[3] or None) if row else None
+        row = self.db.execute(
+            "SELECT a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
+            "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')), a.last_fetched_at "
+            "FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ?",
+            [url],
+        ).fetchone()
+        return KnownArticle(row[0], row[1], row[2] or None, row[3]) if row else None
+
+    # -- listings: provenance and one fetch per article per crawl ------------------------
+
+    def list_links(self, source_id: str, run_id: int,
+                   links: Iterable[Link]) -> list[tuple[str, str | None]]:
+        """Record that `source_id` lists `links`, and say what its run does about each:
+        (FETCH, UNCHANGED, ELSEWHERE or DEAD; the latest time the record holds for its
+        article, None if not stored), in one transaction for the whole listing page.
+
+        A stored article gains (or refreshes) its provenance row for this source at once;
+        a link not stored yet waits in pending_listings for its article. A link is fetched
+        by the first run to claim it: another run of this crawl (this process or another)
+        that holds its claim, or that stored its article since this run started, makes it
+        ELSEWHERE. A stored article is fetched again only when the listing shows a time
+        later than any the site showed for it before (the site says it changed).
+        """
+        now = self.now()
+        verdicts = []
+        with write_transaction(self.db):
+            started = self._run_started(run_id)
+            for link in links:
+                known = self._record_link(source_id, link, now)
+                latest = known.latest_time if known is not None else None
+                if known is not None:
+                    if (known.last_fetched_at or "") >= started:
+                        verdicts.append((ELSEWHERE, latest))
+                        continue
+                    if (link.listed_at or "") <= (latest or ""):
+                        verdicts.append((UNCHANGED, latest))
+                        continue
+                elif self.failed_for_good(link.url):
+                    verdicts.append((DEAD, None))
+                    continue
+                claimed = self._claim(link.key, source_id, run_id, now)
+                verdicts.append((FETCH if claimed else ELSEWHERE, latest))
+        return verdicts
+
+    def record_listing(self, source_id: str, links: Iterable[Link]) -> None:
+        """Record that `source_id` lists `links` (provenance only: the ingester's part of
+        `list_links`, for a `veille worker`'s listing; the workers' shared duplicate filter
+        makes one fetch of each)."""
+        now = self.now()
+        with write_transaction(self.db):
+            for link in links:
+                self._record_link(source_id, link, now)
+
+    def _record_link(self, source_id: str, link: Link, now: str) -> KnownArticle | None:
+        """The provenance row of a listed link (pending if its article is not stored);
+        its stored article, if any."""
+        known = self.known(link.url) or (self.known(link.alias) if link.alias else None)
+        if known is None:
+            self._add_pending(source_id, link, now)
+        elif self._add_provenance(known.id, source_id, link, now) and self.outbox is not None:
+            # Listed by one more source: its label may name a conflict, its subscribers
+            # may be owed the article.
+            self.outbox.listed(self.db, known.id, source_id, link.topic, now)
+        return known
+
+    def fetched_elsewhere(self, url: str, source_id: str, run_id: int,
+                          claimed: bool = False) -> bool:
+        """Whether an article request about to go out (`url`, canonical: a listed link, or
+        where a redirect led) is to be left to another run: its article was stored since
+        this run started (under another of its URLs), or its URL is claimed by another
+        running run. Otherwise this run claims the URL (unless `claimed` already)."""
+        known = self.known(url)
+        if known is not None and (known.last_fetched_at or "") >= self._run_started(run_id):
+            return True
+        if claimed:
+            return False
+        with write_transaction(self.db):
+            return not self._claim(url, source_id, run_id, self.now())
+
+    def _run_started(self, run_id: int) -> str:
+        row = self.db.execute("SELECT started_at FROM crawl_runs WHERE id = ?",
+                              [run_id]).fetchone()
+        return row[0] if row else self.now()
+
+    def _claim(self, url: str, source_id: str, run_id: int, now: str) -> bool:
+        """Claim the fetch of `url` for `run_id`; False if another running run holds it.
+        A claim left by a run that is no longer running is taken over."""
+        row = self.db.execute(
+            "INSERT INTO fetch_claims (url, source_id, run_id, claimed_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET source_id = excluded.source_id, "
+            "run_id = excluded.run_id, claimed_at = excluded.claimed_at "
+            "WHERE fetch_claims.run_id = excluded.run_id OR NOT EXISTS (SELECT 1 FROM "
+            "crawl_runs r WHERE r.id = fetch_claims.run_id AND r.status = 'running') "
+            "RETURNING run_id",
+            [url, source_id, run_id, now],
+        ).fetchone()
+        return row is not None
+
+    def _add_provenance(self, article_id: int, source_id: str, link: Link, now: str) -> bool:
+        """Upsert the (article, source) row; whether it is new."""
+        [first_listed] = self.db.execute(
+            "INSERT INTO article_sources (article_id, source_id, url, topic, listed_at, "
+            "first_listed_at, last_listed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(article_id, source_id) DO UPDATE SET last_listed_at = "
+            "excluded.last_listed_at, topic = coalesce(excluded.topic, topic), "
+            "listed_at = coalesce(excluded.listed_at, listed_at) RETURNING first_listed_at",
+            [article_id, source_id, link.url, link.topic, link.listed_at, now, now],
+        ).fetchone()
+        return first_listed == now
+
+    def _add_pending(self, source_id: str, link: Link, now: str) -> None:
+        self.db.execute(
+            "INSERT INTO pending_listings (url, source_id, topic, listed_at, first_listed_at, "
+            "last_listed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url, source_id) DO UPDATE "
+            "SET last_listed_at = excluded.last_listed_at, "
+            "topic = coalesce(excluded.topic, topic), "
+            "listed_at = coalesce(excluded.listed_at, listed_at)",
+            [link.key, source_id, link.topic, link.listed_at, now, now],
+        )
 
     def failed_for_good(self, url: str, days: float = 7.0) -> bool:
         """Whether fetching `url` recently failed in a way a retry will not fix.
@@ -298,7 +442,8 @@ class Store:
             elif by_text:
                 article_id, story_id = existing["id"], existing["story_id"]
                 self.db.execute(
-                    "UPDATE articles SET last_seen_at = ? WHERE id = ?", [now, article_id]
+                    "UPDATE articles SET last_seen_at = ?, last_fetched_at = ? WHERE id = ?",
+                    [now, now, article_id],
                 )
                 outcome = "unchanged"
             else:
@@ -308,15 +453,49 @@ class Store:
                 if change:
                     self.stories.refresh(self.db, article_id, fingerprint(), now)
             self._add_urls(article_id, article, now)
+            listed_by = self._attach_listings(article_id, article, now)
             if page is not None and not by_text:
                 self._record_page(article_id, page)
-            alerts = (
-                self.outbox.record(self.db, article_id, outcome, article, now,
-                                   story_id=story_id, change=change, matches=matches)
-                if self.outbox is not None else []
-            )
+            alerts = []
+            if self.outbox is not None:
+                alerts = self.outbox.record(
+                    self.db, article_id, outcome, article, now, story_id=story_id,
+                    change=change, matches=matches, listed_by=listed_by,
+                )
         return SaveResult(outcome, article_id, duplicate_of_other_url=by_text,
                           alerts=len(alerts), story_id=story_id, joined_story=joined)
+
+    def _attach_listings(self, article_id: int, article: StoredArticle,
+                         now: str) -> dict[str, str | None]:
+        """Give the article every source that listed one of its URLs (the pending
+        listings of other sources, and the source that fetched it), and return them all:
+        {source id: topic label}."""
+        urls = [url for url, _ in article.urls]
+        marks = ", ".join("?" * len(urls))
+        self.db.execute(
+            "INSERT INTO article_sources (article_id, source_id, url, topic, listed_at, "
+            "first_listed_at, last_listed_at) SELECT ?, source_id, min(url), max(topic), "
+            f"max(listed_at), min(first_listed_at), max(last_listed_at) FROM pending_listings "
+            f"WHERE url IN ({marks}) GROUP BY source_id "
+            "ON CONFLICT(article_id, source_id) DO UPDATE SET "
+            "last_listed_at = max(last_listed_at, excluded.last_listed_at), "
+            "topic = coalesce(topic, excluded.topic), "
+            "listed_at = coalesce(listed_at, excluded.listed_at)",
+            [article_id, *urls],
+        )
+        self.db.execute(f"DELETE FROM pending_listings WHERE url IN ({marks})", urls)
+        # The fetching source listed it too, even when no listing was recorded (a page
+        # handed over by a `veille worker` whose listing event was lost, a test).
+        self.db.execute(
+            "INSERT INTO article_sources (article_id, source_id, url, topic, listed_at, "
+            "first_listed_at, last_listed_at) VALUES (?, ?, ?, NULL, ?, ?, ?) "
+            "ON CONFLICT(article_id, source_id) DO NOTHING",
+            [article_id, article.source_id, article.listed_url or article.canonical_url,
+             article.listed_at, now, now],
+        )
+        return dict(self.db.execute(
+            "SELECT source_id, topic FROM article_sources WHERE article_id = ?", [article_id]
+        ).fetchall())
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         for url, _ in article.urls:
@@ -478,6 +657,8 @@ class Store:
                 run_id, {"ended_at": now, "status": status, "message": message, **counts}
             )
             source_id = self.db["crawl_runs"].get(run_id)["source_id"]
+            # What it had claimed and not fetched (failed, or stopped) is free again.
+            self.db.execute("DELETE FROM fetch_claims WHERE run_id = ?", [run_id])
             if status == "failed":
                 self.db.execute(
                     "UPDATE sources SET last_error = ?, last_error_at = ?, "
@@ -519,7 +700,16 @@ class Store:
                     {"status": "interrupted", "message": "the crawl process ended without "
                      "closing this run (killed or crashed)"},
                 )
+                self.db.execute("DELETE FROM fetch_claims WHERE run_id = ?", [run_id])
         return len(stale)
+
+    def prune_pending(self, days: float = 30.0) -> int:
+        """Forget listed links whose article was never stored (every fetch of them failed)
+        after `days`; a source that lists one again records it again."""
+        since = iso(self.clock() - timedelta(days=days))
+        with write_transaction(self.db):
+            return self.db.execute(
+                "DELETE FROM pending_listings WHERE last_listed_at < ?", [since]).rowcount
 
 
 def _article_record(article: StoredArticle) -> dict:

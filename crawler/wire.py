@@ -24,12 +24,13 @@ import numpy as np
 
 from crawler.items import FetchErrorItem, ListingHint
 from crawler.matching import Match
-from crawler.storage import HttpValidators, Prepared, StoredArticle
+from crawler.storage import HttpValidators, Link, Prepared, StoredArticle
 from crawler.stories import Fingerprint
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (
         ListingHint, HttpValidators, StoredArticle, FetchErrorItem, Prepared, Fingerprint, Match,
+        Link,
     )
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,8 +33,19 @@ from crawler.charset import decode_html
 from crawler.config import Source
 from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
+from crawler.middlewares import FetchedElsewhere
 from crawler.pages import PageArchive
-from crawler.storage import HttpValidators, Store, iso
+from crawler.pipelines import open_store
+from crawler.storage import (
+    DEAD,
+    ELSEWHERE,
+    FETCH,
+    UNCHANGED,
+    HttpValidators,
+    Link,
+    Store,
+    iso,
+)
 from crawler.urls import amp_to_canonical_guess, canonicalize
 
 
@@ -62,13 +74,15 @@ class SourceSpider(scrapy.Spider):
         self.pages: PageArchive | None = None
         # Validators of the URLs polled in this run, saved by `spider_closed` if it was clean.
         self.polled: dict[str, HttpValidators] = {}
+        # The article URLs this run's listings named so far (each is decided once).
+        self.listed: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.tz is None:
             spider.tz = ZoneInfo(crawler.settings.get("VEILLE_TIMEZONE", "UTC"))
-        spider.catalog = Store.open(crawler.settings["VEILLE_DB"])
+        spider.catalog = open_store(crawler.settings)
         spider.pages = PageArchive.beside(crawler.settings["VEILLE_DB"])
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
@@ -157,32 +171,44 @@ class SourceSpider(scrapy.Spider):
 
     # -- articles ------------------------------------------------------------------------
 
-    def article_request(self, hint: ListingHint) -> scrapy.Request | None:
-        """A request for the article `hint` points to, or None if it is stored and current.
+    def article_requests(self, hints: list[ListingHint], response: Response
+                         ) -> Iterator[scrapy.Request]:
+        """Requests for the articles that the listing, feed or sitemap `response` links to,
+        after recording that this source lists them all (`Store.list_links`).
 
-        A stored article is fetched again only when its listing, feed entry or sitemap
-        entry shows a time later than any the site showed for it before (its published
-        and updated times, and the times listed beside its links): the site says it changed.
+        One fetch per article per crawl: a link another source's run has claimed, or has
+        stored since this run started, is left to it (counted "fetched elsewhere"); its
+        article gains this source when stored. A stored article is fetched again only when
+        the listing shows a time later than any the site showed for it before (its
+        published and updated times, and the times listed beside its links).
         """
-        url = canonicalize(hint.url)
         assert self.catalog is not None
-        known = self.catalog.known(url)
-        guess = amp_to_canonical_guess(url)
-        if known is None and guess:
-            known = self.catalog.known(guess)
-        if known is not None and not _changed_since(hint, known.latest_time):
-            self.crawler.stats.inc_value("veille/known_skipped")
-            return None
-        if known is None and self.catalog.failed_for_good(url):
-            self.crawler.stats.inc_value("veille/dead_link_skipped")
-            return None
+        run_id = response.meta.get("veille_run") or self.crawler.stats.get_value("veille/run_id")
+        fresh = []
+        for hint in hints:
+            url = canonicalize(hint.url)
+            if url in self.listed:  # on an earlier page of this run: decided already
+                continue
+            self.listed.add(url)
+            fresh.append((hint, Link(url, amp_to_canonical_guess(url),
+                                     hint.topic or self.source.topic, iso(hint.listed_at))))
+        verdicts = self.catalog.list_links(self.source.id, run_id, [link for _, link in fresh])
+        stats = self.crawler.stats
+        for (hint, link), (verdict, known_time) in zip(fresh, verdicts, strict=True):
+            if verdict == FETCH:
+                yield self.article_request(hint, link, known_time)
+            else:
+                stats.inc_value(f"veille/{_VERDICT_STATS[verdict]}")
+
+    def article_request(self, hint: ListingHint, link: Link,
+                        known_time: str | None) -> scrapy.Request:
         return scrapy.Request(
-            url, callback=self.parse_article, errback=self.on_error,
+            link.url, callback=self.parse_article, errback=self.on_article_error,
             cb_kwargs={"hint": hint},
-            # The version held (None: none), which tells the shared duplicate filter of
-            # `veille worker`s an update from a second link to the same article.
-            meta={"veille_refresh": known is not None,
-                  "veille_known_time": known.latest_time if known else None},
+            # The claimed link, which `OneFetchMiddleware` checks again before each
+            # download; the version held (None: none), which tells the shared duplicate
+            # filter of `veille worker`s an update from a second link to the same article.
+            meta={"veille_link": link, "veille_known_time": known_time},
         )
 
     def parse_article(self, response: Response, hint: ListingHint) -> Iterator[Any]:
@@ -211,6 +237,21 @@ class SourceSpider(scrapy.Spider):
         kind, message, level = describe_failure(failure)
         yield FetchErrorItem(self.source.id, failure.request.url, kind, message, level=level)
 
+    def on_article_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
+        if failure.check(FetchedElsewhere):
+            # Another source's run fetches this page (where a redirect led, or under
+            # another URL of its article): this source's listing of it waits for that.
+            self.crawler.stats.inc_value("veille/fetched_elsewhere")
+            link: Link = failure.request.meta["veille_link"]
+            target = canonicalize(failure.request.url)
+            if target != link.url and self.catalog is not None:
+                run_id = failure.request.meta.get("veille_run") \
+                    or self.crawler.stats.get_value("veille/run_id")
+                self.catalog.list_links(self.source.id, run_id, [replace(link, url=target,
+                                                                          alias=None)])
+            return
+        yield from self.on_error(failure)
+
     def on_start_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
         kind, message, _ = describe_failure(failure)
         yield FetchErrorItem(self.source.id, failure.request.url, kind, message, fatal=True)
@@ -221,10 +262,8 @@ def _header(response: Response, name: bytes) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def _changed_since(hint: ListingHint, latest_time: str | None) -> bool:
-    if hint.listed_at is None:
-        return False
-    return (iso(hint.listed_at) or "") > (latest_time or "")
+_VERDICT_STATS = {UNCHANGED: "known_skipped", ELSEWHERE: "fetched_elsewhere",
+                  DEAD: "dead_link_skipped"}
 
 
 def describe_failure(failure: Failure) -> tuple[str, str, str]:

@@ -52,6 +52,7 @@ class FeedSpider(SourceSpider):
                 "not a readable feed: no RSS or Atom content found", fatal=True,
             )
             return
+        hints = []
         for entry in entries:
             hint = entry_hint(entry, response.url)
             if hint is None:
@@ -60,9 +61,8 @@ class FeedSpider(SourceSpider):
                     f"entry {entry.get('title', '(untitled)')!r} has no link", level="warning",
                 )
                 continue
-            request = self.article_request(hint)
-            if request is not None:
-                yield request
+            hints.append(hint)
+        yield from self.article_requests(hints, response)
 
 
 # What feedparser flags as "bozo" although the feed itself is fine.

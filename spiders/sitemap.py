@@ -67,6 +67,7 @@ class SitemapSpider(SourceSpider):
                 if depth < MAX_INDEX_DEPTH and not (cutoff and when and when < cutoff):
                     yield self.poll_request(loc, self.parse_sitemap, depth=depth + 1)
             return
+        hints = []
         for node in root:
             if not isinstance(node.tag, str) or etree.QName(node).localname != "url":
                 continue
@@ -78,9 +79,8 @@ class SitemapSpider(SourceSpider):
                 url=fields["loc"], via="sitemap", title=fields.get("title"),
                 listed_at=_date(fields.get("lastmod")) or when,
             )
-            request = self.article_request(hint)
-            if request is not None:
-                yield request
+            hints.append(hint)
+        yield from self.article_requests(hints, response)
 
 
 def _fields(node: etree._Element) -> dict[str, str]:

@@ -56,13 +56,12 @@ class TopicSpider(SourceSpider):
             )
             return
         fallback = self.source.topic
-        new = 0
         for hint in hints:
             hint.topic = hint.topic or fallback
-            request = self.article_request(hint)
-            if request is not None:
-                new += 1
-                yield request
+        new = 0
+        for request in self.article_requests(hints, response):
+            new += 1
+            yield request
         next_url = find_next_page(selector, response.url, self.source.next)
         if next_url is None or page >= self.source.max_pages:
             return

@@ -57,7 +57,8 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
     db.close()
     again = open_database(tmp_path / "v.db")
     assert [m.name for m in MIGRATIONS.applied(again)] == [
-        "m001_core", "m002_alerts", "m003_polling", "m004_stories", "m005_views", "m006_pages"]
+        "m001_core", "m002_alerts", "m003_polling", "m004_stories", "m005_views", "m006_pages",
+        "m007_provenance"]
 
 
 def test_new_then_unchanged(store):
