@@ -1,5 +1,6 @@
-"""Stories: one story, many copies. MinHash signatures (datasketch) of each article's text,
-banded for locality-sensitive hashing, kept in SQLite so no process rebuilds the index.
+"""Stories: one story, many copies. MinHash signatures of each article's text (datasketch's
+scheme, computed here in one numpy call), banded for locality-sensitive hashing, kept in
+SQLite so no process rebuilds the index.
 
 Two texts are the same story when one mostly contains the other: a wire dispatch reprinted
 with a new headline, a rewritten first paragraph, boilerplate or related links added, the
@@ -14,20 +15,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import re
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlite_utils
 
 from crawler.config import StorySettings
-from crawler.matching import normalize_text
+from crawler.matching import normal_text
 from crawler.schema import write_transaction
-
-if TYPE_CHECKING:
-    from datasketch import MinHash
 
 LOGGER = logging.getLogger(__name__)
 
@@ -38,11 +36,18 @@ MIN_SHINGLES = 12
 # Candidates come from LSH bands tuned for this Jaccard similarity.
 CANDIDATE_JACCARD = 0.2
 # The LSH banding datasketch's MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
-# chooses (a test keeps these equal). Written out because importing datasketch costs a
-# third of a second (it loads scipy), which every poll process would pay for nothing:
-# datasketch is imported only when a text is fingerprinted.
+# chooses (a test keeps these equal). Written out, like the MinHash below, because
+# importing datasketch costs a third of a second and 60 MB (it loads scipy), which every
+# crawl process would pay: datasketch is only the reference the tests compare with.
 BANDS, ROWS = 28, 2
-_WORD = re.compile(r"\w+")
+# datasketch 2's default MinHash ("affine32"): a value's hash is the first 4 bytes of its
+# SHA-1 (little-endian), mixed by MurmurHash3's finalizer, then permuted by h -> a*h + b
+# (mod 2**32) with (a, b) drawn from numpy's RandomState(seed 1); the signature is the
+# minimum of each permutation. Stored signatures depend on it: a test keeps it equal to
+# datasketch's.
+_SEED = 1
+_FMIX = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
+_DIGEST = operator.methodcaller("digest")
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,10 @@ class Fingerprint:
 
 def shingles(text: str) -> set[bytes]:
     """Word 4-grams of the normalized text (case, accents and typography folded)."""
-    words = _WORD.findall(normalize_text(text))
-    return {" ".join(words[i:i + SHINGLE_WORDS]).encode()
-            for i in range(max(0, len(words) - SHINGLE_WORDS + 1))}
+    words = normal_text(text).words
+    # The word list zipped with its shifts: every run of SHINGLE_WORDS words, joined in C.
+    runs = zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)
+    return set(map(str.encode, set(map(" ".join, runs))))
 
 
 def fingerprint(text: str) -> Fingerprint | None:
@@ -95,17 +101,35 @@ def article_fingerprint(lead: str | None, body: str | None) -> Fingerprint | Non
 def _fingerprint(grams: set[bytes]) -> Fingerprint | None:
     if len(grams) < MIN_SHINGLES:
         return None
-    minhash = _template().copy()  # an empty MinHash with the template's permutations
-    minhash.update_batch(list(grams))
-    return Fingerprint(minhash.hashvalues.astype(np.uint32), len(grams))
+    return Fingerprint(minhash(grams), len(grams))
+
+
+def minhash(values: Iterable[bytes]) -> np.ndarray:
+    """The MinHash signature (NUM_PERM uint32) of a set of byte strings, in one vectorised
+    computation: SHA-1 of every value (in C, through map), then every permutation of
+    every hash as one matrix."""
+    digests = b"".join(map(_DIGEST, map(hashlib.sha1, values)))
+    if not digests:
+        return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    # A SHA-1 digest is 20 bytes: every fifth little-endian uint32 is a value's first 4.
+    hashes = np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)
+    s1, m1, s2, m2, s3 = _FMIX
+    hashes ^= hashes >> s1
+    hashes *= np.uint32(m1)
+    hashes ^= hashes >> s2
+    hashes *= np.uint32(m2)
+    hashes ^= hashes >> s3
+    a, b = _permutations()
+    return (hashes[:, np.newaxis] * a + b).min(axis=0)
 
 
 @functools.cache
-def _template() -> MinHash:
-    """An empty MinHash whose permutations (same seed) are built once, then shared by copies."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of each permutation, drawn as datasketch draws them (a odd)."""
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 class StoryIndex:

@@ -1,0 +1,71 @@
+"""Tests for crawler.stories' fingerprints: datasketch's MinHash, computed without it."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crawler import stories
+from crawler.matching import normalize_text
+
+DISPATCHES = Path(__file__).parent / "fixtures" / "stories" / "dispatches.toml"
+
+
+def texts() -> list[str]:
+    with open(DISPATCHES, "rb") as fh:
+        dispatches = tomllib.load(fh)["dispatch"]
+    return [d["text"] for d in dispatches]
+
+
+def test_shingles_are_the_word_4_grams_of_the_normal_form() -> None:
+    for text in texts():
+        words = re.findall(r"\w+", normalize_text(text))
+        expected = {" ".join(words[i:i + 4]).encode() for i in range(len(words) - 3)}
+        assert stories.shingles(text) == expected
+    assert stories.shingles("trois mots seulement") == set()
+
+
+@pytest.mark.parametrize("size", [1, 2, 12, 300, 5000])
+def test_the_signature_is_datasketchs(size: int) -> None:
+    """Signatures stored by earlier versions (datasketch's MinHash) stay comparable."""
+    from datasketch import MinHash
+
+    rng = random.Random(size)
+    values = {f"{rng.random()} é {i}".encode() for i in range(size)}
+    reference = MinHash(num_perm=stories.NUM_PERM)
+    reference.update_batch(list(values))
+    assert stories.minhash(values).dtype == np.uint32
+    assert stories.minhash(values).tolist() == reference.hashvalues.tolist()
+
+
+def test_article_fingerprints_are_datasketchs() -> None:
+    from datasketch import MinHash
+
+    for text in texts():
+        grams = stories.shingles(text)
+        reference = MinHash(num_perm=stories.NUM_PERM)
+        reference.update_batch(list(grams))
+        print_ = stories.article_fingerprint(None, text)
+        assert print_ is not None
+        assert (print_.signature.tolist(), print_.size) == (reference.hashvalues.tolist(),
+                                                            len(grams))
+
+
+def test_fingerprinting_imports_neither_datasketch_nor_scipy() -> None:
+    """datasketch loads scipy: a third of a second and tens of MB in every crawl process."""
+    code = (
+        "import sys\n"
+        "from crawler.stories import fingerprint\n"
+        "assert fingerprint(' '.join(f'mot{i}' for i in range(40))) is not None\n"
+        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
