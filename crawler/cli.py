@@ -206,6 +206,9 @@ def _warning_counts(no_text: int, others: int) -> str:
 def sources(obj: Context, as_json: bool) -> None:
     """List the configured sources with their schedule, last run, health and next run.
 
+    "articles" counts the articles a source lists (its topic pages, feed or sitemap),
+    whichever source's crawl fetched them; the JSON has "fetched" beside it.
+
     A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING.
     "no text" counts its pages stored without article text (fewer than 40 words) over the
     last 24 hours, "warnings" its other warnings over the same 24 hours (broken JSON-LD,
@@ -228,7 +231,10 @@ def sources(obj: Context, as_json: bool) -> None:
                 "(SELECT max(id) FROM crawl_runs GROUP BY source_id)"
             )
         }
+        # An article counts for every source that lists it, whichever one fetched it.
         counts = dict(store.db.execute(
+            "SELECT source_id, count(*) FROM article_sources GROUP BY source_id").fetchall())
+        fetched = dict(store.db.execute(
             "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
         warned = {
             source_id: (no_text, others) for source_id, no_text, others in store.db.execute(
@@ -246,7 +252,8 @@ def sources(obj: Context, as_json: bool) -> None:
             "id": source.id, "kind": source.kind, "url": source.url,
             "schedule": fingerprint(source, config.schedule, state,
                                     config.crawl.timezone).split(": ", 1)[1],
-            "articles": counts.get(source.id, 0), "last_run": run.get("started_at"),
+            "articles": counts.get(source.id, 0), "fetched": fetched.get(source.id, 0),
+            "last_run": run.get("started_at"),
             "last_status": run.get("status"), "last_success": row["last_success_at"],
             "failures": row["failure_count"], "failing_since": row["failing_since"],
             "failing": failing_for_long(state, config.schedule, now),

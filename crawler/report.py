@@ -22,12 +22,16 @@ def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, di
                    f"{db['article_versions'].count} earlier versions kept; "
                    f"{db['fetch_errors'].count} problems recorded")
         click.echo("   Requests per crawl: " + ", ".join(map(str, requests)))
-        click.echo("\n   Articles per source and language:")
+        click.echo("\n   Articles per source and language (listed by the source; fetched by "
+                   "it, each article being fetched once by one of the sources listing it):")
         for row in db.query(
-            "SELECT source_id, language, count(*) AS n FROM articles "
-            "GROUP BY source_id, language ORDER BY source_id, language"
+            "SELECT p.source_id, a.language, count(*) AS n, "
+            "sum(a.source_id = p.source_id) AS fetched FROM article_sources p "
+            "JOIN articles a ON a.id = p.article_id "
+            "GROUP BY p.source_id, a.language ORDER BY p.source_id, a.language"
         ):
-            click.echo(f"     {row['source_id']:<18} {row['language'] or '?':<3} {row['n']:>3}")
+            click.echo(f"     {row['source_id']:<18} {row['language'] or '?':<3} {row['n']:>3} "
+                       f"listed {row['fetched']:>3} fetched")
         click.echo("\n   Newest articles:")
         for row in db.query(
             "SELECT published_at, topic, title FROM articles "

@@ -257,14 +257,17 @@ def m007_provenance(db: sqlite_utils.Database) -> None:
     db["article_sources"].create_index(["source_id", "article_id"])
     # A link listed by a source whose article is not stored yet (another source's fetch
     # of it is under way, or failed): attached to the article when it is stored.
+    # `redirects_to`: where the link redirects, when this source's fetch of it stopped
+    # there because another source fetches that page.
     db["pending_listings"].create(
         {"url": str, "source_id": str, "topic": str, "listed_at": str,
-         "first_listed_at": str, "last_listed_at": str},
+         "first_listed_at": str, "last_listed_at": str, "redirects_to": str},
         pk=("url", "source_id"), foreign_keys=[("source_id", "sources", "id")],
         not_null={"first_listed_at", "last_listed_at"},
     )
     # An article URL being fetched by a run: no other run fetches it meanwhile. A run's
     # claims go when it closes (or when a later crawl finds its process gone).
+    db["pending_listings"].create_index(["redirects_to"])
     db["fetch_claims"].create(
         {"url": str, "source_id": str, "run_id": int, "claimed_at": str},
         pk="url", not_null={"source_id", "run_id", "claimed_at"},

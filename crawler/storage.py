@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -294,6 +294,27 @@ class Store:
         with write_transaction(self.db):
             return not self._claim(url, source_id, run_id, self.now())
 
+    def redirected(self, source_id: str, run_id: int, link: Link, target: str) -> None:
+        """`link`, listed by `source_id`, redirects to `target`, which another run fetches
+        (`OneFetchMiddleware` stopped this run's request there): the link is an address
+        of that article and the source lists it, now if it is stored, else when it is."""
+        now = self.now()
+        with write_transaction(self.db):
+            known = self.known(target)
+            if known is None:
+                self.db.execute(
+                    "UPDATE pending_listings SET redirects_to = ? WHERE url = ? "
+                    "AND source_id = ?", [target, link.key, source_id])
+                return
+            self.db.execute(
+                "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
+                "last_seen_at, listed_at) VALUES (?, ?, 'redirect', ?, ?, ?, ?) "
+                "ON CONFLICT(url) DO NOTHING",
+                [link.url, known.id, source_id, now, now, link.listed_at])
+            self.db.execute("DELETE FROM pending_listings WHERE url = ? AND source_id = ?",
+                            [link.key, source_id])
+            self._record_link(source_id, replace(link, url=target, alias=None), now)
+
     def _run_started(self, run_id: int) -> str:
         row = self.db.execute("SELECT started_at FROM crawl_runs WHERE id = ?",
                               [run_id]).fetchone()
@@ -472,6 +493,21 @@ class Store:
         {source id: topic label}."""
         urls = [url for url, _ in article.urls]
         marks = ", ".join("?" * len(urls))
+        # Links of other sources that redirect here: URLs of the article too.
+        self.db.execute(
+            "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
+            "last_seen_at, listed_at) SELECT url, ?, 'redirect', min(source_id), "
+            f"min(first_listed_at), max(last_listed_at), max(listed_at) FROM pending_listings "
+            f"WHERE redirects_to IN ({marks}) GROUP BY url ON CONFLICT(url) DO NOTHING",
+            [article_id, *urls],
+        )
+        self.db.execute(
+            "UPDATE pending_listings SET url = redirects_to, redirects_to = NULL "
+            f"WHERE redirects_to IN ({marks}) AND NOT EXISTS (SELECT 1 FROM pending_listings "
+            "p WHERE p.url = pending_listings.redirects_to "
+            "AND p.source_id = pending_listings.source_id)",
+            urls,
+        )
         self.db.execute(
             "INSERT INTO article_sources (article_id, source_id, url, topic, listed_at, "
             "first_listed_at, last_listed_at) SELECT ?, source_id, min(url), max(topic), "
@@ -483,7 +519,8 @@ class Store:
             "listed_at = coalesce(listed_at, excluded.listed_at)",
             [article_id, *urls],
         )
-        self.db.execute(f"DELETE FROM pending_listings WHERE url IN ({marks})", urls)
+        self.db.execute(f"DELETE FROM pending_listings WHERE url IN ({marks}) "
+                        f"OR redirects_to IN ({marks})", urls + urls)
         # The fetching source listed it too, even when no listing was recorded (a page
         # handed over by a `veille worker` whose listing event was lost, a test).
         self.db.execute(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -245,10 +244,8 @@ class SourceSpider(scrapy.Spider):
             link: Link = failure.request.meta["veille_link"]
             target = canonicalize(failure.request.url)
             if target != link.url and self.catalog is not None:
-                run_id = failure.request.meta.get("veille_run") \
-                    or self.crawler.stats.get_value("veille/run_id")
-                self.catalog.list_links(self.source.id, run_id, [replace(link, url=target,
-                                                                          alias=None)])
+                run_id = self.crawler.stats.get_value("veille/run_id")
+                self.catalog.redirected(self.source.id, run_id, link, target)
             return
         yield from self.on_error(failure)
 

@@ -94,9 +94,12 @@ def test_overlapping_sources_fetch_each_article_once_and_all_are_credited(
 
 
 def _alert_keys(db: Path) -> set[tuple[str, str]]:
-    return {(r["subscription_id"], r["canonical_url"]) for r in rows(
-        db, "SELECT al.subscription_id, s.canonical_url FROM alerts al "
-            "JOIN stories st ON st.id = al.story_id JOIN articles s ON s.id = st.first_article_id")}
+    """(subscription, story) of each alert, a story named by all its articles' URLs (which
+    copy of a wire story came first may differ from one crawl to the next)."""
+    return {(r["subscription_id"], r["urls"]) for r in rows(
+        db, "SELECT al.subscription_id, (SELECT group_concat(canonical_url, ' ') FROM "
+            "(SELECT canonical_url FROM articles a WHERE a.story_id = al.story_id "
+            "ORDER BY canonical_url)) AS urls FROM alerts al")}
 
 
 def _sources(config: Path) -> list[dict]:
