@@ -1,5 +1,6 @@
-"""Peak resident memory: of the cold crawl of the 130 real pages (bench/cold_crawl.py's run, reused
-when it ran in this process), and of the daemon over simulated polls.
+"""Peak resident memory: of the 1,000-article cold crawl of real pages (bench/cold_crawl.py's
+run, reused when it ran in this process; target under 250 MB), and of the daemon over
+simulated polls.
 
 The daemon (`veille run`) polls the 100-source idle site of bench/polls.py with every source
 due each second and 4 poll processes at once, until it has run DAEMON_POLLS polls: 300, half

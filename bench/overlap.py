@@ -203,6 +203,7 @@ class Crawl:
     usage: Usage
     fetches: Counter[str]  # article path -> GETs
     requests: int
+    resets: int  # connections the crawler reset: mostly downloads that timed out
     stored: dict[str, str]  # article path -> source credited (articles.source_id)
     counts: dict[str, int]
     provenance: set[tuple[str, str, str]] | None  # None: no article_sources table
@@ -229,7 +230,8 @@ def crawl(site: OverlapSite, server, workdir: Path) -> Crawl:
                           conn.execute("SELECT a.canonical_url, p.source_id, p.topic FROM "
                                        "article_sources p JOIN articles a ON a.id = "
                                        "p.article_id")}
-    return Crawl(usage, fetches, sum(server.hits.values()), stored, counts, provenance)
+    return Crawl(usage, fetches, sum(server.hits.values()), server.resets, stored, counts,
+                 provenance)
 
 
 def measure_once(site: OverlapSite, workdir: Path) -> dict[str, float]:
@@ -253,6 +255,7 @@ def measure_once(site: OverlapSite, workdir: Path) -> dict[str, float]:
         "fetches_of_those_pages": sum(again),
         "max_fetches_of_a_page": max(first.fetches.values(), default=0),
         "requests": first.requests,
+        "connections_reset": first.resets,
         "cpu_per_stored_article_s": first.usage.cpu_s / n,
         "cpu_s": first.usage.cpu_s,
         "wall_s": first.usage.wall_s,

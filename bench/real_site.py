@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -41,13 +42,15 @@ class RealSite(Site):
     pages: dict[str, tuple[Case, int]] = field(default_factory=dict)
 
     def distinct(self) -> dict[str, int]:
-        """One article path per corpus page served, with how many copies the site has."""
-        first: dict[str, str] = {}
-        counts: dict[str, int] = {}
-        for path, (case, _) in self.pages.items():
-            first.setdefault(case.name, path)
-            counts[case.name] = counts.get(case.name, 0) + 1
-        return {path: counts[name] for name, path in first.items()}
+        """One article path per corpus page served (its lowest copy), with how many
+        copies of that page the site serves."""
+        first: dict[str, tuple[int, str]] = {}
+        counts: Counter[str] = Counter()
+        for path, (case, copy) in self.pages.items():
+            if case.name not in first or copy < first[case.name][0]:
+                first[case.name] = (copy, path)
+            counts[case.name] += 1
+        return {path: counts[name] for name, (_, path) in first.items()}
 
 
 def mark(case: Case, copy: int) -> str:
@@ -126,11 +129,11 @@ def _candidates(body: bytes, text: str) -> list[int]:
     return list(dict.fromkeys(places))
 
 
-def with_mark(extracted: ExtractedArticle, case: Case, copy: int) -> ExtractedArticle:
-    """What extracting a marked copy gives, near enough for storage costs: the mark
-    appended to the text of the page's extraction."""
-    return replace(extracted, body=f"{extracted.body} {mark(case, copy)}",
-                   word_count=extracted.word_count + len(mark(case, copy).split()))
+def as_copy(extracted: ExtractedArticle, case: Case, copy: int) -> ExtractedArticle:
+    """What extracting copy `copy` of a page gives, from the extraction of its copy 0."""
+    if copy == 0:
+        return extracted
+    return replace(extracted, body=extracted.body.replace(mark(case, 0), mark(case, copy)))
 
 
 def build_real_site(dest: Path, pages: list[Case] | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import random
+import sys
 import threading
 import tomllib
 import unicodedata
@@ -153,7 +154,9 @@ class Site:
 
 class CountingSiteServer(SiteServer):
     """A SiteServer that also counts the bytes of its responses (status line, headers and
-    body) in `bytes_sent`, with a listen backlog that a crawl of 100 sources fits in."""
+    body) in `bytes_sent`, and in `resets` the connections the client reset (a crawler
+    aborts its connection when a download times out), with a listen backlog that a crawl
+    of 100 sources fits in."""
 
     def __init__(self, root: Path, editions: list[Path] | None = None):
         super().__init__(root, editions)
@@ -162,12 +165,25 @@ class CountingSiteServer(SiteServer):
         # the fixture's backlog, not the crawler (a news site's server accepts them).
         self._server.socket.listen(BACKLOG)
         self.bytes_sent = 0
+        self.resets = 0
         self._bytes_lock = threading.Lock()
+        handle_error = self._server.handle_error
+
+        def counted(request: object, client_address: object) -> None:
+            # A reset is counted, not printed as a traceback; anything else is printed.
+            if isinstance(sys.exc_info()[1], ConnectionResetError):
+                with self._bytes_lock:
+                    self.resets += 1
+            else:
+                handle_error(request, client_address)
+
+        self._server.handle_error = counted  # type: ignore[method-assign]
 
     def reset_hits(self) -> None:
         super().reset_hits()
         with self._bytes_lock:
             self.bytes_sent = 0
+            self.resets = 0
 
     def _handler(self) -> type:
         base = super()._handler()
