@@ -13,6 +13,7 @@ from bench import (
     RESULTS,
     alert_latency,
     archive,
+    article_cost,
     clustering,
     cold_crawl,
     daemon_latency,
@@ -43,6 +44,8 @@ BENCHMARKS = {
                       polls.run_idle),
     "incr_poll_100": ("100 sources, 1 new article each, one process: CPU s per source",
                       polls.run_incremental),
+    "article_cost": ("CPU per article outside download and extraction, 1,000,000 stored, "
+                     "130 real pages (ms)", article_cost.run),
     "archive": ("Archive growth: ms to store an article at 1,000,000 (min/max over sizes, ms)",
                 archive.run),
     "memory": ("Peak RSS (MB) of the 1,000-article real-page crawl; daemon over 300 idle polls",
