@@ -36,7 +36,7 @@ NEW_ARTICLE = "/levant/2026/11/23/karabakh-familles-deplacees-visite-cimetiere-s
 UPDATED_ARTICLE = "/levant/2026/11/23/armenie-traite-paix-azerbaidjan-feu-vert-commission.html"
 BROKEN_FEED = "/gazette/rss.xml"  # answers 404 in the second crawl: a source to look after
 HIDDEN = {"_sqlite_migrations", "article_fingerprints", "story_bands", "http_validators",
-          "robots_cache", "article_pages"}
+          "robots_cache", "article_pages", "pending_listings", "fetch_claims"}
 QUERIES = {"latest_by_conflict", "conflict_feed", "stories_with_sources",
            "alerts_pending_failed", "source_health", "crawl_runs_last_day", "articles_changed"}
 
@@ -122,8 +122,18 @@ def test_articles_newest_first_with_facets(crawled, ds):
     published = [r[1] for r in page["rows"] if r[1]]
     assert published == sorted(published, reverse=True)
     facets = page["facet_results"]
-    assert set(facets) == {"source", "topic", "conflicts", "language", "day"}
-    assert facets["conflicts"]["type"] == "array"
+    assert set(facets) == {"sources", "topics", "conflicts", "language", "day"}
+    assert facets["conflicts"]["type"] == "array" and facets["sources"]["type"] == "array"
+    # An article counts for every source that lists it, whichever fetched it.
+    per_source = {f["value"]: f["count"] for f in facets["sources"]["results"]}
+    assert per_source == {r["name"]: r["n"] for r in rows(crawled, (
+        "SELECT s.name, count(*) AS n FROM article_sources p "
+        "JOIN sources s ON s.id = p.source_id GROUP BY s.name"))}
+    fetched = {r["name"]: r["n"] for r in rows(crawled, (
+        "SELECT s.name, count(*) AS n FROM articles a "
+        "JOIN sources s ON s.id = a.source_id GROUP BY s.name"))}
+    assert per_source["Le Courrier du Levant, Google News sitemap"] > \
+        fetched.get("Le Courrier du Levant, Google News sitemap", 0)
     per_conflict = {f["value"]: f["count"] for f in facets["conflicts"]["results"]}
     expected = {r["name"]: r["n"] for r in rows(crawled, (
         "SELECT c.name, count(*) AS n FROM article_conflicts ac "
