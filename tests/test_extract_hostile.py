@@ -4,6 +4,7 @@ line in the article's warnings, never a traceback or a log record above DEBUG.""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +114,44 @@ def test_no_page_outlives_its_extraction() -> None:
         extract_article(page(GOOD_LD), f"https://port.example/news/{n}")
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, Page)]
+
+
+OPENGRAPH_CASES = [
+    '<html><head><meta property="og:title" content="A"><meta property="fb:app" content="1">'
+    '<meta property="al:ios" content="x"></head><body></body></html>',
+    '<html prefix="al: http://applinks.org/ns#"><head prefix="fb: http://ogp.me/ns/fb#">'
+    '<meta property="al:ios" content="x"><meta property="fb:app" content="1">'
+    '<meta property="article:author" content="B"><meta property="og:title"></head></html>',
+    '<html><head><meta property="og:title" content="one"></head><body><head>'
+    '<meta property="og:title" content="two"></head></body></html>',
+    "<html><body><p>no head</p></body></html>",
+    '<html xmlns="http://www.w3.org/1999/xhtml"><head><meta property="og:type" '
+    'content="article"/></head></html>',
+]
+
+
+def test_opengraph_is_read_as_extruct_reads_it() -> None:
+    """Every fixture page, the corpus pages and the edge cases above give the items
+    extruct's OpenGraphExtractor gives (its rules, read without importing extruct)."""
+    from lxml.html import HtmlElement
+
+    opengraph = pytest.importorskip("extruct.opengraph")
+    from trafilatura.utils import load_html
+
+    from bench.corpus import cases
+    from crawler.extract.structured import opengraph_items
+
+    fixtures = Path(__file__).parent / "fixtures" / "extraction"
+    pages = [*OPENGRAPH_CASES, *(p.read_text(encoding="utf-8", errors="replace")
+                                 for p in sorted(fixtures.glob("*.html")))]
+    pages += [case.html for case in cases()]
+    reader, found = opengraph.OpenGraphExtractor(), 0
+    for page in pages:
+        root = load_html(page)
+        if root is None:  # a page with no markup: the extraction reads an empty tree
+            continue
+        assert isinstance(root, HtmlElement)
+        ours = list(opengraph_items(root))
+        assert ours == list(reader.extract_items(root)), page[:200]
+        found += bool(ours)
+    assert found > 50

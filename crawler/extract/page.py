@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import htmldate
-from extruct.opengraph import OpenGraphExtractor
 from lxml.html import HtmlElement
 from parsel import Selector, SelectorList
 from trafilatura.utils import HTML_PARSER, load_html
@@ -43,6 +42,7 @@ from crawler.extract.structured import (
     ld_names,
     ld_text,
     meta_contents,
+    opengraph_items,
     opengraph_properties,
 )
 from crawler.extract.text import clean, clean_text, first_text, image_src, node_text, texts
@@ -81,7 +81,6 @@ BASE_SCAN_CHARS = 16384
 T = TypeVar("T")
 # `//<![CDATA[ ... //]]>` and `<!-- ... -->` around a block: JavaScript habits, not JSON.
 _JSONLD_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
-_OPENGRAPH = OpenGraphExtractor()
 _EMPTY_PAGE = "<html><body></body></html>"
 
 
@@ -182,7 +181,7 @@ class Page:
 
     def _opengraph_items(self) -> list[dict[str, Any]]:
         try:
-            return list(_OPENGRAPH.extract_items(self.root))
+            return list(opengraph_items(self.root))
         except (ValueError, AttributeError, TypeError) as err:  # a malformed <head>
             self.warnings.append(f"unreadable OpenGraph metadata: {_one_line(err)}")
             return []
