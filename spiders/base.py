@@ -73,8 +73,10 @@ class SourceSpider(scrapy.Spider):
         self.pages: PageArchive | None = None
         # Validators of the URLs polled in this run, saved by `spider_closed` if it was clean.
         self.polled: dict[str, HttpValidators] = {}
-        # The article URLs this run's listings named so far (each is decided once).
+        # The article URLs this run's listings named so far (each is decided once), and
+        # how many of the last listing page's links were not stored before this crawl.
         self.listed: set[str] = set()
+        self.unseen = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -193,7 +195,11 @@ class SourceSpider(scrapy.Spider):
                                      hint.topic or self.source.topic, iso(hint.listed_at))))
         verdicts = self.catalog.list_links(self.source.id, run_id, [link for _, link in fresh])
         stats = self.crawler.stats
+        # Links not stored before this crawl (fetched by this run or another): a topic
+        # listing's pagination goes on while a page has some.
+        self.unseen = 0
         for (hint, link), (verdict, known_time) in zip(fresh, verdicts, strict=True):
+            self.unseen += verdict in (FETCH, ELSEWHERE)
             if verdict == FETCH:
                 yield self.article_request(hint, link, known_time)
             else:

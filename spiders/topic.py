@@ -58,14 +58,13 @@ class TopicSpider(SourceSpider):
         fallback = self.source.topic
         for hint in hints:
             hint.topic = hint.topic or fallback
-        new = 0
-        for request in self.article_requests(hints, response):
-            new += 1
-            yield request
+        yield from self.article_requests(hints, response)
         next_url = find_next_page(selector, response.url, self.source.next)
         if next_url is None or page >= self.source.max_pages:
             return
-        if new == 0 and self.early_stop:
+        # Links another source fetches this crawl are new too: only a page of articles
+        # stored by earlier crawls says everything further back was seen.
+        if self.unseen == 0 and self.early_stop:
             self.crawler.stats.set_value("veille/early_stop_page", page)
             return
         yield self.poll_request(next_url, self.parse_listing, page=page + 1)

@@ -361,3 +361,56 @@ def test_the_view_lists_every_source_and_label(tmp_path, article_factory):
     assert json.loads(row["sources"]) == ["Source a", "Source b"]
     assert json.loads(row["topics"]) == ["Harbour"]
     store.close()
+
+
+def test_a_topic_listing_goes_on_past_a_page_another_source_fetches(mini_site, tmp_path):
+    """Pagination stops at a page of articles stored by earlier crawls, not at a page whose
+    articles another source's run is fetching right now (they are new)."""
+    from parsel import Selector
+
+    from crawler.listing import find_article_links
+    from crawler.schema import open_database
+    from crawler.urls import canonicalize
+
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, """
+[[source]]
+id = "mini-topic"
+kind = "topic"
+url = "{site}/news/conflicts/"
+topic = "Conflicts"
+max_pages = 3
+""")
+    db_path = tmp_path / "veille.db"
+    page_one = (Path(__file__).parent / "fixtures" / "sites" / "mini" / "news" / "conflicts"
+                / "index.html").read_text(encoding="utf-8")
+    links = [canonicalize(h.url) for h in find_article_links(
+        Selector(text=page_one), mini_site.url("/news/conflicts/"), ("127.0.0.1",))]
+    db = open_database(db_path)
+    # Another source's run, alive (this process), holds the claims on page 1's links.
+    db["sources"].insert({"id": "other", "name": "Other", "kind": "feed",
+                          "url": mini_site.url("/feed.xml")})
+    run = db["crawl_runs"].insert({"source_id": "other", "started_at": "2026-11-20T12:00:00Z",
+                                   "status": "running", "pid": __import__("os").getpid()}
+                                  ).last_pk
+    for url in links:
+        db["fetch_claims"].insert({"url": url, "source_id": "other", "run_id": run,
+                                   "claimed_at": "2026-11-20T12:00:00Z"})
+    db.close()
+    done = crawl(config, db_path, "--source", "mini-topic")
+    assert done.returncode == 0, done.stderr
+    assert all(mini_site.hits[_path_of(url)] == 0 for url in links)
+    assert mini_site.hits["/news/conflicts/page/2/"] == 1
+    assert mini_site.hits["/news/conflicts/page/3/"] == 1
+    [run_row] = rows(db_path, "SELECT new, fetched_elsewhere FROM crawl_runs "
+                              "WHERE source_id = 'mini-topic'")
+    # Page 1's four links (three articles and one page robots.txt forbids) are left to the
+    # other run; pages 2 and 3 hold the site's three other articles.
+    assert len(links) == 4 and run_row == {"new": 3, "fetched_elsewhere": 4}
+    pending = {r["url"] for r in rows(db_path, "SELECT url FROM pending_listings")}
+    assert pending == set(links)  # attached to their articles when the other run stores them
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
