@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -18,14 +19,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.corpus import Case, cases
-from bench.sites import ARTICLE_GAP, BASE_TIME, TOPICS, Site, SiteSource, SiteSpec
+from bench.sites import ARTICLE_GAP, BASE_TIME, TOPICS, WORDS, Site, SiteSource, SiteSpec
 from crawler.charset import decode_html
 from crawler.extract import ExtractedArticle, extract_article
 
 SOURCES = 5
-# The sentence a copy gets (our own words, ASCII so that it fits every page's charset).
-MARK = ("Veille benchmark note: this is copy {copy} of the page {name}, one sentence added so "
-        "that every copy is an article of its own.")
+# The words of the sentence a copy gets: our own word list, ASCII so that they fit every
+# page's charset.
+MARK_WORDS = [w for w in WORDS if w.isascii() and w.isalpha()]
 # Where a sentence would not be read as text: the head, scripts, styles, comments, tags.
 _UNREAD = re.compile(rb"<head\b.*?</head\s*>|<script\b.*?</script\s*>|<style\b.*?</style\s*>"
                      rb"|<noscript\b.*?</noscript\s*>|<!--.*?-->|<[^>]*>", re.S | re.I)
@@ -54,7 +55,10 @@ class RealSite(Site):
 
 
 def mark(case: Case, copy: int) -> str:
-    return MARK.format(copy=copy, name=case.name)
+    """The sentence copy `copy` of a page gets: its number, and words drawn for that page
+    and copy (a sentence shared by every page would make the shortest pages look alike)."""
+    words = random.Random(f"{case.name}/{copy}").choices(MARK_WORDS, k=12)
+    return f"Veille benchmark, copy {copy} of {case.name}: {' '.join(words)}."
 
 
 def marked_copy(case: Case, copy: int) -> bytes:
