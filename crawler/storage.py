@@ -535,13 +535,15 @@ class Store:
         ).fetchall())
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
-        for url, _ in article.urls:
-            row = next(self.db.query(
-                "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id "
-                "WHERE u.url = ?",
-                [url],
-            ), None)
-            if row:
+        urls = [url for url, _ in article.urls]
+        # One query for all its URLs; the article of the first URL known wins.
+        found = {row["_url"]: row for row in self.db.query(
+            "SELECT u.url AS _url, a.* FROM article_urls u JOIN articles a "
+            f"ON a.id = u.article_id WHERE u.url IN ({', '.join('?' * len(urls))})", urls)}
+        for url in urls:
+            if url in found:
+                row = found[url]
+                del row["_url"]
                 return row, False
         if article.word_count >= MIN_WORDS_FOR_TEXT_DEDUP:
             row = next(self.db.query(
@@ -650,15 +652,15 @@ class Store:
         return Change(added, removed, len((existing["body"] or "").split()))
 
     def _add_urls(self, article_id: int, article: StoredArticle, now: str) -> None:
-        for url, kind in article.urls:
-            listed_at = article.listed_at if url == article.listed_url else None
-            self.db.execute(
-                "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
-                "last_seen_at, listed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(url) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-                "listed_at = max(coalesce(listed_at, ''), coalesce(excluded.listed_at, ''))",
-                [url, article_id, kind, article.source_id, now, now, listed_at],
-            )
+        self.db.conn.executemany(
+            "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
+            "last_seen_at, listed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(url) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+            "listed_at = max(coalesce(listed_at, ''), coalesce(excluded.listed_at, ''))",
+            [(url, article_id, kind, article.source_id, now, now,
+              article.listed_at if url == article.listed_url else None)
+             for url, kind in article.urls],
+        )
 
     # -- runs and errors -----------------------------------------------------------------
 
