@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from bench import RESULTS, summarize
 from bench.corpus import Case, cases
 from bench.real_site import markable, marked_copy
-from bench.sites import ARTICLE_GAP, BASE_TIME, Site, SiteSource, SiteSpec
+from bench.sites import ARTICLE_GAP, BASE_TIME, CountingSiteServer, Site, SiteSource, SiteSpec
 from bench.usage import Usage, run_measured, veille
 
 ARTICLES = 150
@@ -206,10 +206,12 @@ class Crawl:
     resets: int  # connections the crawler reset: mostly downloads that timed out
     stored: dict[str, str]  # article path -> source credited (articles.source_id)
     counts: dict[str, int]
+    stories: set[tuple[str, ...]]  # each story's article paths
+    alerts: set[tuple[tuple[str, ...], str, str]]  # (story, subscription, kind) queued
     provenance: set[tuple[str, str, str]] | None  # None: no article_sources table
 
 
-def crawl(site: OverlapSite, server, workdir: Path) -> Crawl:
+def crawl(site: OverlapSite, server: CountingSiteServer, workdir: Path) -> Crawl:
     """One `veille crawl` of the 6 sources into a new database under `workdir`."""
     workdir.mkdir()
     config = site.site.write_config(workdir / "veille.toml", server.origin, obey_robots=False)
@@ -223,7 +225,16 @@ def crawl(site: OverlapSite, server, workdir: Path) -> Crawl:
             "SELECT canonical_url, source_id FROM articles")}
         counts = {level: conn.execute("SELECT count(*) FROM fetch_errors WHERE level = ?",
                                       [level]).fetchone()[0] for level in ("error", "warning")}
-        counts["alerts"] = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        members: dict[int, list[str]] = {}
+        for url, story in conn.execute("SELECT canonical_url, story_id FROM articles"):
+            members.setdefault(story, []).append(urlsplit(url).path)
+        stories = {tuple(sorted(paths)) for paths in members.values()}
+        # An alert is about a story: named by its articles, not by the one it points to
+        # (the first copy stored, which depends on the order of arrival).
+        alerts = {(tuple(sorted(members.get(story, [urlsplit(url).path]))), subscription,
+                   kind) for url, story, subscription, kind in conn.execute(
+            "SELECT a.canonical_url, al.story_id, al.subscription_id, al.kind FROM alerts al "
+            "JOIN articles a ON a.id = al.article_id")}
         provenance = None
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'article_sources'").fetchone():
             provenance = {(urlsplit(url).path, source, topic) for url, source, topic in
@@ -231,7 +242,7 @@ def crawl(site: OverlapSite, server, workdir: Path) -> Crawl:
                                        "article_sources p JOIN articles a ON a.id = "
                                        "p.article_id")}
     return Crawl(usage, fetches, sum(server.hits.values()), server.resets, stored, counts,
-                 provenance)
+                 stories, alerts, provenance)
 
 
 def measure_once(site: OverlapSite, workdir: Path) -> dict[str, float]:
@@ -262,10 +273,13 @@ def measure_once(site: OverlapSite, workdir: Path) -> dict[str, float]:
         "peak_rss_mb": first.usage.max_rss_mb,
         "errors": first.counts["error"],
         "warnings": first.counts["warning"],
-        "alerts_queued": first.counts["alerts"],
+        "alerts_queued": len(first.alerts),
         "second_crawl_fetches_per_article": sum(second.fetches.values()) / len(second.stored),
         "second_crawl_cpu_per_stored_article_s": second.usage.cpu_s / len(second.stored),
-        "second_crawl_alerts_queued": second.counts["alerts"],
+        # Stories, and alerts (story, subscription, kind), that one of the two identical
+        # crawls has and the other has not.
+        "stories_differing": len(first.stories ^ second.stories),
+        "alerts_differing": len(first.alerts ^ second.alerts),
         # The same articles credited to another source by the second, identical, crawl.
         "credited_to_another_source": sum(
             1 for p, s in first.stored.items() if second.stored.get(p, s) != s),
