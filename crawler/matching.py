@@ -99,10 +99,10 @@ class NormalText:
         return frozenset(self.words)
 
 
-# An article's body is read by the matcher and by `crawler.stories` (shingles, from the
-# same words): the last few texts are kept so that the second reader costs nothing. Small,
-# so that no page's text outlives its article for long.
-@functools.lru_cache(maxsize=8)
+# An article's body is read by `crawler.stories` (shingles) and then by the matcher, with
+# its title, lead and topic in between: the last four texts are kept, so that the second
+# reader of the body costs nothing and no article's text outlives the next article.
+@functools.lru_cache(maxsize=4)
 def normal_text(text: str) -> NormalText:
     """`normalize_text` of a text, with its words."""
     normal = normalize_text(text)

@@ -69,3 +69,29 @@ def test_fingerprinting_imports_neither_datasketch_nor_scipy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_article_body_is_normalized_once_for_its_fingerprint_and_its_matches(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store.save_article fingerprints the text, then matches title, lead, body and topic:
+    the body, the longest text, goes through normalize_text once."""
+    from collections import Counter
+
+    from crawler import matching
+    from crawler.config import Conflict
+
+    calls: Counter[str] = Counter()
+    original = matching.normalize_text
+
+    def counting(text: str) -> str:
+        calls[text] += 1
+        return original(text)
+
+    matcher = matching.Matcher([Conflict("sudan", "Soudan", ("Soudan",))])
+    monkeypatch.setattr(matching, "normalize_text", counting)
+    matching.normal_text.cache_clear()
+    for text in texts()[:5]:
+        lead, body = text.split("\n\n", 1)[0], text
+        assert stories.article_fingerprint(lead, body) is not None
+        matcher.match(title="Un titre", lead=lead, body=body, topic="Soudan")
+        assert calls[body] == 1
