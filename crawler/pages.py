@@ -15,7 +15,9 @@ records never interleave; an append that fails is cut off again.
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -114,11 +116,7 @@ class PageArchive:
         """Append one response record to its day's file; return where it is."""
         fetched = (fetched_at or self.clock()).astimezone(UTC)
         name = f"{fetched:%Y-%m-%d}.warc.gz"
-        record = _WRITER.create_warc_record(
-            url, "response", payload=io.BytesIO(body),
-            http_headers=_status_and_headers(status, headers),
-            warc_headers_dict={"WARC-Date": _iso(fetched)},
-        )
+        record = _response_record(url, _status_and_headers(status, headers), body, fetched)
         member = _gzip_member(record)  # compressed before the lock is taken
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -229,14 +227,59 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _response_record(url: str, http: StatusAndHeaders, body: bytes,
+                     fetched: datetime) -> Any:
+    """The response record of `body`, its length and digests given to warcio.
+
+    Given no length, warcio copies the body into a temporary file (one on disk past
+    512 KB) and computes the payload digest, then computes both digests again when the
+    record is written: three SHA-1 passes in 16 KB chunks and two copies. Here each digest
+    is one hashlib call over the bytes in hand, and the headers are those warcio would
+    write, in its order (a test reads the digests back).
+    """
+    http.compute_headers_buffer()
+    warc = StatusAndHeaders("", [
+        ("WARC-Date", _iso(fetched)),
+        ("WARC-Type", "response"),
+        ("WARC-Record-ID", _WRITER._make_warc_id()),
+        ("WARC-Target-URI", url),
+        ("WARC-Payload-Digest", _sha1_label(hashlib.sha1(body))),
+        ("WARC-Block-Digest", _sha1_label(hashlib.sha1(http.headers_buff + body))),
+    ], protocol=_WRITER.warc_version)
+    return _WRITER.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                      length=len(body), warc_headers=warc, http_headers=http)
+
+
+def _sha1_label(digest: Any) -> str:
+    """A digest as WARC writes it (`sha1:` and base 32), as warcio's Digester does."""
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+class _Deflating:
+    """A file-like sink that gzips what is written to it, in memory."""
+
+    def __init__(self) -> None:
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(self.compressor.compress(data))
+
+    def flush(self) -> None:
+        pass
+
+    def member(self) -> bytes:
+        self.parts.append(self.compressor.flush())
+        return b"".join(self.parts)
+
+
 def _gzip_member(record: Any) -> bytes:
     """A WARC record as one gzip member of its own (what `ArchiveIterator` reads from an
     offset), at GZIP_LEVEL (warcio's own writer uses 9: four times the CPU, for records
-    12 % smaller)."""
-    buffer = io.BytesIO()
-    WARCWriter(buffer, gzip=False).write_record(record)
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-    return compressor.compress(buffer.getvalue()) + compressor.flush()
+    12 % smaller), compressed as warcio writes it (no uncompressed copy)."""
+    sink = _Deflating()
+    WARCWriter(sink, gzip=False).write_record(record)
+    return sink.member()
 
 
 def _status_and_headers(status: int, headers: Iterable[tuple[str, str]]) -> StatusAndHeaders:

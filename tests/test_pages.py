@@ -293,3 +293,42 @@ def test_reextract_refuses_an_unknown_source_or_date(mini_site, tmp_path):
     assert bad_date.returncode == 2 and "--since" in bad_date.stderr
     help_text = veille("reextract", "--help")
     assert help_text.returncode == 0 and "Example: veille reextract" in help_text.stdout
+
+
+@pytest.mark.parametrize("body", [b"", b"<p>un</p>", "<p>\u00e9t\u00e9</p>".encode() * 40000])
+def test_a_record_is_the_one_warcio_writes_with_its_digests_checked(tmp_path, monkeypatch, body):
+    """The length and digests computed beforehand make the very record warcio makes when it
+    computes them itself (same bytes, same header order), and a reader checking the
+    digests accepts it."""
+    import io
+    import itertools
+    import zlib
+
+    from warcio.statusandheaders import StatusAndHeadersParser
+    from warcio.warcwriter import WARCWriter
+
+    from crawler import pages
+
+    ids = itertools.count()
+    monkeypatch.setattr(StatusAndHeadersParser, "make_warc_id",
+                        staticmethod(lambda id_=None: f"<urn:uuid:{next(ids):08d}>"))
+    day = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    headers = [("Content-Type", "text/html"), ("Transfer-Encoding", "chunked"),
+               ("X-Note", "\u00e9t\u00e9")]
+    ref = PageArchive(tmp_path).write("http://example.test/a", 404, headers, body, day)
+    with open(tmp_path / ref.file, "rb") as fh:
+        fh.seek(ref.offset)
+        ours = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(fh.read())
+    ids = itertools.count()  # the id the response above was given (1 went to warcinfo)
+    writer = WARCWriter(None, gzip=False)
+    record = writer.create_warc_record(
+        "http://example.test/a", "response", payload=io.BytesIO(body),
+        http_headers=pages._status_and_headers(404, headers),
+        warc_headers_dict={"WARC-Date": "2026-11-20T12:00:00Z"})
+    theirs = io.BytesIO()
+    WARCWriter(theirs, gzip=False).write_record(record)
+    assert ours == theirs.getvalue()
+    with open(tmp_path / ref.file, "rb") as fh:
+        records = list(ArchiveIterator(fh, check_digests="raise"))
+        assert [r.rec_type for r in records] == ["warcinfo", "response"]
+    assert PageArchive(tmp_path).read(ref).body == body

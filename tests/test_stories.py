@@ -32,6 +32,15 @@ def test_shingles_are_the_word_4_grams_of_the_normal_form() -> None:
     assert stories.shingles("trois mots seulement") == set()
 
 
+def test_the_sha1_of_a_shingle_is_hashlibs() -> None:
+    """The fingerprint hashes shingles with CPython's own SHA-1 (cheaper to start than
+    OpenSSL's): the same digests."""
+    import hashlib
+
+    for value in (b"", b"a", "guerre au soudan \u00e9t\u00e9 \u4e2d\u6587".encode(), b"x" * 200):
+        assert stories._sha1(value).digest() == hashlib.sha1(value).digest()
+
+
 @pytest.mark.parametrize("size", [1, 2, 12, 300, 5000])
 def test_the_signature_is_datasketchs(size: int) -> None:
     """Signatures stored by earlier versions (datasketch's MinHash) stay comparable."""
