@@ -332,3 +332,20 @@ def test_a_record_is_the_one_warcio_writes_with_its_digests_checked(tmp_path, mo
         records = list(ArchiveIterator(fh, check_digests="raise"))
         assert [r.rec_type for r in records] == ["warcinfo", "response"]
     assert PageArchive(tmp_path).read(ref).body == body
+
+
+def test_records_are_written_with_zlib_where_isal_is_not_installed(tmp_path, monkeypatch):
+    import zlib
+
+    from crawler import pages
+
+    monkeypatch.setattr(pages, "_deflate", zlib)
+    monkeypatch.setattr(pages, "_DEFLATE_LEVEL", pages.GZIP_LEVEL)
+    archive = PageArchive(tmp_path)
+    day = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    refs = [archive.write(f"http://example.test/{i}", 200, [("Content-Type", "text/html")],
+                          b"<p>page</p>" * (i * 5000), day) for i in range(3)]
+    assert [archive.read(ref).body for ref in refs] == [b"<p>page</p>" * (i * 5000)
+                                                        for i in range(3)]
+    with open(tmp_path / refs[0].file, "rb") as fh:
+        assert len(list(ArchiveIterator(fh, check_digests="raise"))) == 4
