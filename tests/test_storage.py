@@ -58,7 +58,45 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
     again = open_database(tmp_path / "v.db")
     assert [m.name for m in MIGRATIONS.applied(again)] == [
         "m001_core", "m002_alerts", "m003_polling", "m004_stories", "m005_views", "m006_pages",
-        "m007_provenance"]
+        "m007_provenance", "m008_fts_automerge"]
+
+
+def test_the_full_text_index_merges_16_segments_at_a_time_in_new_and_migrated_databases(
+        tmp_path):
+    """m008: FTS5's automerge is kept in the index's config table, for every connection;
+    a database made before it gets it, and its search answers as before."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from crawler import schema
+
+    def automerge(path) -> list:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT v FROM articles_fts_config WHERE k = 'automerge'"
+                                ).fetchall()
+
+    fresh = open_database(tmp_path / "fresh.db")
+    fresh.close()
+    assert automerge(tmp_path / "fresh.db") == [(16,)]
+    older = sqlite_utils.Database(tmp_path / "older.db")
+    before = [m for m in MIGRATIONS._migrations if m.name != "m008_fts_automerge"]
+    MIGRATIONS.ensure_migrations_table(older)
+    for migration in before:
+        migration.fn(older)
+        MIGRATIONS._record_applied(older, migration.name)
+    older.execute("INSERT INTO sources (id, name, kind, url) VALUES ('s1', 'S', 'rss', 'u')")
+    older.execute("INSERT INTO articles (canonical_url, source_id, title, body, content_hash, "
+                  "first_seen_at) VALUES ('u1', 's1', 'Cessez-le-feu', 'Le Darfour', 'h', 't')")
+    older.conn.commit()
+    older.close()
+    assert automerge(tmp_path / "older.db") == []
+    db = open_database(tmp_path / "older.db")
+    assert not MIGRATIONS.pending(db)
+    assert db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'darfour'"
+                      ).fetchall() == [(1,)]
+    db.close()
+    assert automerge(tmp_path / "older.db") == [(schema.FTS_AUTOMERGE,)]
 
 
 def test_new_then_unchanged(store):
