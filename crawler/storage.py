@@ -537,7 +537,7 @@ class Store:
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         urls = [url for url, _ in article.urls]
         # One query for all its URLs; the article of the first URL known wins.
-        found = {row["_url"]: row for row in self.db.query(
+        found = {row["_url"]: row for row in self._rows(
             "SELECT u.url AS _url, a.* FROM article_urls u JOIN articles a "
             f"ON a.id = u.article_id WHERE u.url IN ({', '.join('?' * len(urls))})", urls)}
         for url in urls:
@@ -546,13 +546,20 @@ class Store:
                 del row["_url"]
                 return row, False
         if article.word_count >= MIN_WORDS_FOR_TEXT_DEDUP:
-            row = next(self.db.query(
+            rows = self._rows(
                 "SELECT * FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
                 [article.content_hash],
-            ), None)
-            if row:
-                return row, True
+            )
+            if rows:
+                return rows[0], True
         return None, False
+
+    def _rows(self, sql: str, params: list) -> list[dict]:
+        """Rows as dicts, like `db.query`, without the savepoint sqlite-utils wraps each
+        query in (this runs inside the article's transaction)."""
+        cursor = self.db.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def _insert(self, article: StoredArticle, now: str) -> int:
         record = _article_record(article)

@@ -160,17 +160,18 @@ class StoryIndex:
         if print_ is not None:
             story_id = self._best_story(db, print_, keys, now)
         joined = story_id is not None
-        if story_id is None:
+        if story_id is None:  # a story of one article, from one source
             story_id = int(db.execute(
                 "INSERT INTO stories (title, first_article_id, first_seen_at, last_seen_at, "
-                "articles) VALUES (?, ?, ?, ?, 0)", [title, article_id, now, now],
+                "articles, sources) VALUES (?, ?, ?, ?, 1, 1)", [title, article_id, now, now],
             ).lastrowid)
-        db.execute(
-            "UPDATE stories SET articles = articles + 1, last_seen_at = ?, "
-            "sources = (SELECT count(DISTINCT source_id) FROM articles "
-            "WHERE story_id = ? OR id = ?) WHERE id = ?",
-            [now, story_id, article_id, story_id],
-        )
+        else:
+            db.execute(
+                "UPDATE stories SET articles = articles + 1, last_seen_at = ?, "
+                "sources = (SELECT count(DISTINCT source_id) FROM articles "
+                "WHERE story_id = ? OR id = ?) WHERE id = ?",
+                [now, story_id, article_id, story_id],
+            )
         db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
         if print_ is not None:
             self.store(db, article_id, print_, now, keys)
