@@ -104,3 +104,39 @@ def test_an_article_body_is_normalized_once_for_its_fingerprint_and_its_matches(
         assert stories.article_fingerprint(lead, body) is not None
         matcher.match(title="Un titre", lead=lead, body=body, topic="Soudan")
         assert calls[body] == 1
+
+
+def test_the_best_candidate_is_the_one_article_by_article_containment_picks() -> None:
+    """_best_story scores every candidate at once: the same story as scoring them one by
+    one with Fingerprint.containment (ties: the last candidate), on signatures that share
+    few to all of their values, equal sizes, stories unknown."""
+    rng = np.random.default_rng(7)
+
+    def one_by_one(print_, rows, threshold):
+        best, best_score = None, threshold
+        for _, size, signature, story_id in rows:
+            other = stories.Fingerprint(np.frombuffer(signature, dtype=np.uint32), size)
+            score = print_.containment(other)
+            if score >= best_score and story_id is not None:
+                best, best_score = story_id, score
+        return best
+
+    for trial in range(400):
+        base = rng.integers(0, 2**32, stories.NUM_PERM, dtype=np.uint32)
+        print_ = stories.Fingerprint(base, int(rng.integers(12, 3000)))
+        rows = []
+        for k in range(int(rng.integers(0, 12))):
+            sig = base.copy()
+            changed = rng.random(stories.NUM_PERM) < rng.choice([0.0, 0.3, 0.6, 0.9, 1.0])
+            sig[changed] = rng.integers(0, 2**32, int(changed.sum()), dtype=np.uint32)
+            size = print_.size if rng.random() < 0.3 else int(rng.integers(12, 3000))
+            story = None if rng.random() < 0.15 else int(rng.integers(1, 6))
+            rows.append((k, size, sig.tobytes(), story))
+        for threshold in (0.0, 0.3, 0.5, 0.8, 1.0):
+            assert stories.best_candidate(print_, rows, threshold) == \
+                one_by_one(print_, rows, threshold)
+    short = [(1, 40, np.arange(64, dtype=np.uint32).tobytes(), 3),
+             (2, 40, np.arange(10, dtype=np.uint32).tobytes(), 3)]
+    with pytest.raises(ValueError):  # as one by one: not a signature of this module's
+        stories.best_candidate(stories.Fingerprint(np.arange(64, dtype=np.uint32), 40),
+                               short, 0.5)
