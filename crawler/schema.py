@@ -297,15 +297,16 @@ def m007_provenance(db: sqlite_utils.Database) -> None:
 def m008_fts_automerge(db: sqlite_utils.Database) -> None:
     """The full-text index merges its segments 16 at a time (FTS5's default: 4).
 
-    FTS5 spends merge work on every write while some level of its index holds `automerge`
-    segments or more: at 4, each article's entry is rewritten once per level of a
-    1,000,000-article index (about ten times), and the INSERT of a long article cost 2 ms
-    of CPU. At 16, about half as many rewrites and merges come five times less often
-    (`python -m bench.article_cost`), for at most 15 segments a level for a search to read
-    instead of 3 (search times: README, "Overlapping sources and the cost of an article").
-    Kept in the index's own config table, so every connection uses it.
+    FTS5 does merge work on every write while a level of its index holds `automerge`
+    segments or more. At 4 that work was most of an article's INSERT on the
+    1,000,000-article archive of `python -m bench.article_cost` (2 ms of CPU for a long
+    article); at 16 an entry is merged about half as many times (log16 instead of log4 of
+    the index's size), and a search reads at most 15 segments a level instead of 3 (no
+    slower on that archive: README). Kept in the index's own config table, so every
+    connection uses it.
     """
-    db.execute(f"INSERT INTO articles_fts (articles_fts, rank) VALUES ('automerge', {FTS_AUTOMERGE})")
+    db.execute("INSERT INTO articles_fts (articles_fts, rank) VALUES ('automerge', ?)",
+               [FTS_AUTOMERGE])
 
 
 def _articles_view(db: sqlite_utils.Database) -> None:

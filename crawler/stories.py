@@ -128,8 +128,8 @@ def minhash(values: Iterable[bytes]) -> np.ndarray:
     hashes ^= hashes >> s3
     a, b = _permutations()
     # One row per permutation (64 x n, mod 2**32), made in place, each row's minimum read
-    # along memory: the (n x 64) matrix and its column minima cost up to 30 times more
-    # on a long text (4 ms for 5,000 shingles).
+    # along memory: the (n x 64) matrix and its column minima took over 15 times as long
+    # on a long text (2.4 ms instead of 0.14 for 5,000 shingles).
     permuted = np.multiply.outer(a, hashes)
     permuted += b[:, np.newaxis]
     return permuted.min(axis=1)

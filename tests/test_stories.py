@@ -121,7 +121,7 @@ def test_the_best_candidate_is_the_one_article_by_article_containment_picks() ->
                 best, best_score = story_id, score
         return best
 
-    for trial in range(400):
+    for _ in range(400):
         base = rng.integers(0, 2**32, stories.NUM_PERM, dtype=np.uint32)
         print_ = stories.Fingerprint(base, int(rng.integers(12, 3000)))
         rows = []
