@@ -1,5 +1,5 @@
-"""Scrapy middlewares: retries that back off, robots.txt kept between crawls, and parse
-failures recorded, not lost."""
+"""Scrapy middlewares: retries that back off, robots.txt kept between crawls, meta refresh
+read from the head of a page only, and parse failures recorded, not lost."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
@@ -76,6 +77,30 @@ class OneFetchMiddleware:
         if spider.catalog.fetched_elsewhere(url, spider.source.id, run_id,
                                             claimed=url == link.key):
             raise FetchedElsewhere(f"another source fetches {url} in this crawl")
+
+
+# Scrapy looks for a meta refresh in the first 4,096 characters of a page: at most this
+# many bytes in any encoding whose markup is ASCII-compatible.
+META_REFRESH_HEAD_BYTES = 4096 * 4
+
+
+class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, without decoding every page whole to look for one.
+
+    Scrapy's middleware reads `response.text`, which decodes the whole body and keeps the
+    text on the response, beside its bytes, until the page is parsed: a second copy of
+    every page in flight (a third, with the spider's own decoding). A page whose first
+    bytes do not say "refresh" cannot have a meta refresh where Scrapy looks for one, so
+    it is passed on untouched. The others, and pages in an encoding whose markup is not
+    ASCII (a NUL byte in the head: UTF-16 or UTF-32), go to Scrapy's middleware.
+    """
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Any = None) -> Request | Response:
+        head = response.body[:META_REFRESH_HEAD_BYTES]
+        if b"\x00" not in head and b"refresh" not in head.lower():
+            return response
+        return super().process_response(request, response)
 
 
 class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):

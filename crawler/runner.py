@@ -138,6 +138,8 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.OneFetchMiddleware": 50,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
             "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
         },
