@@ -6,12 +6,13 @@ database size per article.
 The stored articles are generated straight into SQLite (cached under bench/results/archive/,
 keyed by size and generator version): texts of 300 to 900 words drawn from a Zipf vocabulary
 (the French words of bench/sites.py, then 60,000 made-up words), a third of them about a
-place (conflict places among them), at 3,000 articles a day (100 sources), each with its URLs,
-story, MinHash fingerprint and 28 LSH band rows (random signatures: the clustering benchmark
-measures band collisions), its conflict matches and, for the followed conflict, a sent
-alert. The bulk load drops the tables' indexes and triggers, inserts in id order, recreates
-them and rebuilds the FTS index in one pass (a crawl fills it article by article through the
-triggers; a rebuilt index has fewer segments, so searches here are if anything faster).
+place (conflict places among them), at 3,000 articles a day (100 sources), each with its
+URLs, story, MinHash fingerprint and 28 LSH band rows (random signatures: the clustering
+benchmark measures band collisions; kept, as a crawl keeps them, for the story window only),
+its conflict matches and, for the followed conflict, a sent alert. The bulk load drops the
+tables' indexes and triggers, inserts in id order, recreates them and rebuilds the FTS index
+in one pass (a crawl fills it article by article through the triggers; a rebuilt index has
+fewer segments, so searches here are if anything faster).
 
     python -m bench.archive --sizes 10000,100000 --build-only
 """
@@ -35,7 +36,7 @@ import numpy as np
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
-from crawler.config import DEFAULT_CONFIG, Source, load_config
+from crawler.config import DEFAULT_CONFIG, Source, StorySettings, load_config
 from crawler.normalize import content_hash
 from crawler.outbox import Outbox, sync_alerting
 from crawler.schema import connect, open_database
@@ -265,13 +266,58 @@ def _insert_bands(conn: sqlite3.Connection, rng: np.random.Generator, n: int) ->
 
 
 def ensure(n: int) -> tuple[Path, dict]:
-    """The cached archive of n articles, built if missing."""
+    """The cached archive of n articles, built if missing, as a crawl leaves it."""
     path = db_file(n)
     meta_file = path.with_suffix(".json")
     if path.exists() and meta_file.exists():
-        return path, json.loads(meta_file.read_text())
-    _log(f"building the {_label(n)} archive (cached in {path})")
-    return path, build(n, path)
+        meta = json.loads(meta_file.read_text())
+    else:
+        _log(f"building the {_label(n)} archive (cached in {path})")
+        meta = build(n, path)
+    if "bands_pruned" not in meta:
+        meta["bands_pruned"] = as_crawled(path)
+        meta_file.write_text(json.dumps(meta, indent=2))
+    return path, meta
+
+
+def as_crawled(path: Path) -> dict:
+    """Do to the archive what every crawl does first (crawler/runner.py): drop the story
+    band rows of articles older than the story window. The bulk load writes band rows for
+    every article (28 per article: 28 million at 1,000,000), where a database that has been
+    crawled holds them for the window only (30 days at 3,000 articles a day: about 90,000
+    articles). Done once per cached archive, by keeping the rows in the window rather than
+    deleting the others row by row."""
+    started = time.monotonic()
+    since = iso(datetime.now(UTC) - timedelta(days=StorySettings().window_days))
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        before = conn.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+        schema = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                              "AND name = 'story_bands'").fetchone()[0]
+        indexes = [row[0] for row in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'story_bands' "
+            "AND sql IS NOT NULL")]
+        conn.execute("ALTER TABLE story_bands RENAME TO story_bands_all")
+        for sql in indexes:  # the index names go with the renamed table: free them
+            name = sql.split()[2]
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute(schema)
+        conn.execute("INSERT INTO story_bands (band_key, article_id) SELECT b.band_key, "
+                     "b.article_id FROM story_bands_all b JOIN article_fingerprints f "
+                     "ON f.article_id = b.article_id WHERE f.indexed_at >= ? "
+                     "ORDER BY b.band_key, b.article_id", [since])
+        conn.execute("DROP TABLE story_bands_all")
+        for sql in indexes:
+            conn.execute(sql)
+        after = conn.execute("SELECT count(*) FROM story_bands").fetchone()[0]
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    _log(f"story band rows outside the {StorySettings().window_days:g}-day window dropped: "
+         f"{before:,} -> {after:,} in {time.monotonic() - started:.0f} s")
+    return {"at": since, "rows_before": before, "rows_after": after}
 
 
 # -- the measurements ----------------------------------------------------------------------
