@@ -1,5 +1,8 @@
 """`veille worker`, `veille ingest` and `veille queue`: one crawl spread over machines
-that share a Redis server (see the README's "Scaling out")."""
+that share a Redis server (see the README's "Scaling out").
+
+Redis and the cluster modules are imported by these commands only: every other command
+(a crawl among them) starts without them."""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ import sqlite3
 import sys
 
 import click
-import redis
 
 from crawler.cli import Context, cli
-from crawler.cluster import ClusterError
 from crawler.config import ConfigError
 
 
@@ -43,6 +44,7 @@ def worker(obj: Context, concurrency: int, drain: bool, log_level: str) -> None:
 
     Example: veille --config data/veille.toml worker --concurrency 16
     """
+    from crawler.cluster import ClusterError
     from crawler.worker import run_worker
 
     config = _redis_config(obj)
@@ -66,8 +68,10 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
 
     Example: veille --config data/veille.toml --db data/veille.db ingest --send
     """
+    import redis
+
     from crawler.cli_alerts import dispatch_now
-    from crawler.cluster import Cluster
+    from crawler.cluster import Cluster, ClusterError
     from crawler.ingest import Ingester, stop_on_signals
 
     _logging(log_level)
@@ -107,7 +111,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
     Example: veille queue --source levant-karabakh
     """
     from crawler.cli import due_only
-    from crawler.cluster import Cluster
+    from crawler.cluster import Cluster, ClusterError
 
     config = _redis_config(obj)
     try:
@@ -122,6 +126,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
 def queue_and_print(obj: Context, config, sources) -> None:
     """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
+    from crawler.cluster import ClusterError
     from scheduler.queueing import queue_sources
 
     try:
