@@ -29,6 +29,8 @@ from crawler.stories import prune
 from spiders import SPIDERS
 
 LOGGER = logging.getLogger(__name__)
+# The cyclic collector's thresholds during a crawl (Python's defaults: 700, 10, 10).
+CRAWL_GC_THRESHOLDS = (10_000, 20, 20)
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,14 @@ def crawl(
         process.crawl(crawler, source=source)
     # What is loaded by now (modules, config, Scrapy's components) lives as long as the
     # process: frozen out of the cyclic collector's sight, its full passes no longer walk
-    # it again and again while pages are extracted.
+    # it again and again while pages are extracted. And the collector runs less often:
+    # a page's extraction allocates hundreds of thousands of short-lived objects (tree
+    # proxies, strings) and frees them itself. Measured on 1,000 real pages: 4.0 s of
+    # collection (2,583 young, 22 full) became 1.3 s (77 young, 1 full), peak RSS the same.
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*CRAWL_GC_THRESHOLDS)
     started = time.monotonic()
     ticker = None
     if progress is not None:
@@ -185,8 +192,9 @@ def crawl(
         ticker.start(2.0, now=False)
     try:
         process.start()
-    finally:
-        gc.unfreeze()  # a caller that goes on (a test, a daemon) collects them as before
+    finally:  # a caller that goes on (a test, a daemon) collects as before
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     if ticker is not None and ticker.running:
         ticker.stop()
     elapsed = time.monotonic() - started

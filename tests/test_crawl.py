@@ -6,6 +6,8 @@ The fixture server counts every request, so the tests can tell what a crawl fetc
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -247,3 +249,27 @@ def test_bad_config_is_refused_with_its_message(tmp_path):
     assert result.returncode == 1
     assert f"{config}: source 'x': missing 'url'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_crawl_hands_the_garbage_collector_back_as_it_found_it(mini_site, tmp_path):
+    """A crawl freezes what it loaded and collects less often while pages come
+    (crawler/runner.py); a caller that goes on after it (a test, a daemon) gets Python's
+    collector back: thresholds restored, nothing left frozen."""
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
+    script = (
+        "import gc, sys\n"
+        "from pathlib import Path\n"
+        "from crawler.config import load_config\n"
+        "from crawler.runner import crawl\n"
+        "gc.set_threshold(700, 10, 10)\n"
+        "config = load_config(Path(sys.argv[1]))\n"
+        "[summary] = crawl(config, config.sources, Path(sys.argv[2]))\n"
+        "print(summary.new, gc.get_threshold(), gc.get_freeze_count())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / "v.db")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    new, rest = done.stdout.strip().split(" ", 1)
+    thresholds, frozen = rest.rsplit(" ", 1)
+    assert int(new) > 0
+    assert (thresholds, frozen) == ("(700, 10, 10)", "0")
