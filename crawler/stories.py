@@ -19,6 +19,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import sqlite_utils
@@ -78,9 +79,14 @@ class Fingerprint:
 
     def containment(self, other: Fingerprint) -> float:
         """Estimated share of the smaller text's shingles found in the other text."""
-        j = self.jaccard(other)
-        common = j * (self.size + other.size) / (1 + j)
-        return min(1.0, common / max(1, min(self.size, other.size)))
+        return float(_containment(self.jaccard(other), self.size, other.size))
+
+
+def _containment(jaccard: Any, size: int, sizes: Any) -> Any:
+    """Containment from the Jaccard similarity and the shingle counts, for one other text
+    or an array of them: the common shingles over the smaller text's, at most 1."""
+    common = jaccard * (size + sizes) / (1 + jaccard)
+    return np.minimum(1.0, common / np.maximum(1, np.minimum(size, sizes)))
 
 
 def shingles(text: str) -> set[bytes]:
@@ -223,20 +229,14 @@ def best_candidate(print_: Fingerprint, rows: list, threshold: float) -> int | N
     if not rows:
         return None
     # Every candidate's containment at once (a story reprinted by many sources has as many
-    # candidates), with Fingerprint.containment's arithmetic, term for term.
+    # candidates).
     signatures = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.uint32)
-    if len(signatures) != NUM_PERM * len(rows):  # a signature this module did not write
-        best, best_score = None, threshold
-        for _, size, signature, story_id in rows:
-            score = print_.containment(Fingerprint(np.frombuffer(signature, np.uint32), size))
-            if score >= best_score:
-                best, best_score = story_id, score
-        return best
+    if len(signatures) != NUM_PERM * len(rows):
+        raise ValueError(f"a candidate's signature is not {NUM_PERM} values long")
     sizes = np.array([row[1] for row in rows], dtype=np.int64)
     jaccard = np.count_nonzero(signatures.reshape(len(rows), NUM_PERM) == print_.signature,
                                axis=1) / NUM_PERM
-    common = jaccard * (print_.size + sizes) / (1 + jaccard)
-    scores = np.minimum(1.0, common / np.maximum(1, np.minimum(print_.size, sizes)))
+    scores = _containment(jaccard, print_.size, sizes)
     best = len(rows) - 1 - int(np.argmax(scores[::-1]))  # the last of the best
     return rows[best][3] if scores[best] >= threshold else None
 
