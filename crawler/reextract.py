@@ -106,7 +106,8 @@ def _reextract_one(store: Store, archive: PageArchive, source: Source, tz: ZoneI
         return
     try:
         html, _ = decode_html(page.body, page.header("Content-Type"), forced=source.encoding)
-        extracted = extract_article(html, page.url, selectors=source.selectors, default_tz=tz)
+        extracted = extract_article(html, page.url, selectors=source.selectors, default_tz=tz,
+                                    default_language=source.language)
     except Exception as exc:  # noqa: BLE001 - one page must not stop the others
         report.failures.append(f"{article.url}: extraction failed: {type(exc).__name__}: {exc}")
         return

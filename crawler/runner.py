@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scrapy.crawler import CrawlerProcess
+from scrapy.settings import default_settings
 from twisted.internet.task import LoopingCall
 
 from crawler.config import Config, Source
@@ -103,6 +104,21 @@ def quiet_libraries(log_level: str) -> None:
             logger.addFilter(_ONE_LINE)
 
 
+# Scrapy's extensions less the ones a crawl never uses: the remote-control server (it
+# alone imports aiohttp: 7 MB of a crawl's memory) and the telnet console (both opened
+# by default in Scrapy 2.19, and reachable by anyone on the machine), the feed exporter
+# (Veille writes SQLite, not feed exports), job-state persistence (no JOBDIR) and the
+# memory debugger. Setting them to None in EXTENSIONS would still import them: Scrapy
+# loads every key of the base list to merge it, so the base list itself is replaced.
+_UNUSED_EXTENSIONS = {"remote_control.RemoteControl", "telnet.TelnetConsole",
+                      "feedexport.FeedExporter", "spiderstate.SpiderState",
+                      "memdebug.MemoryDebugger"}
+EXTENSIONS_BASE: dict[str, int] = {
+    path: order for path, order in default_settings.EXTENSIONS_BASE.items()
+    if path.removeprefix("scrapy.extensions.") not in _UNUSED_EXTENSIONS
+}
+
+
 def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -> dict[str, Any]:
     """Scrapy settings derived from the config: polite by default, nothing remote-controlled."""
     crawl = config.crawl
@@ -135,6 +151,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
             "crawler.pipelines.NormalizePipeline": 100,
             "crawler.pipelines.StorePipeline": 300,
         },
+        "EXTENSIONS_BASE": EXTENSIONS_BASE,
         "EXTENSIONS": {"crawler.runs.RunRecorder": 0},
         "SPIDER_MIDDLEWARES": {"crawler.middlewares.ParseErrorMiddleware": 45},
         # robots.txt kept between crawls (each crawl is a fresh process): a day by default.

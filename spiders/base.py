@@ -226,7 +226,8 @@ class SourceSpider(scrapy.Spider):
             return
         html, _ = decode_html(response.body, content_type or None, forced=self.source.encoding)
         extracted = extract_article(
-            html, response.url, selectors=self.source.selectors, default_tz=self.tz
+            html, response.url, selectors=self.source.selectors, default_tz=self.tz,
+            default_language=self.source.language,
         )
         yield ArticleItem(
             source_id=self.source.id, hint=hint, response_url=response.url,

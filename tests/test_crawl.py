@@ -273,3 +273,27 @@ def test_a_crawl_hands_the_garbage_collector_back_as_it_found_it(mini_site, tmp_
     thresholds, frozen = rest.rsplit(" ", 1)
     assert int(new) > 0
     assert (thresholds, frozen) == ("(700, 10, 10)", "0")
+
+
+def test_a_crawl_loads_no_remote_control_telnet_or_feed_export(mini_site, tmp_path):
+    """Scrapy's remote-control server and telnet console are never started, and their
+    modules (aiohttp with the first) are not even loaded; neither is the feed exporter."""
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from crawler.config import load_config\n"
+        "from crawler.runner import crawl\n"
+        "config = load_config(Path(sys.argv[1]))\n"
+        "[summary] = crawl(config, config.sources, Path(sys.argv[2]))\n"
+        "print(summary.new, *sorted(m for m in sys.modules if m in {\n"
+        "    'aiohttp', 'scrapy.extensions.remote_control', 'scrapy.extensions.telnet',\n"
+        "    'scrapy.extensions.feedexport', 'scrapy.extensions.corestats'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / "v.db")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    new, *loaded = done.stdout.split()
+    assert int(new) > 0
+    # The extensions the crawl does use are loaded, the others are not.
+    assert loaded == ["scrapy.extensions.corestats"]

@@ -60,6 +60,7 @@ def extract_article(
     selectors: Mapping[str, str] | None = None,
     default_tz: tzinfo | None = None,
     now: datetime | None = None,
+    default_language: str | None = None,
 ) -> ExtractedArticle:
     """Extract the article text and metadata from an HTML page.
 
@@ -74,6 +75,9 @@ def extract_article(
         default_tz: Timezone given to dates that carry none (defaults to UTC).
         now: The time of the fetch (defaults to the clock): a published time more than
             an hour after it is refused, with a warning.
+        default_language: The source's language (its config), for a page whose own
+            cannot be told: only the body's extraction uses it (see
+            ``crawler.extract.body.main_text``); the article's ``language`` stays None.
 
     Returns:
         The extracted article.
@@ -81,7 +85,8 @@ def extract_article(
     Raises:
         ValueError: A selector names an unknown field or is not valid CSS.
     """
-    page = Page(html or "", url, checked_selectors(selectors), default_tz or UTC)
+    page = Page(html or "", url, checked_selectors(selectors), default_tz or UTC,
+                default_language)
     title = page.title()
     image_url = page.image_url()
     # Every metadata reader runs before the body: reading the body prunes the tree.

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import trafilatura
 from lxml.etree import XPath
 from lxml.html import HtmlElement
-from trafilatura.settings import Document
+from trafilatura.settings import JUSTEXT_LANGUAGES, Document
+from trafilatura.utils import check_html_lang
 from trafilatura.xml import xmltotxt
 
 from crawler.extract.text import clean, comparable
 
 LOGGER = logging.getLogger(__name__)
+
+
+class _WithoutLanguageCheckNotice(logging.Filter):
+    """trafilatura warns, on every page it is told the language of, that it cannot check
+    that language without py3langid. Veille tells it the language for jusText's stop words
+    only (see `_justext_language`), so the notice is noise: it alone is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Language detector not installed")
+
+
+logging.getLogger("trafilatura.utils").addFilter(_WithoutLanguageCheckNotice())
 
 
 class Paragraph(str):
@@ -215,31 +228,61 @@ def _guarded(element: HtmlElement, paragraphs: int, kind: str) -> bool:
     return held > 2 and held >= _MAX_PRUNED_SHARE * paragraphs
 
 
-def main_text(root: HtmlElement, url: str) -> list[Paragraph]:
+def main_text(root: HtmlElement, url: str,
+              language: tuple[Callable[[str], str | None], str | None] | None = None,
+              ) -> list[Paragraph]:
     """The article's paragraphs, by trafilatura, from a pruned tree (see `prune_page`).
 
     trafilatura's fast mode first (its most precise); a short result is checked against
     its full mode (which compares with its readability and jusText fallbacks), and the
     longer kept: a short page is often a page the fast heuristics cut. Measured on the
     real pages of the corpus (`python -m bench extraction`).
+
+    `language`: a function that tells the page's language from a text (its declaration
+    first), and the source's language for a page whose own cannot be told; the full mode
+    is given the first that jusText knows (see `_justext_language`).
     """
     paragraphs = _trafilatura(root, url, fast=True)
     words = sum(len(p.split()) for p in paragraphs)
     if words < SECOND_OPINION_WORDS:
-        other = _trafilatura(root, url, fast=False)
+        lang = None
+        if language is not None:
+            tell, default = language
+            lang = _justext_language(root, tell("\n".join(paragraphs))) \
+                or _justext_language(root, default)
+        other = _trafilatura(root, url, fast=False, lang=lang)
         if sum(len(p.split()) for p in other) > words:
             LOGGER.debug("short text in fast mode; full mode kept for %s", url)
             return other
     return paragraphs
 
 
-def _trafilatura(root: HtmlElement, url: str, *, fast: bool) -> list[Paragraph]:
+def _justext_language(root: HtmlElement, lang: str | None) -> str | None:
+    """The language to give trafilatura's full mode, or None.
+
+    Its jusText fallback judges paragraphs by their share of stop words: of the page's
+    language when trafilatura is told it, else of all 100 languages at once, a list that
+    takes 27 MB and stays in memory for the rest of the process (jusText caches it). Told
+    only when jusText has that language's list and the page's meta tags do not name
+    another (trafilatura would then discard the page)."""
+    if lang is None or lang not in JUSTEXT_LANGUAGES or not check_html_lang(root, lang):
+        return None
+    return lang
+
+
+def _trafilatura(root: HtmlElement, url: str, *, fast: bool,
+                 lang: str | None = None) -> list[Paragraph]:
     # bare_extraction copies a tree it is given: `root` comes back unchanged.
     try:
-        document = trafilatura.bare_extraction(root, url=url, fast=fast, **TRAFILATURA_OPTIONS)
+        document = trafilatura.bare_extraction(root, url=url, fast=fast,
+                                               target_language=lang, **TRAFILATURA_OPTIONS)
     except Exception:  # hostile markup must not stop the crawl; the caller sees no text
         LOGGER.debug("trafilatura failed on %s", url, exc_info=True)
         return []
+    if lang is not None and document is None:
+        # Where py3langid is installed, trafilatura also checks the text's language and
+        # discards a page it finds in another: the page is read again, untold.
+        return _trafilatura(root, url, fast=fast)
     if not isinstance(document, Document) or document.body is None:
         LOGGER.debug("trafilatura found no main text in %s", url)
         return []

