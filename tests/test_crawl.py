@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, article_hits, crawl, rows, veille, write_config
@@ -251,25 +252,34 @@ def test_bad_config_is_refused_with_its_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_crawl_hands_the_garbage_collector_back_as_it_found_it(mini_site, tmp_path):
-    """A crawl freezes what it loaded and collects less often while pages come
-    (crawler/runner.py); a caller that goes on after it (a test, a daemon) gets Python's
-    collector back: thresholds restored, nothing left frozen."""
-    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
+def crawl_in_a_new_process(config: Path, db: Path, before: str, after: str) -> str:
+    """Run `crawler.runner.crawl` on `config` in a fresh Python, with `before` run ahead of
+    it and `after` (which sees `summary`) behind it; what `after` printed."""
     script = (
         "import gc, sys\n"
         "from pathlib import Path\n"
         "from crawler.config import load_config\n"
         "from crawler.runner import crawl\n"
-        "gc.set_threshold(700, 10, 10)\n"
+        f"{before}\n"
         "config = load_config(Path(sys.argv[1]))\n"
         "[summary] = crawl(config, config.sources, Path(sys.argv[2]))\n"
-        "print(summary.new, gc.get_threshold(), gc.get_freeze_count())\n"
+        f"{after}\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / "v.db")],
+    done = subprocess.run([sys.executable, "-c", script, str(config), str(db)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    new, rest = done.stdout.strip().split(" ", 1)
+    return done.stdout
+
+
+def test_a_crawl_hands_the_garbage_collector_back_as_it_found_it(mini_site, tmp_path):
+    """A crawl freezes what it loaded and collects less often while pages come
+    (crawler/runner.py); a caller that goes on after it (a test, a daemon) gets Python's
+    collector back: thresholds restored, nothing left frozen."""
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
+    out = crawl_in_a_new_process(
+        config, tmp_path / "v.db", "gc.set_threshold(700, 10, 10)",
+        "print(summary.new, gc.get_threshold(), gc.get_freeze_count())")
+    new, rest = out.strip().split(" ", 1)
     thresholds, frozen = rest.rsplit(" ", 1)
     assert int(new) > 0
     assert (thresholds, frozen) == ("(700, 10, 10)", "0")
@@ -279,21 +289,12 @@ def test_a_crawl_loads_no_remote_control_telnet_or_feed_export(mini_site, tmp_pa
     """Scrapy's remote-control server and telnet console are never started, and their
     modules (aiohttp with the first) are not even loaded; neither is the feed exporter."""
     config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
-    script = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from crawler.config import load_config\n"
-        "from crawler.runner import crawl\n"
-        "config = load_config(Path(sys.argv[1]))\n"
-        "[summary] = crawl(config, config.sources, Path(sys.argv[2]))\n"
+    out = crawl_in_a_new_process(
+        config, tmp_path / "v.db", "",
         "print(summary.new, *sorted(m for m in sys.modules if m in {\n"
         "    'aiohttp', 'scrapy.extensions.remote_control', 'scrapy.extensions.telnet',\n"
-        "    'scrapy.extensions.feedexport', 'scrapy.extensions.corestats'}))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script, str(config), str(tmp_path / "v.db")],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    new, *loaded = done.stdout.split()
+        "    'scrapy.extensions.feedexport', 'scrapy.extensions.corestats'}))")
+    new, *loaded = out.split()
     assert int(new) > 0
     # The extensions the crawl does use are loaded, the others are not.
     assert loaded == ["scrapy.extensions.corestats"]
