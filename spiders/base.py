@@ -34,7 +34,7 @@ from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
 from crawler.middlewares import FetchedElsewhere
 from crawler.pages import PageArchive
-from crawler.pipelines import open_store
+from crawler.pipelines import open_store, release_store
 from crawler.storage import (
     DEAD,
     ELSEWHERE,
@@ -105,7 +105,8 @@ class SourceSpider(scrapy.Spider):
             if self.polled and self.clean_run(reason):
                 self.catalog.save_validators(self.source.id, self.polled)
         finally:
-            self.catalog.close()
+            release_store(self.catalog)
+            self.catalog = None
 
     def clean_run(self, reason: str) -> bool:
         """Whether every listing this run read had all its articles stored or skipped.

@@ -254,7 +254,8 @@ def test_bad_config_is_refused_with_its_message(tmp_path):
 
 def crawl_in_a_new_process(config: Path, db: Path, before: str, after: str) -> str:
     """Run `crawler.runner.crawl` on `config` in a fresh Python, with `before` run ahead of
-    it and `after` (which sees `summary`) behind it; what `after` printed."""
+    it and `after` (which sees `summaries`, and `summary`, the first) behind it; what
+    `after` printed."""
     script = (
         "import gc, sys\n"
         "from pathlib import Path\n"
@@ -262,7 +263,8 @@ def crawl_in_a_new_process(config: Path, db: Path, before: str, after: str) -> s
         "from crawler.runner import crawl\n"
         f"{before}\n"
         "config = load_config(Path(sys.argv[1]))\n"
-        "[summary] = crawl(config, config.sources, Path(sys.argv[2]))\n"
+        "summaries = crawl(config, config.sources, Path(sys.argv[2]))\n"
+        "summary = summaries[0]\n"
         f"{after}\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(config), str(db)],
@@ -298,3 +300,26 @@ def test_a_crawl_loads_no_remote_control_telnet_or_feed_export(mini_site, tmp_pa
     assert int(new) > 0
     # The extensions the crawl does use are loaded, the others are not.
     assert loaded == ["scrapy.extensions.corestats"]
+
+
+def test_the_sources_of_a_crawl_share_one_database_connection(mini_site, tmp_path):
+    """Every source's spider and store pipeline write through one SQLite connection (each
+    connection costs its own schema copy and page cache); only the run records and the
+    robots.txt cache open short-lived ones beside it."""
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, TOPIC + FEED)
+    out = crawl_in_a_new_process(
+        config, tmp_path / "v.db",
+        "import sqlite_utils\n"
+        "state = {'open': 0, 'most': 0}\n"
+        "init, close = sqlite_utils.Database.__init__, sqlite_utils.Database.close\n"
+        "def opened(self, *a, **k):\n"
+        "    init(self, *a, **k); state['open'] += 1\n"
+        "    state['most'] = max(state['most'], state['open'])\n"
+        "def closed(self):\n"
+        "    close(self); state['open'] -= 1\n"
+        "sqlite_utils.Database.__init__, sqlite_utils.Database.close = opened, closed",
+        "print(sum(s.new for s in summaries), state['most'], state['open'])")
+    new, most, still_open = (int(n) for n in out.split())
+    assert new > 0
+    assert most <= 2, f"{most} connections open at once for 2 sources"
+    assert still_open == 0
