@@ -27,8 +27,7 @@ def detect_language(text: str) -> str | None:
     None for a text too short or too unlike any language to tell."""
     if len(text) < _MIN_DETECTION_CHARS:
         return None
-    found = detector().detect(text[:_DETECTION_CHARS], model="lite", k=1,
-                              threshold=_MIN_SCORE)
+    found = detector().detect(text[:_DETECTION_CHARS], k=1, threshold=_MIN_SCORE)
     return language_code(found[0]["lang"]) if found else None
 
 
