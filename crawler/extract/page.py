@@ -14,7 +14,6 @@ from urllib.parse import urljoin, urlsplit
 import htmldate
 from lxml.html import HtmlElement
 from parsel import Selector, SelectorList
-from trafilatura.utils import HTML_PARSER, load_html
 from w3lib.html import get_base_url
 
 from crawler.extract.authors import AUTHOR_META, normalize_authors
@@ -47,6 +46,7 @@ from crawler.extract.structured import (
 )
 from crawler.extract.text import clean, clean_text, first_text, image_src, node_text, texts
 from crawler.extract.titles import editorial_title, read_clues, title_agrees
+from crawler.extract.tree import parse_page
 
 LOGGER = logging.getLogger(__name__)
 
@@ -81,25 +81,6 @@ BASE_SCAN_CHARS = 16384
 T = TypeVar("T")
 # `//<![CDATA[ ... //]]>` and `<!-- ... -->` around a block: JavaScript habits, not JSON.
 _JSONLD_WRAPPER_RE = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
-_EMPTY_PAGE = "<html><body></body></html>"
-
-
-def _parse(html: str, url: str, warnings: list[str]) -> HtmlElement:
-    """The page's tree, parsed as trafilatura parses; an empty tree for an empty page.
-
-    libxml2 stops reading a page nested deeper than 256 elements: that is said in
-    `warnings`, since the text after that point is lost.
-    """
-    try:
-        root = load_html(html) if html.strip() else None
-    except (ValueError, TypeError):  # lxml refuses a few byte sequences outright
-        LOGGER.debug("unparsable page %s", url)
-        root = None
-    if root is not None and any(
-        "Excessive depth" in entry.message for entry in HTML_PARSER.error_log
-    ):
-        warnings.append("page nested more than 256 elements deep: the text after that is lost")
-    return root if root is not None else load_html(_EMPTY_PAGE)
 
 
 def _jsonld_text(script: HtmlElement) -> str:
@@ -150,7 +131,7 @@ class Page:
         self.memo: dict[str, Any] = {}  # what `_once` readers found
         # Parsed once, the way trafilatura parses (repairs, no comments): every reader,
         # trafilatura included, works from this tree.
-        self.root = _parse(html, url, self.warnings)
+        self.root = parse_page(html, self.warnings)
         self.sel = Selector(root=self.root)
         self.base_url = get_base_url(html, url, max_scan=BASE_SCAN_CHARS)
         self.jsonld, self.jsonld_index = find_article_node(self._jsonld_items())
