@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from dateutil import parser as dateparser
 from parsel import Selector
 
 from crawler.items import ListingHint
-from crawler.urls import canonicalize, same_site
+from crawler.urls import BadLink, canonicalize, entry_url, same_site
 
 LOGGER = logging.getLogger(__name__)
 
@@ -71,8 +71,11 @@ def find_article_links(
         href = (anchor.attrib.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
             continue
-        url = urljoin(page_url, href)
-        if urlsplit(url).scheme not in ("http", "https") or not same_site(url, domains):
+        try:
+            url = entry_url(href, page_url)
+        except BadLink:  # a page's other links (mailto:, javascript:, malformed): not articles
+            continue
+        if not same_site(url, domains):
             continue
         key = canonicalize(url)
         if key == page_key or key in hints:
@@ -101,7 +104,10 @@ def find_next_page(page: Selector, page_url: str, next_css: str | None = None) -
                 if _text(a).lower().strip(" .") in _NEXT_WORDS
             ]
     for href in hrefs:
-        url = urljoin(page_url, href.strip())
+        try:
+            url = entry_url(href, page_url)
+        except BadLink:
+            continue
         if canonicalize(url) != canonicalize(page_url):
             return url
     return None

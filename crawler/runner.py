@@ -136,6 +136,9 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "DOWNLOAD_MAXSIZE": crawl.max_response_kb * 1024,
         "DOWNLOAD_WARNSIZE": crawl.max_response_kb * 1024 // 2,
         "COOKIES_ENABLED": False,
+        # Only http and https are ever fetched: an ftp:// link opened an FTP connection
+        # that outlived the download timeout; file:, data: and s3: are no article pages.
+        "DOWNLOAD_HANDLERS": {"ftp": None, "file": None, "data": None, "s3": None},
         # Scrapy 2.19 opens a code-running HTTP server and a telnet console by default.
         "REMOTE_CONTROL_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,

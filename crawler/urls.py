@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
@@ -75,3 +75,39 @@ def same_site(url: str, domains: tuple[str, ...]) -> bool:
     """Whether `url`'s host is one of `domains` or a subdomain of one."""
     host = (urlsplit(url).hostname or "").lower()
     return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
+
+
+class BadLink(ValueError):
+    """A link of a feed, sitemap or listing that cannot be an article page's URL."""
+
+
+def entry_url(link: str, base: str) -> str:
+    """The absolute http(s) URL of an entry's `link`, resolved against the document it is
+    listed in (`base`).
+
+    Raises:
+        BadLink: the link is not http(s) (`javascript:`, `mailto:`, `tel:`, `ftp:`...),
+            has no host, or is malformed (an unclosed IPv6 bracket, a port out of range).
+    """
+    link = link.strip()
+    try:
+        given = urlsplit(link)
+        url = urljoin(base, link)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise BadLink(f"not an http(s) link: {_shown(link)}")
+        if not link or not parts.hostname or (given.scheme and not given.netloc):
+            raise BadLink(f"link without a host: {_shown(link)}")
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+        canonicalize(url)
+    except BadLink:
+        raise
+    except ValueError as exc:
+        raise BadLink(f"malformed link {_shown(link)} ({exc})") from None
+    return url
+
+
+def _shown(link: str) -> str:
+    """A link as a message shows it: one line, at most 120 characters."""
+    link = " ".join(link.split())
+    return repr(link if len(link) <= 120 else link[:117] + "...")

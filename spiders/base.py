@@ -45,7 +45,7 @@ from crawler.storage import (
     Store,
     iso,
 )
-from crawler.urls import amp_to_canonical_guess, canonicalize
+from crawler.urls import BadLink, amp_to_canonical_guess, canonicalize, entry_url, same_site
 
 
 class SourceSpider(scrapy.Spider):
@@ -188,7 +188,17 @@ class SourceSpider(scrapy.Spider):
         run_id = response.meta.get("veille_run") or self.crawler.stats.get_value("veille/run_id")
         fresh = []
         for hint in hints:
-            url = canonicalize(hint.url)
+            try:
+                hint.url = entry_url(hint.url, response.url)
+                url = canonicalize(hint.url)
+            except BadLink as exc:  # one bad entry is recorded and skipped, never the rest
+                yield self.skipped_entry(response, hint, str(exc))
+                continue
+            if not same_site(url, self.source.domains):
+                yield self.skipped_entry(
+                    response, hint, f"{url} is on another host than the source's domains "
+                    f"({', '.join(self.source.domains)}, its allowed_domains)")
+                continue
             if url in self.listed:  # on an earlier page of this run: decided already
                 continue
             self.listed.add(url)
@@ -205,6 +215,14 @@ class SourceSpider(scrapy.Spider):
                 yield self.article_request(hint, link, known_time)
             else:
                 stats.inc_value(f"veille/{_VERDICT_STATS[verdict]}")
+
+    def skipped_entry(self, response: Response, hint: ListingHint, why: str
+                      ) -> FetchErrorItem:
+        """The warning row of an entry not fetched: which entry of which document, and why."""
+        self.crawler.stats.inc_value("veille/entries_skipped")
+        title = f" {' '.join(hint.title.split())[:80]!r}" if hint.title else ""
+        return FetchErrorItem(self.source.id, response.url, "entry-skipped",
+                              f"{hint.via} entry{title} skipped: {why}", level="warning")
 
     def article_request(self, hint: ListingHint, link: Link,
                         known_time: str | None) -> scrapy.Request:

@@ -54,7 +54,12 @@ class FeedSpider(SourceSpider):
             return
         hints = []
         for entry in entries:
-            hint = entry_hint(entry, response.url)
+            try:
+                hint = entry_hint(entry, response.url)
+            except (ValueError, OverflowError, OSError, TypeError) as exc:  # a date out of range
+                yield self.skipped_entry(response, ListingHint("", "feed", title=entry.get(
+                    "title")), f"unreadable entry ({type(exc).__name__}: {exc})")
+                continue
             if hint is None:
                 yield FetchErrorItem(
                     self.source.id, response.url, "feed-entry",
@@ -96,8 +101,12 @@ def entry_hint(entry: Any, feed_url: str) -> ListingHint | None:
     categories = tuple(t.get("term") for t in entry.get("tags", []) if t.get("term"))
     # dict.get: feedparser's own .get("updated_parsed") falls back to published, noisily.
     when = dict.get(entry, "updated_parsed") or dict.get(entry, "published_parsed")
+    try:
+        url = urljoin(feed_url, link)
+    except ValueError:  # malformed: the spider records it as a skipped entry
+        url = link
     return ListingHint(
-        url=urljoin(feed_url, link), via="feed",
+        url=url, via="feed",
         topic=categories[0] if categories else None,
         # feedparser's struct_time is UTC: timegm, never mktime (local time).
         listed_at=datetime.fromtimestamp(calendar.timegm(when), UTC) if when else None,

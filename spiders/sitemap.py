@@ -14,6 +14,7 @@ from scrapy.utils.gz import gunzip
 
 from crawler.items import FetchErrorItem, ListingHint
 from crawler.storage import HttpValidators
+from crawler.urls import BadLink, entry_url
 from spiders.base import SourceSpider
 
 MAX_INDEX_DEPTH = 3
@@ -64,8 +65,14 @@ class SitemapSpider(SourceSpider):
             # No validators for an index: the next poll reads it again.
             self.polled[response.meta["veille_poll"][0]] = HttpValidators(None, None, None)
             for loc, when in _entries(root, "sitemap"):
-                if depth < MAX_INDEX_DEPTH and not (cutoff and when and when < cutoff):
-                    yield self.poll_request(loc, self.parse_sitemap, depth=depth + 1)
+                if depth >= MAX_INDEX_DEPTH or (cutoff and when and when < cutoff):
+                    continue
+                try:  # a relative <loc> is resolved; one bad entry never costs the others
+                    url = entry_url(loc, response.url)
+                except BadLink as exc:
+                    yield self.skipped_entry(response, ListingHint(loc, "sitemap"), str(exc))
+                    continue
+                yield self.poll_request(url, self.parse_sitemap, depth=depth + 1)
             return
         hints = []
         for node in root:

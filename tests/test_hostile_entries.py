@@ -1,0 +1,184 @@
+"""Hostile entries in feeds and sitemaps: each bad entry is recorded and skipped, every
+other entry is stored, and nothing but http(s) is ever fetched (issue 15, items 1 and 2)."""
+
+from __future__ import annotations
+
+import re
+import socketserver
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from crawler.urls import BadLink, entry_url
+from tests.conftest import crawl, rows, write_config
+
+ARTICLES = [
+    "/news/2026/11/16/observers-report-new-clashes.html",
+    "/news/2026/11/17/refugees-return-to-border-villages.html",
+    "/news/2026/11/18/parliament-votes-emergency-budget.html",
+    "/news/2026/11/19/drone-strikes-hit-power-station.html",
+    "/news/2026/11/19/river-town-hospital-runs-out-of-fuel.html",
+    "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html",
+]
+
+
+class ConnectionCounter(socketserver.ThreadingTCPServer):
+    """A TCP listener on 127.0.0.1 that only counts the connections made to it (an FTP
+    server, as far as a crawler that should never dial it can tell)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+        counter = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                counter.connections += 1
+                self.request.sendall(b"220 not a real FTP server\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+@pytest.fixture
+def ftp() -> Iterator[ConnectionCounter]:
+    server = ConnectionCounter()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("link, why", [
+    ("javascript:void(0)", "not an http(s) link"),
+    ("mailto:desk@example.org", "not an http(s) link"),
+    ("tel:+33100000000", "not an http(s) link"),
+    ("ftp://127.0.0.1/pub/a.html", "not an http(s) link"),
+    ("data:text/html,<p>hi</p>", "not an http(s) link"),
+    ("http://[::1", "malformed link"),
+    ("http://example.org:99999/a", "malformed link"),
+    ("https://", "link without a host"),
+    ("", "link without a host"),
+])
+def test_a_link_that_is_no_article_url_is_refused_with_its_reason(link, why):
+    with pytest.raises(BadLink, match=re.escape(why)):
+        entry_url(link, "https://example.org/feed.xml")
+
+
+def test_relative_links_resolve_against_their_document():
+    assert entry_url(" news/a.html ", "https://example.org/sitemaps/s.xml") == \
+        "https://example.org/sitemaps/news/a.html"
+    assert entry_url("/a.html", "https://example.org/s.xml") == "https://example.org/a.html"
+    assert entry_url("//cdn.example.org/a", "https://example.org/") == "https://cdn.example.org/a"
+
+
+def test_bad_feed_entries_cost_no_other_entry_and_nothing_but_http_is_fetched(
+        mini_site, ftp, tmp_path):
+    o = mini_site.origin
+    links = [
+        f"{o}{ARTICLES[0]}", "javascript:void(0)", f"{o}{ARTICLES[1]}", "mailto:desk@example.org",
+        f"{o}{ARTICLES[2]}", "tel:+33100000000", f"{o}{ARTICLES[3]}",
+        f"ftp://127.0.0.1:{ftp.port}/pub/article.html", ARTICLES[4].lstrip("/"),
+        "http://[::1", "http://elsewhere.example/news/2026/11/20/stolen.html", f"{o}{ARTICLES[5]}",
+    ]
+    items = "".join(f"<item><title>Entry {k}</title><link>{link.replace('&', '&amp;')}</link>"
+                    f"<guid>entry-{k}</guid></item>" for k, link in enumerate(links))
+    mini_site.overrides["/hostile.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>'
+        f"<link>{o}/</link>{items}</channel></rss>").encode())
+    config = write_config(tmp_path / "veille.toml", o, """
+[[source]]
+id = "hostile-feed"
+kind = "feed"
+url = "{site}/hostile.xml"
+""")
+    db = tmp_path / "veille.db"
+    result = crawl(config, db)
+    assert result.returncode == 0, result.stderr
+    stored = {r["canonical_url"] for r in rows(db, "SELECT canonical_url FROM articles")}
+    assert stored == {mini_site.url(a) for a in ARTICLES}
+    assert ftp.connections == 0
+    skipped = [r["message"] for r in rows(
+        db, "SELECT message FROM fetch_errors WHERE source_id = 'hostile-feed' "
+        "AND level = 'warning' AND kind IN ('entry-skipped', 'feed-entry') ORDER BY id")]
+    # javascript:, mailto:, tel:, ftp:, the malformed link and the one on another host.
+    assert len(skipped) == 6, skipped
+    assert any("ftp://127.0.0.1" in m for m in skipped)
+    assert any("another host" in m and "allowed_domains" in m for m in skipped)
+    assert "Traceback" not in result.stderr
+
+
+def test_a_redirect_to_ftp_is_an_error_not_a_connection(mini_site, ftp, tmp_path):
+    """Scrapy's redirect middleware already refuses it; kept so that it stays so."""
+    o = mini_site.origin
+    mini_site.overrides[ARTICLES[0]] = (
+        302, {"Location": f"ftp://127.0.0.1:{ftp.port}/pub/article.html"}, b"")
+    mini_site.overrides["/one.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>One</title>'
+        f"<item><title>Moved</title><link>{o}{ARTICLES[0]}</link></item>"
+        f"<item><title>Stays</title><link>{o}{ARTICLES[1]}</link></item>"
+        "</channel></rss>").encode())
+    config = write_config(tmp_path / "veille.toml", o, """
+[[source]]
+id = "redirected"
+kind = "feed"
+url = "{site}/one.xml"
+""")
+    db = tmp_path / "veille.db"
+    result = crawl(config, db)
+    assert ftp.connections == 0
+    assert [r["canonical_url"] for r in rows(db, "SELECT canonical_url FROM articles")] == [
+        mini_site.url(ARTICLES[1])]
+    assert "Traceback" not in result.stderr
+
+
+def test_sitemaps_resolve_relative_locs_and_skip_bad_ones(mini_site, tmp_path):
+    o = mini_site.origin
+    mini_site.overrides["/maps/index.xml"] = (200, {"Content-Type": "application/xml"}, b"""
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>mailto:webmaster@example.org</loc></sitemap>
+  <sitemap><loc>news.xml</loc></sitemap>
+</sitemapindex>""")
+    mini_site.overrides["/maps/news.xml"] = (200, {"Content-Type": "application/xml"}, f"""
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc>javascript:alert(1)</loc></url>
+  <url><loc>{ARTICLES[0]}</loc></url>
+  <url><loc>http://[::1</loc></url>
+  <url><loc>../news/2026/11/17/refugees-return-to-border-villages.html</loc></url>
+  <url><loc>{o}{ARTICLES[2]}</loc></url>
+</urlset>""".encode())
+    config = write_config(tmp_path / "veille.toml", o, """
+[[source]]
+id = "maps"
+kind = "sitemap"
+url = "{site}/maps/index.xml"
+""")
+    db = tmp_path / "veille.db"
+    result = crawl(config, db)
+    assert result.returncode == 0, result.stderr
+    stored = {r["canonical_url"] for r in rows(db, "SELECT canonical_url FROM articles")}
+    assert stored == {mini_site.url(a) for a in ARTICLES[:3]}
+    skipped = rows(db, "SELECT message FROM fetch_errors WHERE kind = 'entry-skipped'")
+    assert len(skipped) == 3, skipped
+
+
+def test_a_crawl_has_download_handlers_for_http_and_https_only(tmp_path):
+    from scrapy.utils.misc import load_object
+    from scrapy.settings import default_settings
+
+    from crawler.config import DEFAULT_CONFIG, load_config
+    from crawler.runner import scrapy_settings
+
+    handlers = {**default_settings.DOWNLOAD_HANDLERS_BASE,
+                **scrapy_settings(load_config(DEFAULT_CONFIG), tmp_path / "x.db")[
+                    "DOWNLOAD_HANDLERS"]}
+    assert {scheme for scheme, path in handlers.items() if path} == {"http", "https"}
+    for path in filter(None, handlers.values()):
+        load_object(path)
