@@ -7,10 +7,11 @@ import re
 import socketserver
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from crawler.urls import BadLink, entry_url
+from crawler.urls import BadLink, canonicalize, entry_url
 from tests.conftest import crawl, rows, write_config
 
 ARTICLES = [
@@ -182,3 +183,86 @@ def test_a_crawl_has_download_handlers_for_http_and_https_only(tmp_path):
     assert {scheme for scheme, path in handlers.items() if path} == {"http", "https"}
     for path in filter(None, handlers.values()):
         load_object(path)
+
+
+FEED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser"
+FEED_SUFFIXES = (".xml", ".rdf", ".atom", ".rss")
+
+
+def corpus_feeds() -> list[Path]:
+    return sorted(p for p in FEED_CORPUS.rglob("*") if p.suffix in FEED_SUFFIXES)
+
+
+@pytest.mark.skipif(not FEED_CORPUS.is_dir(), reason="../shared/corpus/feedparser is missing")
+def test_every_entry_of_feedparsers_corpus_is_read_or_skipped_with_a_reason():
+    """feedparser's 2,100 test feeds (ill-formed, every encoding and format) through the
+    feed spider's reading of entries: nothing raises, and every entry with a link is
+    either an http(s) URL to fetch or a reason to skip it."""
+    from spiders.feed import entry_hint, read_feed
+
+    feeds, with_link = corpus_feeds(), 0
+    assert len(feeds) > 2000
+    for path in feeds:
+        url = f"http://127.0.0.1:8000/{path.relative_to(FEED_CORPUS)}"
+        parsed, _ = read_feed(path.read_bytes(), url)
+        for entry in parsed.entries:
+            hint = entry_hint(entry, url)
+            if hint is None:
+                continue
+            with_link += 1
+            try:
+                assert entry_url(hint.url, url).startswith(("http://", "https://"))
+            except BadLink as exc:
+                assert str(exc)
+    assert with_link > 100
+
+
+@pytest.mark.skipif(not FEED_CORPUS.is_dir(), reason="../shared/corpus/feedparser is missing")
+def test_a_crawl_of_feedparsers_corpus_ends_with_every_source_accounted_for(tmp_path):
+    """About 150 of the corpus's feeds, served on 127.0.0.1 and crawled as feed
+    sources in one `veille crawl`: it ends, no traceback, every source has its run, and
+    every entry with a link is a warning row, an article or a failed fetch."""
+    from crawler.demo import SiteServer
+    from spiders.feed import entry_hint, read_feed
+
+    def linked(path: Path) -> bool:
+        parsed, _ = read_feed(path.read_bytes(), "http://127.0.0.1:8000/feed.xml")
+        return any(entry_hint(e, "http://127.0.0.1:8000/feed.xml") for e in parsed.entries)
+
+    # Every feed with an entry that links somewhere, and every 35th of the others.
+    feeds = [p for k, p in enumerate(corpus_feeds()) if k % 35 == 0 or linked(p)]
+    site_root = tmp_path / "site"
+    site_root.mkdir()
+    for k, path in enumerate(feeds):
+        (site_root / f"feed-{k}.xml").write_bytes(path.read_bytes())
+    with SiteServer(site_root) as site:
+        sources = "".join(f'[[source]]\nid = "corpus-{k}"\nkind = "feed"\n'
+                          f'url = "{{site}}/feed-{k}.xml"\n\n' for k in range(len(feeds)))
+        config = write_config(tmp_path / "veille.toml", site.origin, sources)
+        db = tmp_path / "veille.db"
+        result = crawl(config, db, "--quiet")
+        elsewhere, here = 0, set()  # entries linking off the site; pages of the site
+        for k, path in enumerate(feeds):
+            url = site.url(f"/feed-{k}.xml")
+            parsed, _ = read_feed(path.read_bytes(), url)
+            for hint in filter(None, (entry_hint(e, url) for e in parsed.entries)):
+                try:
+                    link = entry_url(hint.url, url)
+                except BadLink:
+                    elsewhere += 1
+                    continue
+                if link.startswith(site.origin + "/"):
+                    here.add(canonicalize(link))
+                else:
+                    elsewhere += 1
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    runs = rows(db, "SELECT source_id, status FROM crawl_runs")
+    assert {r["source_id"] for r in runs} == {f"corpus-{k}" for k in range(len(feeds))}
+    # Each entry linking elsewhere is skipped with a warning; each page of the site listed
+    # (by one feed or several) is stored or its failed fetch recorded: never silently gone.
+    [skipped] = rows(db, "SELECT count(*) AS n FROM fetch_errors WHERE kind = 'entry-skipped'")
+    assert skipped["n"] == elsewhere > 50
+    reached = {canonicalize(r["url"]) for r in rows(
+        db, "SELECT url FROM fetch_errors UNION SELECT url FROM article_urls")}
+    assert here and here <= reached
