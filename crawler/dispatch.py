@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from crawler.config import (
     Subscription,
     WebhookChannel,
 )
+from crawler.redaction import redact, url_secrets
 from crawler.schema import write_transaction
 from crawler.storage import iso, utc_now
 
@@ -164,8 +164,18 @@ class Dispatcher:
         """Hand one batch to the subscription's channel.
 
         Raises:
-            DeliveryError: the channel could not deliver, or a secret is missing.
+            DeliveryError: the channel could not deliver, or a secret is missing. Its message
+                is redacted (`crawler.redaction`): it is stored in the published database and
+                logged, so no URL credentials, query, fragment or configured secret is left.
         """
+        try:
+            self._deliver(sub, batch_uid, messages)
+        except DeliveryError as exc:
+            public = DeliveryError(redact(str(exc), self._secrets(sub)), exc.permanent)
+            # chained to the network error itself: the unredacted message stays out of tracebacks
+            raise public from exc.__cause__
+
+    def _deliver(self, sub: Subscription, batch_uid: str, messages: list[AlertMessage]) -> None:
         channel = sub.channel
         if isinstance(channel, WebhookChannel):
             secret = self._secret(sub, channel.secret_env)
@@ -179,6 +189,15 @@ class Dispatcher:
             recent = self._feed_messages(sub, channel.max_entries, exclude=batch_uid)
             write_feed(channel, sub.id, sub.name, messages + recent, iso(self.clock()) or "")
 
+    def _secrets(self, sub: Subscription) -> list[str | None]:
+        """The values an error message about `sub` must not repeat."""
+        channel = sub.channel
+        if isinstance(channel, WebhookChannel):
+            return [*url_secrets(channel.url), self.environ.get(channel.secret_env or "")]
+        if isinstance(channel, EmailChannel):
+            return [self.environ.get(channel.password_env or "")]
+        return []
+
     def _secret(self, sub: Subscription, name: str | None) -> str | None:
         if name is None:
             return None
@@ -191,15 +210,14 @@ class Dispatcher:
 
     def _failed(self, sub: Subscription, batch_uid: str, count: int, exc: DeliveryError,
                 report: DispatchReport) -> None:
-        """Record a failed delivery. The message stored is redacted (the database is
-        published): a webhook URL keeps only its scheme and host, addresses are masked.
-        The log keeps the full message for whoever runs Veille."""
+        """Record a failed delivery. `exc` comes redacted from `deliver` (the database is
+        published, logs are shared); addresses are masked here too for the record."""
         now = self.clock()
-        public = redact(str(exc))
+        public = redact(str(exc), self._secrets(sub))
         attempts = self.db.execute(
             "SELECT max(attempts) FROM alerts WHERE batch_uid = ?", [batch_uid]
         ).fetchone()[0] or 1
-        message = f"{sub.id}: {exc}"
+        message = f"{sub.id}: {public}"
         report.errors.append(message)
         with write_transaction(self.db):
             if exc.permanent or attempts >= self.settings.max_attempts:
@@ -267,17 +285,6 @@ class Dispatcher:
             image_url=row["image_url"], conflicts=tuple(m.conflict for m in matched) or
             tuple(wanted), matched=matched, other_copies=copies,
         )
-
-
-_URL = re.compile(r"\b(https?://[^/\s'\"]+)[^\s'\"]*")
-_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-
-
-def redact(message: str) -> str:
-    """A delivery error fit for the published database: URL paths (which may hold a
-    webhook token) and e-mail addresses removed."""
-    message = _URL.sub(lambda m: m.group(1) + "/…", message)
-    return _ADDRESS.sub("[address]", message)
 
 
 _MESSAGE_SQL = (

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.redaction import redact_url
 from crawler.validation import (
     SLUG,
     ConfigError,
@@ -70,6 +71,8 @@ class EmailChannel:
     timeout: float = 30.0
     # a CA bundle to trust instead of the system's, for a relay with a private certificate
     ca_file: Path | None = None
+    # security = "none" with a login sends the password in clear: only when said so
+    allow_plaintext_login: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ _WEBHOOK_KEYS = {"url": str, "secret_env": str, "timeout": (int, float)}
 _EMAIL_KEYS = {
     "host": str, "port": int, "security": str, "username": str, "password_env": str,
     "sender": str, "to": list, "timeout": (int, float), "ca_file": str,
+    "allow_plaintext_login": bool,
 }
 _FEED_KEYS = {"path": str, "title": str, "max_entries": int}
 # Secrets live in the environment, never in the config or the published database.
@@ -225,9 +229,19 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
     if kind == "webhook":
         if not table.get("url"):
             raise ConfigError(f"{where}: missing 'url'")
-        parts = urlsplit(table["url"])
+        parts, shown = urlsplit(table["url"]), redact_url(table["url"])
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number)
+        except ValueError:
+            raise ConfigError(f"{where}: url {shown!r} has an invalid port") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{where}: url {table['url']!r} is not an absolute http(s) URL")
+            raise ConfigError(f"{where}: url {shown!r} is not an absolute http(s) URL")
+        if "@" in parts.netloc:
+            raise ConfigError(
+                f"{where}: url {shown!r} holds a user name or password: remove it; the "
+                "receiver can check the X-Veille-Signature header instead, signed with the "
+                "secret in the environment variable named by secret_env"
+            )
         return WebhookChannel(url=table["url"], secret_env=table.get("secret_env"),
                               timeout=float(table.get("timeout", 10.0)))
     if kind == "email":
@@ -243,6 +257,16 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
             raise ConfigError(f"{where}: security {security!r} is not starttls, tls or none")
         if table.get("username") and not table.get("password_env"):
             raise ConfigError(f"{where}: username given without password_env")
+        plaintext = table.get("allow_plaintext_login", False)
+        if plaintext and security != "none":
+            raise ConfigError(f"{where}: allow_plaintext_login only applies to security = "
+                              "\"none\"")
+        if security == "none" and table.get("username") and not plaintext:
+            raise ConfigError(
+                f"{where}: security = \"none\" would send the password of "
+                f"{table['username']!r} in clear: use starttls or tls, or set "
+                "allow_plaintext_login = true for a relay on this machine"
+            )
         ca_file: Path | None = None
         if "ca_file" in table:
             ca_file = Path(table["ca_file"])
@@ -257,6 +281,7 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
             port=table.get("port", default_port), security=security,
             username=table.get("username"), password_env=table.get("password_env"),
             timeout=float(table.get("timeout", 30.0)), ca_file=ca_file,
+            allow_plaintext_login=plaintext,
         )
     path = Path(table.get("path", f"feeds/{sub_id}.xml"))
     if table.get("max_entries", 50) < 1:

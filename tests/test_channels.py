@@ -21,6 +21,7 @@ from crawler.channels.atom import entry_id, write_feed
 from crawler.channels.mail import _tls_context, build_email, send_email
 from crawler.channels.webhook import format_text, send_webhook, sign, verify_signature
 from crawler.config import EmailChannel, FeedChannel, WebhookChannel
+from crawler.redaction import redact_url
 
 pytest_plugins = ["receivers"]  # the webhook_receiver and smtp_sink fixtures
 
@@ -148,7 +149,8 @@ def test_webhook_retryable_status_is_temporary(webhook_receiver, status):
                      user_agent=UA)
     assert caught.value.permanent is False
     assert str(caught.value) == (
-        f"webhook {webhook_receiver.url} answered HTTP {status}: maintenance in progress"
+        f"webhook {redact_url(webhook_receiver.url)} answered HTTP {status}: "
+        "maintenance in progress"
     )
 
 
@@ -160,7 +162,7 @@ def test_webhook_client_error_is_permanent(webhook_receiver, status):
                      user_agent=UA)
     assert caught.value.permanent is True
     message = str(caught.value)
-    assert webhook_receiver.url in message and f"HTTP {status}" in message
+    assert redact_url(webhook_receiver.url) in message and f"HTTP {status}" in message
     assert message.endswith(": " + "x" * 200)
 
 
@@ -170,7 +172,7 @@ def test_webhook_receiver_down_then_back(webhook_receiver):
     with pytest.raises(DeliveryError) as caught:
         send_webhook(channel, WEBHOOK_SECRET, "alert-1", [make_alert()], user_agent=UA)
     assert caught.value.permanent is False
-    assert str(caught.value) == f"webhook {channel.url}: connection refused"
+    assert str(caught.value) == f"webhook {redact_url(channel.url)}: connection refused"
     webhook_receiver.up()  # same port: the configured URL works again
     assert webhook_receiver.url == channel.url
     send_webhook(channel, WEBHOOK_SECRET, "alert-1", [make_alert()], user_agent=UA)
@@ -186,7 +188,7 @@ def test_webhook_timeout_is_temporary(webhook_receiver):
                      [make_alert()], user_agent=UA)
     assert time.monotonic() - started < 5
     assert caught.value.permanent is False
-    assert str(caught.value) == f"webhook {webhook_receiver.url}: no answer within 0.5 s"
+    assert str(caught.value) == f"webhook {redact_url(webhook_receiver.url)}: no answer within 0.5 s"
     assert len(webhook_receiver.wait_for(1)) == 1
 
 
@@ -210,8 +212,9 @@ def test_webhook_error_after_a_redirect_names_both_urls(webhook_receiver):
             send_webhook(WebhookChannel(webhook_receiver.url), None, "alert-1",
                          [make_alert()], user_agent=UA)
     assert caught.value.permanent is True
-    assert str(caught.value) == (f"webhook {webhook_receiver.url} (redirected to {final.url}) "
-                                 "answered HTTP 404: gone")
+    # both redacted: the message is stored in the published database
+    assert str(caught.value) == (f"webhook {redact_url(webhook_receiver.url)} (redirected to "
+                                 f"{redact_url(final.url)}) answered HTTP 404: gone")
 
 
 @pytest.mark.parametrize("status, location", [
@@ -226,7 +229,7 @@ def test_webhook_unfollowed_redirect_is_permanent(webhook_receiver, status, loca
         send_webhook(WebhookChannel(webhook_receiver.url), None, "alert-1", [make_alert()],
                      user_agent=UA)
     assert caught.value.permanent is True
-    assert f"answered {status} redirecting to {location}" in str(caught.value)
+    assert f"answered {status} redirecting to {redact_url(location)}" in str(caught.value)
     assert len(webhook_receiver.requests) == 1
 
 
@@ -311,7 +314,8 @@ def test_email_message_id_is_stable_and_valid():
 
 def test_email_login():
     with SmtpSink(require_auth=("desk", "pass word")) as sink:
-        channel = mail_channel(sink, username="desk", password_env="VEILLE_SMTP_PASSWORD")
+        channel = mail_channel(sink, username="desk", password_env="VEILLE_SMTP_PASSWORD",
+                               allow_plaintext_login=True)
         send_email(channel, "pass word", "alert-1", [make_alert()], "Desk")
         [mail] = sink.wait_for(1)
         assert mail.login == "desk"
@@ -329,7 +333,8 @@ def test_email_login():
 
 def test_email_missing_password_is_permanent():
     channel = EmailChannel(host="127.0.0.1", port=9, security="none", sender="v@x.test",
-                           to=("d@x.test",), username="desk", password_env="SMTP_PW")
+                           to=("d@x.test",), username="desk", password_env="SMTP_PW",
+                           allow_plaintext_login=True)
     with pytest.raises(DeliveryError) as caught:
         send_email(channel, None, "alert-1", [make_alert()], "Desk")
     assert caught.value.permanent is True
@@ -412,8 +417,8 @@ def test_email_starttls_with_login_trusts_the_private_ca():
                        [make_alert(2)], "Desk")
         # in clear, this relay offers no AUTH and refuses MAIL FROM before STARTTLS
         with pytest.raises(DeliveryError) as clear_login:
-            send_email(replace(channel, security="none"), "pass word", "alert-2",
-                       [make_alert(2)], "Desk")
+            send_email(replace(channel, security="none", allow_plaintext_login=True),
+                       "pass word", "alert-2", [make_alert(2)], "Desk")
         with pytest.raises(DeliveryError) as clear:
             send_email(mail_channel(sink), None, "alert-2", [make_alert(2)], "Desk")
         assert len(sink.messages) == 1

@@ -424,6 +424,7 @@ conflicts = {conflicts}
 host = "127.0.0.1"
 port = {sink.port}
 security = "none"
+allow_plaintext_login = true
 username = "{SMTP_USER}"
 password_env = "VEILLE_TEST_SMTP_PASSWORD"
 sender = "{SENDER}"

@@ -37,9 +37,10 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
     (a relay with a private CA), else against the system's CA store.
 
     Raises:
-        DeliveryError: `permanent` for a missing password, an unknown `security`, a
-            `ca_file` that cannot be loaded, a server that lacks STARTTLS/AUTH, or a 5xx
-            answer (authentication refused, sender or recipient refused, message rejected);
+        DeliveryError: `permanent` for a missing password, an unknown `security`, a login
+            in clear without `allow_plaintext_login`, a `ca_file` that cannot be loaded, a
+            server that lacks STARTTLS/AUTH, or a 5xx answer (authentication refused, sender
+            or recipient refused, message rejected);
             temporary for a 4xx answer (greylisting, 451 local error), connection refused,
             DNS, TLS (an unverifiable certificate included), timeouts and dropped connections.
     """
@@ -47,6 +48,11 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
         raise DeliveryError(
             f"smtp {channel.host}: security {channel.security!r} is not one of "
             f"{', '.join(SECURITY_MODES)}", permanent=True,
+        )
+    if channel.username and channel.security == "none" and not channel.allow_plaintext_login:
+        raise DeliveryError(
+            f"smtp {channel.host}: security = \"none\" would send the password of "
+            f"{channel.username!r} in clear (allow_plaintext_login is not set)", permanent=True,
         )
     if channel.username and not password:
         env = channel.password_env or "(none configured)"

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from crawler.channels import AlertMessage, DeliveryError, parse_utc
 from crawler.config import WebhookChannel
+from crawler.redaction import redact, redact_url, url_secrets
 
 LOGGER = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def send_webhook(channel: WebhookChannel, secret: str | None, batch_uid: str,
     """
     url = channel.url
     if urlsplit(url).scheme not in ("http", "https"):
-        raise DeliveryError(f"webhook {url}: not an http(s) URL", permanent=True)
+        raise DeliveryError(f"webhook {redact_url(url)}: not an http(s) URL", permanent=True)
     body = json.dumps(build_payload(batch_uid, alerts), ensure_ascii=False).encode("utf-8")
     timestamp = int(time.time())
     headers = {
@@ -70,7 +71,7 @@ def send_webhook(channel: WebhookChannel, secret: str | None, batch_uid: str,
         raise _network_error(url, exc.reason, channel.timeout) from exc
     except (OSError, HTTPException) as exc:  # a timeout or reset while reading the answer
         raise _network_error(url, exc, channel.timeout) from exc
-    LOGGER.debug("webhook %s answered %s for %s", url, status, batch_uid)
+    LOGGER.debug("webhook %s answered %s for %s", redact_url(url), status, batch_uid)
 
 
 def build_payload(batch_uid: str, alerts: Sequence[AlertMessage]) -> dict[str, Any]:
@@ -214,17 +215,18 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> DeliveryError:
         exc.close()
     excerpt = " ".join(text.split())[:200]
     detail = f": {excerpt}" if excerpt else ""
+    where = url
     if exc.url and exc.url != url:  # the answer came from a 307/308 target
-        url = f"{url} (redirected to {exc.url})"
+        where = f"{url} (redirected to {exc.url})"
     if 300 <= status < 400:
         location = exc.headers.get("Location", "?") if exc.headers else "?"
-        return DeliveryError(
-            f"webhook {url} answered {status} redirecting to {location}; not followed "
+        return _error(
+            f"webhook {where} answered {status} redirecting to {location}; not followed "
             "(only 307/308 to http(s) are): set the final URL in the configuration",
-            permanent=True,
+            url, permanent=True,
         )
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
-    return DeliveryError(f"webhook {url} answered HTTP {status}{detail}", permanent=permanent)
+    return _error(f"webhook {where} answered HTTP {status}{detail}", url, permanent=permanent)
 
 
 def _network_error(url: str, reason: object, timeout: float) -> DeliveryError:
@@ -238,4 +240,10 @@ def _network_error(url: str, reason: object, timeout: float) -> DeliveryError:
         problem = f"TLS failure: {reason}"
     else:
         problem = str(reason) or reason.__class__.__name__
-    return DeliveryError(f"webhook {url}: {problem}", permanent=False)
+    return _error(f"webhook {url}: {problem}", url, permanent=False)
+
+
+def _error(message: str, url: str, *, permanent: bool) -> DeliveryError:
+    """A DeliveryError whose message names URLs without their secrets: it is logged, and
+    stored in the published database."""
+    return DeliveryError(redact(message, url_secrets(url)), permanent=permanent)

@@ -6,8 +6,8 @@ every time code touches an element of the tree for the first time, about 3,000 t
 page, in Veille's readers and in trafilatura's own passes over the tree it is given. The
 parser here has trafilatura's options and a C lookup that gives every element
 `HtmlElement`: the same tree, the same extraction (a test compares both on the corpus),
-about 6 % less CPU per extraction (`python -m bench extraction`). No reader of Veille or
-trafilatura uses the form-field classes.
+about 6 % less CPU per extraction (22.7 to 21.4 ms a page over the 130 corpus pages, timed
+in one process). No reader of Veille or trafilatura uses the form-field classes.
 """
 
 from __future__ import annotations
