@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -17,6 +18,14 @@ from crawler.storage import Store
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
+
+# What a write to the database can raise that is no bug of Veille's: disk full, a lock
+# held past the busy timeout, an I/O error, a read-only file.
+STORAGE_ERRORS = (sqlite3.Error, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 # A body of fewer words than this is no article text (a teaser, a paywall, a video page,
 # markup the extraction could not read): the page is stored, with a "no-text" warning.
@@ -156,7 +165,14 @@ class StorePipeline:
             self.record(item)
             return item
         if isinstance(item, ArticleItem) and item.stored is not None:
-            result = self.store.save_article(item.stored, page=item.page)
+            try:
+                result = self.store.save_article(item.stored, page=item.page)
+            except STORAGE_ERRORS as exc:  # disk full, database locked too long, I/O error
+                stats.inc_value("veille/store_errors")
+                stats.set_value("veille/store_error", one_line(exc))
+                self.record(FetchErrorItem(item.source_id, item.stored.canonical_url,
+                                           "store-failed", f"article not stored: {one_line(exc)}"))
+                return item
             # Logged after the commit: a reader of the log knows the article is on disk.
             LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
                         result.article_id, item.stored.canonical_url)
@@ -173,10 +189,14 @@ class StorePipeline:
         """One failure or warning: its row in fetch_errors, its count, one log line."""
         assert self.store is not None
         stats = self.crawler.stats
-        self.store.record_error(
-            stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
-            item.message, item.level,
-        )
+        try:
+            self.store.record_error(
+                stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
+                item.message, item.level,
+            )
+        except STORAGE_ERRORS as exc:  # the log line below still says it; the run fails
+            stats.inc_value("veille/store_errors")
+            stats.set_value("veille/store_error", one_line(exc))
         stats.inc_value(f"veille/{item.level}s")
         if item.fatal:
             stats.set_value("veille/fatal", item.message)

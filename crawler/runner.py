@@ -228,6 +228,15 @@ def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> Run
     if run_id is None:
         return RunSummary(source.id, "missing", 0, 0, 0, 0, 0, 1, 0,
                           "the crawl did not start (see the log above)", elapsed)
+    unrecorded = crawler.stats.get_value("veille/unrecorded")
+    if unrecorded:  # its end could not be written (disk full...): what the crawl knows
+        stats = crawler.stats
+        return RunSummary(
+            source.id, "failed", stats.get_value("downloader/request_count", 0),
+            stats.get_value("response_received_count", 0), stats.get_value("veille/new", 0),
+            stats.get_value("veille/updated", 0), stats.get_value("veille/unchanged", 0),
+            stats.get_value("veille/errors", 0), stats.get_value("veille/warnings", 0),
+            unrecorded, elapsed)
     with Store.open(db_path) as store:
         row = store.db["crawl_runs"].get(run_id)
         [no_text] = store.db.execute(

@@ -9,6 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
+from crawler.pipelines import STORAGE_ERRORS, one_line
 from crawler.storage import Store
 
 LOGGER = logging.getLogger(__name__)
@@ -50,17 +51,28 @@ class RunRecorder:
             stats.get_value("veille/known_skipped", 0)
         )
         fatal = stats.get_value("veille/fatal")
+        unstored = int(stats.get_value("veille/store_errors", 0))
         if fatal:
             status, message = "failed", fatal
+        elif unstored:  # the record is missing what the site had: never a clean run
+            status, message = "failed", (f"{unstored} write(s) to the database failed: "
+                                         f"{stats.get_value('veille/store_error')}")
         elif reason != "finished":
             status, message = "interrupted", f"crawl stopped early: {reason}"
         elif counts["errors"]:
             status, message = "partial", f"{counts['errors']} page(s) could not be fetched"
         else:
             status, message = "ok", None
-        with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
-            store.finish_run(self.run_id, status, counts, message)
         stats.set_value("veille/status", status)
+        try:
+            with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+                store.finish_run(self.run_id, status, counts, message)
+        except STORAGE_ERRORS as exc:
+            # The summary reads the run from these stats instead (crawler/runner.py).
+            LOGGER.error("%s: the end of its run was not recorded: %s", spider.name,
+                         one_line(exc))
+            stats.set_value("veille/status", "failed")
+            stats.set_value("veille/unrecorded", f"run not recorded: {one_line(exc)}")
 
 
 def pid_alive(pid: int) -> bool:
