@@ -37,11 +37,12 @@ from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
 from crawler.config import DEFAULT_CONFIG, Source, StorySettings, load_config
+from crawler.fingerprints import BANDS, NUM_PERM
 from crawler.normalize import content_hash
 from crawler.outbox import Outbox, sync_alerting
 from crawler.schema import connect, open_database
 from crawler.storage import Store, StoredArticle, iso
-from crawler.stories import BANDS, NUM_PERM, StoryIndex
+from crawler.stories import StoryIndex
 
 RESULTS = BENCH_RESULTS / "archive"
 SIZES = (10_000, 100_000, 1_000_000)

@@ -54,6 +54,7 @@ from bench.warc_size import HEADERS
 from crawler.charset import decode_html
 from crawler.config import DEFAULT_CONFIG, load_config
 from crawler.extract import extract_article
+from crawler.fingerprints import article_fingerprint
 from crawler.items import ArticleItem, ListingHint
 from crawler.normalize import normalize_article
 from crawler.outbox import Outbox
@@ -61,7 +62,7 @@ from crawler.pages import PageArchive
 from crawler.pipelines import article_warnings
 from crawler.schema import open_database
 from crawler.storage import Prepared, Store
-from crawler.stories import StoryIndex, article_fingerprint
+from crawler.stories import StoryIndex
 
 PARTS = ("decode", "warc", "normalize", "fingerprint", "match", "sql", "pipeline")
 SIZE = 1_000_000

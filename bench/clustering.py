@@ -4,8 +4,8 @@ and disk the index takes, with 10,000, 100,000 and 1,000,000 articles already st
 The stored articles are generated straight into SQLite (cached under bench/results/clustering/):
 synthetic texts of 200-600 words drawn from a Zipf vocabulary with stock phrases and hot topics,
 10% of them edited copies of an earlier article. Their fingerprints are real MinHash signatures
-of those texts (same shingles, permutations and band keys as crawler/stories.py, checked against
-`fingerprint` while building), so band collisions between unrelated texts happen as they would.
+of those texts (`crawler.fingerprints.fingerprint`, as a crawl computes them), so band
+collisions between unrelated texts happen as they would.
 The measured path is the real one: `StoryIndex.assign` on 200 new texts (half new stories, half
 edited copies of stored articles) in a fresh process, inside a transaction rolled back at the end,
 once with the file evicted from the OS cache ("cold") and then warm. Article rows carry a title
@@ -31,17 +31,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from datasketch import MinHash
 
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
-from crawler import stories
+from crawler import fingerprints, stories
 from crawler.schema import connect, open_database
 
 RESULTS = BENCH_RESULTS / "clustering"
 SIZES = (10_000, 100_000, 1_000_000)
 QUERIES = 200
-GENERATOR = 2  # bump when the corpus changes: cached databases are keyed by it
+GENERATOR = 3  # bump when the corpus changes: cached databases are keyed by it
 SEED = 20261124
 NOW = "2026-11-24T12:00:00Z"
 SPREAD_DAYS = 29.0  # stored articles are indexed over this much of the 30-day window
@@ -158,33 +157,19 @@ def _worker_init() -> None:
     _CORPUS = Corpus()
 
 
-def _signature(words: list[str], template: MinHash) -> tuple[np.ndarray, int]:
-    """`stories.fingerprint` for text already in normal form, without re-deriving the
-    permutations per text (the result is checked against `fingerprint` on a sample)."""
-    grams = {" ".join(words[k:k + stories.SHINGLE_WORDS]).encode()
-             for k in range(len(words) - stories.SHINGLE_WORDS + 1)}
-    minhash = MinHash(num_perm=stories.NUM_PERM, permutations=template.permutations,
-                      scheme=template.scheme)
-    minhash.update_batch(list(grams))
-    return minhash.hashvalues.astype(np.uint32), len(grams)
-
-
 def _chunk(bounds: tuple[int, int, int]) -> dict:
     """Rows of stored articles [start, stop) out of n: texts, signatures and band keys."""
     start, stop, n = bounds
     corpus = _CORPUS or Corpus()
-    template = MinHash(num_perm=stories.NUM_PERM)
     end = calendar.timegm(time.strptime(NOW, "%Y-%m-%dT%H:%M:%SZ")) - 60
     rows: dict[str, list] = {"articles": [], "stories": [], "copies": [], "prints": [],
                              "bands": []}
     for i in range(start, stop):
         words, source, story = corpus.stored(i)
         text = corpus.text(words)
-        signature, size = _signature(text.split(), template)
-        if i % 997 == 0:  # the shortcut must give exactly what the crawler stores
-            real = stories.fingerprint(text)
-            assert real is not None and real.size == size
-            assert np.array_equal(real.signature, signature)
+        print_ = fingerprints.fingerprint(text)
+        assert print_ is not None
+        signature, size = print_.signature, print_.size
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ",
                            time.gmtime(end - SPREAD_DAYS * 86400 * (1 - i / n)))
         title = " ".join(text.split()[:8]).capitalize()
@@ -196,7 +181,6 @@ def _chunk(bounds: tuple[int, int, int]) -> dict:
         else:
             rows["copies"].append((at, story + 1))
         rows["prints"].append((i + 1, size, signature.tobytes(), at))
-        print_ = stories.Fingerprint(signature, size)
         rows["bands"].extend((key, i + 1) for key in print_.bands())
     return rows
 
@@ -322,7 +306,7 @@ def measure(path: str, queries_path: str) -> dict:
                 "VALUES (?, 's0', ?, ?)", [f"https://q.example/{k}", f"q{k}", NOW]).lastrowid)
             before = calls[0]
             t0 = time.perf_counter()
-            stories.fingerprint(item["text"])
+            fingerprints.fingerprint(item["text"])
             t1 = time.perf_counter()
             story_id, joined = index.assign(db, article_id, item["text"], None, NOW)
             t2 = time.perf_counter()
@@ -333,13 +317,13 @@ def measure(path: str, queries_path: str) -> dict:
     calls = [0]
     results = assign_all()
     peak_mb = _peak_rss_mb()
-    containment = stories.Fingerprint.containment
+    containment = fingerprints.Fingerprint.containment
 
     def counted(self, other):  # one call per candidate row the band lookup returned
         calls[0] += 1
         return containment(self, other)
 
-    stories.Fingerprint.containment = counted  # a second pass, so timings are unaffected
+    fingerprints.Fingerprint.containment = counted  # a second pass, so timings are unaffected
     candidates = [r[4] for r in assign_all()]
     assign_ms = [r[0] * 1e3 for r in results]
     copies = [(r, item) for r, item in zip(results, items, strict=True) if item["expected"]]

@@ -6,16 +6,14 @@ ignores case, accents and typography, and only whole words count ("Mali" is not 
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import html
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crawler.config import Conflict
+from crawler.normal_form import WORDS, normal_text, normalize_text
 
 LOGGER = logging.getLogger(__name__)
 
@@ -24,15 +22,6 @@ FIELDS = ("title", "topic", "lead", "body")
 _FIELD_SCORES = {"title": 1.0, "topic": 1.0, "lead": 0.8}
 _BODY_SCORE, _BODY_STEP, _BODY_MAX = 0.4, 0.1, 0.7
 
-# Characters that vanish: soft hyphen, zero-width space/joiners, word joiner, BOM.
-_INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")
-# Ligatures that casefolding and NFKD leave whole.
-_LIGATURES = {"œ": "oe", "æ": "ae"}
-# Apostrophes and hyphens/dashes become a space, so "l’Artsakh" reads "l artsakh" and
-# "Haut-Karabakh" reads "haut karabakh", exactly like "Haut Karabakh".
-_SEPARATORS = re.compile("['\u2019\u2018\u02bc\u02b9\u2032`\u00b4\\-"
-                         "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63]")
-_WORDS = re.compile(r"\w+")
 _WORD_CHAR = re.compile(r"\w")
 
 
@@ -54,59 +43,6 @@ class Match:
     field: str
     score: float
     fields: tuple[str, ...]
-
-
-def normalize_text(text: str) -> str:
-    """The normal form that aliases, exclusions, topic labels and article texts all go through.
-
-    HTML entities are decoded, soft hyphens and zero-width characters removed, accents
-    stripped, case folded, apostrophes and dashes turned into spaces and every run of white
-    space (non-breaking spaces and line breaks included) collapsed into one space. Other
-    punctuation is kept, so that a phrase never matches across "Soudan. Du sud".
-
-    Args:
-        text: any text, possibly with HTML entities.
-
-    Returns:
-        The normalized text, stripped.
-    """
-    for _ in range(3):  # feeds often escape twice: "&amp;nbsp;"
-        unescaped = html.unescape(text)
-        if unescaped == text:
-            break
-        text = unescaped
-    text = unicodedata.normalize("NFKD", text.casefold())
-    if not text.isascii():
-        # Each distinct character judged once, each one to drop removed in one C-speed
-        # pass: a character-by-character generator cost 5 ms on a long article.
-        for char in set(text):
-            if char in _INVISIBLE or unicodedata.combining(char):
-                text = text.replace(char, "")
-            elif char in _LIGATURES:
-                text = text.replace(char, _LIGATURES[char])
-    return " ".join(_SEPARATORS.sub(" ", text).split())
-
-
-@dataclass(frozen=True)
-class NormalText:
-    """A text in normal form and its words (runs of word characters), in order."""
-
-    text: str
-    words: tuple[str, ...]
-
-    @functools.cached_property
-    def vocabulary(self) -> frozenset[str]:
-        return frozenset(self.words)
-
-
-# An article's body is read by `crawler.stories` (shingles) and then by the matcher, with
-# its title, lead and topic in between: the last four texts are kept, so that the second
-# reader of the body costs nothing and no article's text outlives the next article.
-@functools.lru_cache(maxsize=4)
-def normal_text(text: str) -> NormalText:
-    """`normalize_text` of a text, with its words."""
-    normal = normalize_text(text)
-    return NormalText(normal, tuple(_WORDS.findall(normal)))
 
 
 @dataclass(frozen=True)
@@ -175,7 +111,7 @@ class Matcher:
             if not has_alias and not topics:
                 LOGGER.warning("conflict %r has no alias and no topic label: it never matches",
                                conflict.id)
-        self._phrases = [_Phrase(normal, frozenset(_WORDS.findall(normal)), tuple(found))
+        self._phrases = [_Phrase(normal, frozenset(WORDS.findall(normal)), tuple(found))
                          for normal, found in uses.items()]
         # Names this configuration: matches computed elsewhere (by a `veille worker`) are
         # used only if they were computed under the same conflicts.

@@ -309,6 +309,40 @@ def m008_fts_automerge(db: sqlite_utils.Database) -> None:
                [FTS_AUTOMERGE])
 
 
+@MIGRATIONS()
+def m009_story_hashes(db: sqlite_utils.Database) -> None:
+    """Story fingerprints hash each word 4-gram from its words' CRC-32 in numpy, no longer
+    by the SHA-1 of the 4-gram (datasketch's hashing): 0.36 instead of 0.61 ms an article
+    (median on the corpus pages). Signatures of the two hashings cannot be compared, so
+    the fingerprints still indexed (those with band rows: the story window) are computed
+    again from their articles' text, with their band rows; older ones are left as they
+    were (no story looks for copies among them). About 1 ms an article, once."""
+    from crawler.fingerprints import article_fingerprint
+
+    indexed = [row[0] for row in db.execute("SELECT DISTINCT article_id FROM story_bands")]
+    for start in range(0, len(indexed), 1000):
+        chunk = indexed[start:start + 1000]
+        marks = ", ".join("?" * len(chunk))
+        texts = db.execute(f"SELECT id, lead, body FROM articles WHERE id IN ({marks})",
+                           chunk).fetchall()
+        db.execute(f"DELETE FROM story_bands WHERE article_id IN ({marks})", chunk)
+        for article_id, lead, body in texts:
+            print_ = article_fingerprint(lead, body)
+            if print_ is None:  # cannot happen for an indexed text; nothing to keep then
+                db.execute("DELETE FROM article_fingerprints WHERE article_id = ?",
+                           [article_id])
+                continue
+            db.execute("UPDATE article_fingerprints SET size = ?, signature = ? "
+                       "WHERE article_id = ?",
+                       [print_.size, print_.signature.tobytes(), article_id])
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO story_bands (band_key, article_id) VALUES (?, ?)",
+                [(key, article_id) for key in print_.bands()])
+    if indexed:
+        LOGGER.info("story fingerprints of %d articles computed again (new hashing)",
+                    len(indexed))
+
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`

@@ -19,11 +19,12 @@ from typing import Any
 import sqlite_utils
 
 from crawler.config import Source
+from crawler.fingerprints import Fingerprint, article_fingerprint
 from crawler.matching import Match
 from crawler.outbox import Outbox
 from crawler.pages import PageRef
 from crawler.schema import open_database, write_transaction
-from crawler.stories import Fingerprint, StoryIndex, article_fingerprint
+from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""Stories: one story, many copies. MinHash signatures of each article's text (datasketch's
-scheme, computed here in one numpy call), banded for locality-sensitive hashing, kept in
+"""Stories: one story, many copies. The fingerprints of each article's text (MinHash
+signatures, crawler/fingerprints.py), banded for locality-sensitive hashing, kept in
 SQLite so no process rebuilds the index.
 
 Two texts are the same story when one mostly contains the other: a wire dispatch reprinted
@@ -12,142 +12,17 @@ Jaccard threshold for the bands keeps truncated copies among the candidates.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
-import operator
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import sqlite_utils
 
 from crawler.config import StorySettings
-from crawler.matching import normal_text
+from crawler.fingerprints import NUM_PERM, Fingerprint, containment, fingerprint
 from crawler.schema import write_transaction
 
 LOGGER = logging.getLogger(__name__)
-
-NUM_PERM = 64
-SHINGLE_WORDS = 4
-# Below this many shingles a text is too short to call anything a copy of it.
-MIN_SHINGLES = 12
-# Candidates come from LSH bands tuned for this Jaccard similarity.
-CANDIDATE_JACCARD = 0.2
-# The LSH banding datasketch's MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
-# chooses (a test keeps these equal). Written out, like the MinHash below, because
-# importing datasketch costs a third of a second and 60 MB (it loads scipy), which every
-# crawl process would pay: datasketch is only the reference the tests compare with.
-BANDS, ROWS = 28, 2
-# datasketch 2's default MinHash ("affine32"): a value's hash is the first 4 bytes of its
-# SHA-1 (little-endian), mixed by MurmurHash3's finalizer, then permuted by h -> a*h + b
-# (mod 2**32) with (a, b) drawn from numpy's RandomState(seed 1); the signature is the
-# minimum of each permutation. Stored signatures depend on it: a test keeps it equal to
-# datasketch's.
-_SEED = 1
-_FMIX = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
-_DIGEST = operator.methodcaller("digest")
-# SHA-1 of one short value: CPython's own implementation makes a hash object in half the
-# time OpenSSL's does (hashlib.sha1 goes through OpenSSL 3's EVP), and a fingerprint makes
-# one per shingle. The same digest, whichever computes it (a test compares).
-try:
-    from _sha1 import sha1 as _sha1
-except ImportError:  # a Python built without its own SHA-1
-    _sha1 = hashlib.sha1
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """An article text's MinHash signature and its number of distinct shingles."""
-
-    signature: np.ndarray  # NUM_PERM uint32
-    size: int
-
-    def bands(self) -> list[int]:
-        """The LSH band keys (signed 64-bit, for SQLite) of this signature."""
-        keys = []
-        for band in range(BANDS):
-            chunk = self.signature[band * ROWS:(band + 1) * ROWS].tobytes()
-            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
-            keys.append(int.from_bytes(digest, "big", signed=True))
-        return keys
-
-    def jaccard(self, other: Fingerprint) -> float:
-        return float(np.count_nonzero(self.signature == other.signature)) / NUM_PERM
-
-    def containment(self, other: Fingerprint) -> float:
-        """Estimated share of the smaller text's shingles found in the other text."""
-        return float(_containment(self.jaccard(other), self.size, other.size))
-
-
-def _containment(jaccard: Any, size: int, sizes: Any) -> Any:
-    """Containment from the Jaccard similarity and the shingle counts, for one other text
-    or an array of them: the common shingles over the smaller text's, at most 1."""
-    common = jaccard * (size + sizes) / (1 + jaccard)
-    return np.minimum(1.0, common / np.maximum(1, np.minimum(size, sizes)))
-
-
-def shingles(text: str) -> set[bytes]:
-    """Word 4-grams of the normalized text (case, accents and typography folded), UTF-8."""
-    # Each word encoded once (not each shingle, four times as long), then the word list
-    # zipped with its shifts: every run of SHINGLE_WORDS words, joined in C.
-    words = tuple(map(str.encode, normal_text(text).words))
-    return set(map(b" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
-
-
-def fingerprint(text: str) -> Fingerprint | None:
-    """The fingerprint of a text, or None if it is too short to judge."""
-    return _fingerprint(shingles(text))
-
-
-def article_fingerprint(lead: str | None, body: str | None) -> Fingerprint | None:
-    """The fingerprint of an article: of its body, where reprints differ least (sites rewrite
-    the lead), or of lead and body together when the body alone is too short to judge."""
-    grams = shingles(body or "")
-    if len(grams) < MIN_SHINGLES:
-        grams = shingles(f"{lead or ''}\n{body or ''}")
-    return _fingerprint(grams)
-
-
-def _fingerprint(grams: set[bytes]) -> Fingerprint | None:
-    if len(grams) < MIN_SHINGLES:
-        return None
-    return Fingerprint(minhash(grams), len(grams))
-
-
-def minhash(values: Iterable[bytes]) -> np.ndarray:
-    """The MinHash signature (NUM_PERM uint32) of a set of byte strings, in one vectorised
-    computation: SHA-1 of every value (in C, through map), then every permutation of
-    every hash as one matrix."""
-    digests = b"".join(map(_DIGEST, map(_sha1, values)))
-    if not digests:
-        return np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
-    # A SHA-1 digest is 20 bytes: every fifth little-endian uint32 is a value's first 4.
-    hashes = np.frombuffer(digests, dtype="<u4")[::5].astype(np.uint32)
-    s1, m1, s2, m2, s3 = _FMIX
-    hashes ^= hashes >> s1
-    hashes *= np.uint32(m1)
-    hashes ^= hashes >> s2
-    hashes *= np.uint32(m2)
-    hashes ^= hashes >> s3
-    a, b = _permutations()
-    # One row per permutation (64 x n, mod 2**32), made in place, each row's minimum read
-    # along memory: the (n x 64) matrix and its column minima took over 15 times as long
-    # on a long text (2.4 ms instead of 0.14 for 5,000 shingles).
-    permuted = np.multiply.outer(a, hashes)
-    permuted += b[:, np.newaxis]
-    return permuted.min(axis=1)
-
-
-@functools.cache
-def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    """The (a, b) of each permutation, drawn as datasketch draws them (a odd)."""
-    gen = np.random.RandomState(_SEED)
-    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
-    return a, b
 
 
 class StoryIndex:
@@ -236,7 +111,7 @@ def best_candidate(print_: Fingerprint, rows: list, threshold: float) -> int | N
     sizes = np.array([row[1] for row in rows], dtype=np.int64)
     jaccard = np.count_nonzero(signatures.reshape(len(rows), NUM_PERM) == print_.signature,
                                axis=1) / NUM_PERM
-    scores = _containment(jaccard, print_.size, sizes)
+    scores = containment(jaccard, print_.size, sizes)
     best = len(rows) - 1 - int(np.argmax(scores[::-1]))  # the last of the best
     return rows[best][3] if scores[best] >= threshold else None
 

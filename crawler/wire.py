@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from crawler.fingerprints import Fingerprint
 from crawler.items import FetchErrorItem, ListingHint
 from crawler.matching import Match
 from crawler.storage import HttpValidators, Link, Prepared, StoredArticle
-from crawler.stories import Fingerprint
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (

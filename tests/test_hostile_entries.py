@@ -171,8 +171,8 @@ url = "{site}/maps/index.xml"
 
 
 def test_a_crawl_has_download_handlers_for_http_and_https_only(tmp_path):
-    from scrapy.utils.misc import load_object
     from scrapy.settings import default_settings
+    from scrapy.utils.misc import load_object
 
     from crawler.config import DEFAULT_CONFIG, load_config
     from crawler.runner import scrapy_settings
