@@ -247,7 +247,7 @@ class Store:
                 known = self._record_link(source_id, link, now)
                 latest = known.latest_time if known is not None else None
                 if known is not None:
-                    if (known.last_fetched_at or "") >= started:
+                    if self._stored_during(known, link.key, run_id, started):
                         verdicts.append((ELSEWHERE, latest))
                         continue
                     if (link.listed_at or "") <= (latest or ""):
@@ -288,7 +288,8 @@ class Store:
         this run started (under another of its URLs), or its URL is claimed by another
         running run. Otherwise this run claims the URL (unless `claimed` already)."""
         known = self.known(url)
-        if known is not None and (known.last_fetched_at or "") >= self._run_started(run_id):
+        if known is not None and self._stored_during(known, url, run_id,
+                                                     self._run_started(run_id)):
             return True
         if claimed:
             return False
@@ -315,6 +316,20 @@ class Store:
             self.db.execute("DELETE FROM pending_listings WHERE url = ? AND source_id = ?",
                             [link.key, source_id])
             self._record_link(source_id, replace(link, url=target, alias=None), now)
+
+    def _stored_during(self, known: KnownArticle, key: str, run_id: int, started: str) -> bool:
+        """Whether another run fetched this article since `run_id` started.
+
+        Times are to the second: in the second the run started, only a run that still holds
+        the claim on the link counts. A crawl that ended in that second (cron runs back to
+        back) is no other run of this crawl, and its articles must stay fetchable: taken
+        for fetched elsewhere, an update the listing shows would never be fetched.
+        """
+        fetched = known.last_fetched_at or ""
+        if fetched != started:
+            return fetched > started
+        return self.db.execute("SELECT 1 FROM fetch_claims WHERE url = ? AND run_id != ?",
+                               [key, run_id]).fetchone() is not None
 
     def _run_started(self, run_id: int) -> str:
         row = self.db.execute("SELECT started_at FROM crawl_runs WHERE id = ?",
