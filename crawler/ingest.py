@@ -164,6 +164,9 @@ class Ingester:
                     result.article_id, article.canonical_url)
         self.report.outcomes[result.outcome] += 1
         self.report.alerts += result.alerts
+        if note := result.canonical_warning():
+            store.record_error(run_id, article.source_id, article.canonical_url,
+                               "canonical-refused", note, "warning")
         if run_id is not None:
             with write_transaction(store.db):
                 store.db.execute(

@@ -181,6 +181,9 @@ class StorePipeline:
                 stats.inc_value("veille/alerts", result.alerts)
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")
+            if note := result.canonical_warning():
+                self.record(FetchErrorItem(item.source_id, item.response_url,
+                                           "canonical-refused", note, level="warning"))
             for warning in article_warnings(item):
                 self.record(warning)
         return item

@@ -168,6 +168,17 @@ class SaveResult:
     alerts: int = 0  # alerts queued with it
     story_id: int | None = None
     joined_story: bool = False  # a new article that is a copy of a stored story
+    # The page's rel=canonical named this stored article (id, URL), whose text is another
+    # story: the page was stored under its own URL instead.
+    canonical_refused: tuple[int, str] | None = None
+
+    def canonical_warning(self) -> str | None:
+        """The warning a refused rel=canonical is recorded with (kind `canonical-refused`)."""
+        if self.canonical_refused is None:
+            return None
+        stored_id, url = self.canonical_refused
+        return (f"rel=canonical names {url} (article #{stored_id}), another story: stored "
+                f"as article #{self.article_id} under its own URL")
 
 
 class Store:
@@ -468,9 +479,14 @@ class Store:
                 return prepared.fingerprint
             return article_fingerprint(article.lead, article.body)
 
-        change, joined = None, False
+        change, joined, refused = None, False, None
         with write_transaction(self.db):
             existing, by_text = self._find_existing(article)
+            if existing is not None and not by_text \
+                    and self._canonical_disbelieved(existing, article):
+                refused = (existing["id"], article.canonical_url)
+                article = under_own_url(article)
+                existing, by_text = self._find_existing(article)
             if existing is None:
                 article_id = self._insert(article, now)
                 outcome = "new"
@@ -500,7 +516,8 @@ class Store:
                     change=change, matches=matches, listed_by=listed_by,
                 )
         return SaveResult(outcome, article_id, duplicate_of_other_url=by_text,
-                          alerts=len(alerts), story_id=story_id, joined_story=joined)
+                          alerts=len(alerts), story_id=story_id, joined_story=joined,
+                          canonical_refused=refused)
 
     def _attach_listings(self, article_id: int, article: StoredArticle,
                          now: str) -> dict[str, str | None]:
@@ -549,6 +566,29 @@ class Store:
         return dict(self.db.execute(
             "SELECT source_id, topic FROM article_sources WHERE article_id = ?", [article_id]
         ).fetchall())
+
+    def _canonical_disbelieved(self, existing: dict, article: StoredArticle) -> bool:
+        """Whether the stored article `existing`, found under the page's rel=canonical
+        only, is another story than the page: a page of the site must not replace an
+        article's text (and queue an `update` alert) by naming it as its canonical.
+
+        Believed when the page's own URL (fetched, listed, redirect) is already that
+        article's, when the text is the same, or when one text mostly contains the other
+        (the story index's test: an AMP copy, a re-edited version).
+        """
+        fetched = own_url(article)
+        if fetched is None or existing["content_hash"] == article.content_hash:
+            return False  # the page is its own canonical, or the same text
+        others = [url for url, _ in article.urls[1:]]
+        marks = ", ".join("?" * len(others))
+        if self.db.execute(f"SELECT 1 FROM article_urls WHERE article_id = ? AND url IN "
+                           f"({marks})", [existing["id"], *others]).fetchone():
+            return False
+        ours = article_fingerprint(article.lead, article.body)
+        theirs = article_fingerprint(existing["lead"], existing["body"])
+        if ours is None or theirs is None:  # too short to tell: not the same story
+            return True
+        return ours.containment(theirs) < self.stories.settings.threshold
 
     def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
         urls = [url for url, _ in article.urls]
@@ -772,6 +812,26 @@ class Store:
         with write_transaction(self.db):
             return self.db.execute(
                 "DELETE FROM pending_listings WHERE last_listed_at < ?", [since]).rowcount
+
+
+def own_url(article: StoredArticle) -> str | None:
+    """The URL the page was fetched at, when its rel=canonical names another (None when
+    the page is its own canonical). It is recorded as `fetched` (or `amp`), or, when it
+    is the link that was listed, under the listing's kind."""
+    fetched = next((url for url, kind in article.urls[1:] if kind in ("fetched", "amp")), None)
+    if fetched is None and article.listed_url != article.canonical_url:
+        fetched = article.listed_url
+    return fetched
+
+
+def under_own_url(article: StoredArticle) -> StoredArticle:
+    """The article keyed on the URL it was fetched at, without the canonical it named."""
+    own = own_url(article)
+    assert own is not None
+    urls = {own: "canonical"}
+    for url, kind in article.urls[1:]:
+        urls.setdefault(url, kind)
+    return replace(article, canonical_url=own, urls=tuple(urls.items()))
 
 
 def _article_record(article: StoredArticle) -> dict:
