@@ -38,7 +38,7 @@ url = "{site}/other.xml"
 """
 HIJACK = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Readers' letters: the price of bread | The Mini Courier</title>
-<link rel="canonical" href="{origin}%s"></head><body><article>
+<link rel="canonical" href="{origin}/news/2026/11/20/ceasefire-talks-resume-in-geneva.html"></head><body><article>
 <h1>Readers' letters: the price of bread</h1>
 <p>A reader from the harbour district writes that the bakery on her street has raised the
 price of a loaf three times since the summer, and asks whether the council intends to help
@@ -48,7 +48,7 @@ he says, was cut without notice, and workers on the late shift now walk home alo
 ring road in the dark.</p>
 <p>A third letter thanks the volunteers who repaired the roof of the youth club before the
 first storms of the autumn.</p>
-</article></body></html>""" % ARTICLE
+</article></body></html>"""
 
 
 def feed_of(origin: str, *paths: str) -> bytes:
