@@ -143,6 +143,11 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------
 
     def _send(self, sub: Subscription, batch_uid: str, report: DispatchReport) -> None:
+        if not self._renew(batch_uid):
+            # Its lease ran out while earlier batches were sent, and another dispatcher
+            # took it: that one sends it, not this one as well.
+            LOGGER.info("%s: batch %s taken over by another dispatcher", sub.id, batch_uid)
+            return
         messages = self.messages(batch_uid)
         report.batches += 1
         try:
@@ -159,6 +164,15 @@ class Dispatcher:
         report.sent += len(messages)
         LOGGER.info("%s: sent %d alert(s) by %s (batch %s)", sub.id, len(messages),
                     sub.channel_kind, batch_uid)
+
+    def _renew(self, batch_uid: str) -> bool:
+        """Start a batch's lease again as its sending starts (a run claims every due batch
+        at once, then sends them one by one); False if another dispatcher holds it now."""
+        lease = iso(self.clock() + timedelta(seconds=self.settings.lease_seconds))
+        with write_transaction(self.db):
+            return self.db.execute(
+                "UPDATE alerts SET lease_until = ? WHERE batch_uid = ? AND status = 'sending' "
+                "AND claimed_by = ?", [lease, batch_uid, self.claimer]).rowcount > 0
 
     def deliver(self, sub: Subscription, batch_uid: str, messages: list[AlertMessage]) -> None:
         """Hand one batch to the subscription's channel.

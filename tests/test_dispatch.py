@@ -392,3 +392,37 @@ def test_alerts_retry_and_the_listing_from_the_command_line(tmp_path, webhook_re
     assert sent.returncode == 0 and "1 sent" in sent.stdout
     as_json = veille("--config", config, "--db", db, "alerts", "--json")
     assert '"status": "sent"' in as_json.stdout
+
+
+def test_a_batch_whose_lease_ran_out_while_others_were_sent_is_sent_once(
+        tmp_path, clock, webhook_receiver, monkeypatch):
+    """A run claims every due batch at once and sends them one by one. When the earlier
+    batches take longer than the lease (5 minutes here, 3 minutes a batch), another
+    dispatcher takes the rest over: each batch's lease starts again when its sending
+    starts, so the batch being sent stays with its sender, the first one leaves the rest
+    to the other, and each alert reaches the receiver once."""
+    desk = Desk(tmp_path / "v.db", [webhook_sub(webhook_receiver.url)], clock)
+    for k in range(3):
+        desk.publish(f"Haut-Karabakh, jour {k}", f"Le Haut-Karabakh, chronique {k}.")
+    first, second = desk.dispatcher(), desk.dispatcher()
+    # On two other machines: their leases are trusted until they end.
+    first.claimer, second.claimer = "host-a:101", "host-b:202"
+    deliver = Dispatcher._deliver
+    calls = []
+
+    def three_minutes_each(self, sub, batch_uid, messages):
+        calls.append((self.claimer, batch_uid))
+        deliver(self, sub, batch_uid, messages)
+        clock.advance(3)
+        if len(calls) == 2:  # 6 minutes in: the third batch's lease (5) has run out
+            report = second.run()
+            assert (report.sent, report.batches) == (1, 1)
+
+    monkeypatch.setattr(Dispatcher, "_deliver", three_minutes_each)
+    report = first.run()
+    assert (report.sent, report.batches) == (2, 2)
+    webhook_receiver.wait_for(3)
+    assert sorted(webhook_receiver.unique_ids()) == sorted(
+        r[0] for r in desk.store.db.execute("SELECT uid FROM alerts"))
+    assert [claimer for claimer, _ in calls] == [first.claimer] * 2 + [second.claimer]
+    assert desk.statuses() == ["sent"] * 3
