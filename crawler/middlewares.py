@@ -1,10 +1,13 @@
-"""Scrapy middlewares: retries that back off, robots.txt kept between crawls, meta refresh
-read from the head of a page only, and parse failures recorded, not lost."""
+"""Scrapy middlewares: retries that back off (as the server asks), robots.txt kept between
+crawls, meta refresh read from the head of a page only, and parse failures recorded, not
+lost."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import signals
@@ -26,23 +29,65 @@ LOGGER = logging.getLogger(__name__)
 
 
 class RetryBackoffMiddleware:
-    """Delays each retry of a request exponentially (Scrapy retries at once otherwise).
+    """Delays each retry of a request: as the server asks, else exponentially (Scrapy
+    retries at once otherwise).
 
     Scrapy's RetryMiddleware marks a retry with meta["retry_times"]; this one waits
-    VEILLE_RETRY_BACKOFF * 2**(n-1) seconds before the n-th retry goes out.
+    VEILLE_RETRY_BACKOFF * 2**(n-1) seconds before the n-th retry goes out, or the
+    `Retry-After` of the 429 or 503 answer (seconds or an HTTP date) when that is longer.
+    A server that asks for more than VEILLE_RETRY_AFTER_MAX seconds is not retried in this
+    crawl: its answer is the page's failure, and the next crawl tries again.
     """
 
-    def __init__(self, base_delay: float):
+    def __init__(self, base_delay: float, retry_after_max: float = 120.0):
         self.base_delay = base_delay
+        self.retry_after_max = retry_after_max
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryBackoffMiddleware:
-        return cls(crawler.settings.getfloat("VEILLE_RETRY_BACKOFF", 1.0))
+        return cls(crawler.settings.getfloat("VEILLE_RETRY_BACKOFF", 1.0),
+                   crawler.settings.getfloat("VEILLE_RETRY_AFTER_MAX", 120.0))
 
     async def process_request(self, request: Request) -> None:
         retries = request.meta.get("retry_times", 0)
-        if retries and self.base_delay > 0:
-            await sleep(self.base_delay * 2 ** (retries - 1))
+        if not retries:
+            return
+        delay = max(self.base_delay * 2 ** (retries - 1) if self.base_delay > 0 else 0.0,
+                    request.meta.get("veille_retry_after", 0.0))
+        if delay > 0:
+            await sleep(delay)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        # Runs before RetryMiddleware sees the answer (a higher order, nearer the download).
+        if response.status not in (429, 503):
+            return response
+        asked = retry_after(response.headers.get("Retry-After"))
+        if asked is None:
+            return response
+        if asked > self.retry_after_max:
+            request.meta["dont_retry"] = True
+            LOGGER.warning("%s answered %d with Retry-After %.0f s, over the %.0f s a crawl "
+                           "waits: left to the next crawl", request.url, response.status,
+                           asked, self.retry_after_max)
+        else:
+            request.meta["veille_retry_after"] = asked  # copied into the retry request
+        return response
+
+
+def retry_after(value: bytes | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class FetchedElsewhere(IgnoreRequest):

@@ -133,6 +133,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_TIMES": crawl.retries,
         "VEILLE_RETRY_BACKOFF": crawl.retry_backoff,
+        "VEILLE_RETRY_AFTER_MAX": getattr(crawl, "retry_after_max", 120.0),
         "DOWNLOAD_MAXSIZE": crawl.max_response_kb * 1024,
         "DOWNLOAD_WARNSIZE": crawl.max_response_kb * 1024 // 2,
         "COOKIES_ENABLED": False,
