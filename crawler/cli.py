@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
+import stat
 import subprocess
 import sys
 from datetime import timedelta
@@ -23,21 +25,72 @@ LOGGER = logging.getLogger(__name__)
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
 
 
+class BadInput(click.ClickException):
+    """A configuration file or database that cannot be used: exit status 2, as for a bad
+    option, where 1 says that a crawl or a delivery failed."""
+
+    exit_code = 2
+
+
 class Context:
     """The paths every command works on, resolved from options and environment once."""
 
     def __init__(self, config: str | None, db: str | None):
         self.config_file = config_path(config)
-        self.db_file = db_path(db)
+        self.database = db_path(db)
+        self.database_checked = False
+
+    @property
+    def db_file(self) -> Path:
+        """The database, checked when a command first asks for it (so that `discover`,
+        which never opens it, takes any --db)."""
+        if not self.database_checked:
+            check_database_file(self.database)
+            self.database_checked = True
+        return self.database
 
     def load(self):
         try:
             return load_config(self.config_file)
         except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise BadInput(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def check_database_file(path: Path) -> None:
+    """Refuse a --db that is not an SQLite database before SQLite or a lock beside it
+    touches it: a directory, a device (/dev/zero would read as an endless empty database),
+    a file of other bytes. A missing or empty file is a new database."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise BadInput(f"{path}: is a directory, not a database")
+        if not stat.S_ISREG(mode):
+            raise BadInput(f"{path}: is not a regular file, so not a database")
+        with open(path, "rb") as fh:
+            header = fh.read(100)  # SQLite's file header
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if header and (len(header) < 100 or not header.startswith(b"SQLite format 3\x00")):
+        raise BadInput(f"{path}: file is not a database (no SQLite header)")
+
+
+class Group(click.Group):
+    """The `veille` group: SQLite's verdict that the database file is not one, or is
+    corrupt (a truncated copy), is an error message naming the file, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as exc:
+            # Its subclasses (locked, read-only, constraint...) are not about the file's bytes.
+            if type(exc) is not sqlite3.DatabaseError or ctx.obj is None:
+                raise
+            raise BadInput(f"{ctx.obj.database}: {exc}") from exc
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", metavar="PATH", envvar="VEILLE_CONFIG",
               help="Configuration file [default: data/veille.toml, or $VEILLE_CONFIG].")
 @click.option("--db", "db", metavar="PATH", envvar="VEILLE_DB",
@@ -383,7 +436,7 @@ def run(obj: Context, log_level: str) -> None:
     try:
         daemon = Daemon(obj.config_file, obj.db_file)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
     sys.exit(daemon.run())
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.redaction import redact_url
 from crawler.subscriptions import (
     AlertSettings,
     Channel,
@@ -33,10 +34,14 @@ from crawler.validation import (
     SLUG,
     ConfigError,
     check_cron,
+    check_numbers,
     check_selector,
     check_timezone,
     check_types,
+    check_url,
     parse_duration,
+    seconds,
+    strings,
 )
 
 __all__ = [
@@ -241,17 +246,30 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Read, validate and return the configuration.
 
     Raises:
-        ConfigError: the file is missing, is not TOML, or holds an invalid value; the
-            message names the file, the source and the problem.
+        ConfigError: the file is missing, is not a readable file of UTF-8 TOML, or holds
+            an invalid value; the message names the file, the source and the problem.
     """
     path = config_path(path)
     try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path}: is a directory, not a configuration file")
+        if not stat.S_ISREG(mode):  # a device or a pipe: /dev/zero would be read for ever
+            raise ConfigError(f"{path}: is not a regular file, so not a configuration file")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such configuration file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start}); TOML files are UTF-8") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return parse_config(raw, path)
 
 
@@ -264,11 +282,11 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     if not isinstance(crawl_raw, dict):
         raise ConfigError(f"{path}: [crawl] must be a table")
     check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
+    check_numbers("crawl", crawl_raw, f"{path}: [crawl]")
     crawl_values = dict(crawl_raw)
     if "keep_pages" in crawl_values:
-        keep = crawl_values.pop("keep_pages")
-        crawl_values["keep_pages_seconds"] = 0.0 if keep in (0, "0") else (
-            parse_duration(keep, f"{path}: [crawl] keep_pages").total_seconds())
+        crawl_values["keep_pages_seconds"] = seconds(
+            "crawl.keep_pages", crawl_values.pop("keep_pages"), f"{path}: [crawl]")
     crawl = CrawlSettings(**crawl_values)
     check_timezone(crawl.timezone, f"{path}: [crawl]")
     sources_raw = raw.get("source", [])
@@ -307,7 +325,7 @@ def _parse_redis(raw: Any, where: str) -> RedisSettings:
         raise ConfigError(f"{where}: give either url or url_env, not both")
     values: dict[str, Any] = {}
     if "url" in raw:
-        url = urlsplit(raw["url"])
+        url = check_url(raw["url"], where, redact_url(raw["url"]))
         if url.scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(f"{where}: url must start with redis://, rediss:// or unix://")
         if url.password:
@@ -322,7 +340,7 @@ def _parse_redis(raw: Any, where: str) -> RedisSettings:
         values["prefix"] = raw["prefix"]
     for key in ("worker_timeout", "seen_ttl"):
         if key in raw:
-            values[f"{key}_seconds"] = parse_duration(raw[key], f"{where}: {key}").total_seconds()
+            values[f"{key}_seconds"] = seconds(f"redis.{key}", raw[key], where)
     return RedisSettings(**values)
 
 
@@ -330,15 +348,13 @@ def _parse_stories(raw: Any, where: str) -> StorySettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     check_types(raw, _STORY_KEYS, where)
+    check_numbers("stories", raw, where)
     values: dict[str, Any] = {}
     for key in ("threshold", "update_threshold"):
         if key in raw:
-            if not 0 < raw[key] <= 1:
-                raise ConfigError(f"{where}: {key} must be between 0 and 1, not {raw[key]}")
             values[key] = float(raw[key])
     if "window" in raw:
-        window = parse_duration(raw["window"], f"{where}: window")
-        values["window_days"] = window / timedelta(days=1)
+        values["window_days"] = seconds("stories.window", raw["window"], where) / 86400
     return StorySettings(**values)
 
 
@@ -346,27 +362,17 @@ def _parse_schedule(raw: Any, where: str, base: Path) -> ScheduleSettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     check_types(raw, _SCHEDULE_KEYS, where)
+    check_numbers("schedule", raw, where)
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "jobs":
             jobs = Path(value)
             values["jobs"] = jobs if jobs.is_absolute() else base / jobs
-        elif key == "distributed":
-            values["distributed"] = value
-        elif key == "processes":
-            if value < 1:
-                raise ConfigError(f"{where}: processes must be at least 1")
-            values["processes"] = value
+        elif key in ("distributed", "processes"):
+            values[key] = value
         else:
-            values[f"{key}_seconds"] = _seconds(key, value, where)
+            values[f"{key}_seconds"] = seconds(f"schedule.{key}", value, where)
     return ScheduleSettings(**values)
-
-
-def _seconds(key: str, value: str | int, where: str) -> float:
-    """A duration key in seconds; jitter alone may be zero (a source may turn a default off)."""
-    if key == "jitter" and value in (0, "0", "0s"):
-        return 0.0
-    return parse_duration(value, f"{where}: {key}").total_seconds()
 
 
 def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -378,7 +384,7 @@ def _parse_timing(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
     timing: dict[str, Any] = {}
     for key in ("every", "jitter", "min_every", "max_every"):
         if key in entry:
-            timing[f"{key}_seconds"] = _seconds(key, entry[key], where)
+            timing[f"{key}_seconds"] = seconds(f"source.{key}", entry[key], where)
     low, high = timing.get("min_every_seconds"), timing.get("max_every_seconds")
     if (low or high) and not entry.get("adaptive"):
         raise ConfigError(f"{where}: min_every/max_every only apply with adaptive = true")
@@ -404,21 +410,22 @@ def _parse_source(entry: Any, where: str) -> Source:
         raise ConfigError(
             f"{where}: kind {entry['kind']!r} is not one of {', '.join(SOURCE_KINDS)}"
         )
-    parts = urlsplit(entry["url"])
+    parts = check_url(entry["url"], where)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}: url {entry['url']!r} is not an absolute http(s) URL")
     if entry["kind"] != "topic":
         for key in ("links", "next", "max_pages"):
             if key in entry:
                 raise ConfigError(f"{where}: {key!r} only applies to kind = \"topic\"")
-    if entry.get("max_pages", 1) < 1:
-        raise ConfigError(f"{where}: max_pages must be at least 1")
+    check_numbers("source", entry, where)
     selectors = entry.get("selectors", {})
     for name, css in selectors.items():
         if name not in SELECTOR_FIELDS:
             raise ConfigError(
                 f"{where}: selectors.{name} is not a field (one of {', '.join(SELECTOR_FIELDS)})"
             )
+        if not isinstance(css, str):
+            raise ConfigError(f"{where}: selectors.{name} must be a string (a CSS selector)")
         check_selector(css, f"{where}: selectors.{name}")
     for key in ("links", "next"):
         if key in entry:
@@ -430,7 +437,7 @@ def _parse_source(entry: Any, where: str) -> Source:
 
         try:
             codecs.lookup(entry["encoding"])
-        except LookupError:
+        except (LookupError, ValueError):  # ValueError: a NUL in the name
             raise ConfigError(f"{where}: unknown encoding {entry['encoding']!r}") from None
     values = dict(entry)
     values.update(_parse_timing(entry, where))
@@ -438,7 +445,7 @@ def _parse_source(entry: Any, where: str) -> Source:
         values.pop(key, None)
     values.setdefault("name", values["id"])
     values["selectors"] = dict(selectors)
-    values["allowed_domains"] = tuple(values.get("allowed_domains", ()))
+    values["allowed_domains"] = strings(entry, "allowed_domains", where)
     values["max_age_days"] = float(values.get("max_age_days", 2.0))
     return Source(**values)
 

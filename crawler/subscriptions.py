@@ -12,15 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from crawler.redaction import redact_url
 from crawler.validation import (
     SLUG,
     ConfigError,
+    check_numbers,
     check_timezone,
     check_types,
-    parse_duration,
+    check_url,
+    seconds,
     strings,
 )
 
@@ -198,9 +199,7 @@ def parse_subscription(
         raise ConfigError(f"{where}: mode {mode!r} is not \"immediate\" or \"digest\"")
     every = None
     if "every" in entry:
-        every = int(parse_duration(entry["every"], f"{where}: every").total_seconds() // 60)
-        if every < 1:
-            raise ConfigError(f"{where}: every must be at least one minute")
+        every = int(seconds("subscription.every", entry["every"], where) // 60)
     at = strings(entry, "at", where)
     for clock in at:
         if not _CLOCK.match(clock):
@@ -223,17 +222,15 @@ def parse_subscription(
 def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -> Channel:
     schema = {"webhook": _WEBHOOK_KEYS, "email": _EMAIL_KEYS, "feed": _FEED_KEYS}[kind]
     check_types(table, schema, where)
+    check_numbers(f"subscription.{kind}", table, where)
     for key in ("secret_env", "password_env"):
         if key in table and not _ENV_NAME.match(table[key]):
             raise ConfigError(f"{where}: {key} {table[key]!r} is not an environment variable name")
     if kind == "webhook":
         if not table.get("url"):
             raise ConfigError(f"{where}: missing 'url'")
-        parts, shown = urlsplit(table["url"]), redact_url(table["url"])
-        try:
-            parts.port  # noqa: B018 (raises on a port that is not a number)
-        except ValueError:
-            raise ConfigError(f"{where}: url {shown!r} has an invalid port") from None
+        shown = redact_url(table["url"])
+        parts = check_url(table["url"], where, shown)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{where}: url {shown!r} is not an absolute http(s) URL")
         if "@" in parts.netloc:
@@ -284,8 +281,6 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
             allow_plaintext_login=plaintext,
         )
     path = Path(table.get("path", f"feeds/{sub_id}.xml"))
-    if table.get("max_entries", 50) < 1:
-        raise ConfigError(f"{where}: max_entries must be at least 1")
     return FeedChannel(path=path if path.is_absolute() else base / path,
                        title=table.get("title"), max_entries=table.get("max_entries", 50))
 
@@ -296,19 +291,16 @@ def parse_alert_settings(raw: Any, where: str) -> AlertSettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     check_types(raw, _ALERT_KEYS, where)
-    if raw.get("max_attempts", 1) < 1:
-        raise ConfigError(f"{where}: max_attempts must be at least 1")
+    check_numbers("alerts", raw, where)
     defaults = AlertSettings()
 
-    def seconds(key: str, default: float) -> float:
-        if key not in raw:
-            return default
-        return parse_duration(raw[key], f"{where}: {key}").total_seconds()
+    def duration(key: str, default: float) -> float:
+        return seconds(f"alerts.{key}", raw[key], where) if key in raw else default
 
     return AlertSettings(
         max_attempts=raw.get("max_attempts", defaults.max_attempts),
-        backoff_seconds=seconds("backoff", defaults.backoff_seconds),
-        backoff_cap_seconds=seconds("backoff_cap", defaults.backoff_cap_seconds),
-        lease_seconds=seconds("lease", defaults.lease_seconds),
-        max_age_seconds=seconds("max_age", 0) or None,
+        backoff_seconds=duration("backoff", defaults.backoff_seconds),
+        backoff_cap_seconds=duration("backoff_cap", defaults.backoff_cap_seconds),
+        lease_seconds=duration("lease", defaults.lease_seconds),
+        max_age_seconds=duration("max_age", 0) or None,
     )

@@ -71,7 +71,7 @@ def test_good_config_is_typed_and_frozen(tmp_path):
          "is not an absolute http(s) URL"),
         (lambda t: t.replace('"Asia/Beirut"', '"Asia/Atlantis"'), "unknown time zone"),
         (lambda t: t.replace("max_pages = 2", "max_pages = true"), "max_pages must be an integer"),
-        (lambda t: t.replace("max_pages = 2", "max_pages = 0"), "max_pages must be at least 1"),
+        (lambda t: t.replace("max_pages = 2", "max_pages = 0"), "max_pages = 0: must be between 1 and 100"),
         (lambda t: t.replace('kind = "feed"', 'kind = "feed"\nmax_pages = 3'),
          "'max_pages' only applies to kind = \"topic\""),
         (lambda t: t + "\n[[sauce]]\nid = 'x'\n", "unknown table or key 'sauce'"),

@@ -137,7 +137,7 @@ max_entries = 20
          "conflict 'soudan': aliases must be a list of non-empty strings"),
         (lambda t: t.replace('id = "soudan"', 'id = "karabakh"'),
          "conflict 'karabakh': duplicate id"),
-        (lambda t: t + '\n[alerts]\nmax_attempts = 0\n', "[alerts]: max_attempts must be at least 1"),
+        (lambda t: t + '\n[alerts]\nmax_attempts = 0\n', "[alerts]: max_attempts = 0: must be between 1 and 100"),
     ],
 )
 def test_a_bad_alert_config_names_the_table_and_the_problem(tmp_path, change, message):

@@ -247,7 +247,7 @@ def test_bad_config_is_refused_with_its_message(tmp_path):
     config = tmp_path / "veille.toml"
     config.write_text('[[source]]\nid = "x"\nkind = "topic"\n')
     result = veille("--config", config, "--db", tmp_path / "v.db", "crawl")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a bad file, like a bad option
     assert f"{config}: source 'x': missing 'url'" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -448,7 +448,7 @@ def test_schedule_table():
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ("processes = 0", "[schedule]: processes must be at least 1"),
+    ("processes = 0", "[schedule]: processes = 0: must be between 1 and 64"),
     ("processes = true", "[schedule]: processes must be an integer, not a boolean"),
     ("cron = \"* * * * *\"", "[schedule]: unknown key 'cron'"),
     ("every = \"soon\"", "[schedule]: every: 'soon' is not a duration"),
