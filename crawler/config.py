@@ -80,6 +80,12 @@ class CrawlSettings:
     # Raw article pages (WARC day files beside the database) older than this are deleted
     # at the end of a crawl; 0: kept forever.
     keep_pages_seconds: float = 30 * 86400.0
+    # A 429 or 503 answer's Retry-After is waited up to this long; a longer one is not
+    # retried in this crawl.
+    retry_after_max_seconds: float = 120.0
+    # Article links followed per listing page, feed or sitemap (the first ones); a warning
+    # says when a listing has more.
+    max_links_per_listing: int = 1000
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,7 @@ _CRAWL_KEYS = {
     "user_agent": str, "obey_robots": bool, "autothrottle": bool,
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
-    "keep_pages": (str, int),
+    "keep_pages": (str, int), "retry_after_max": (str, int), "max_links_per_listing": int,
 }
 _TOP_KEYS = {
     "crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories", "redis",
@@ -284,9 +290,10 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     check_types(crawl_raw, _CRAWL_KEYS, f"{path}: [crawl]")
     check_numbers("crawl", crawl_raw, f"{path}: [crawl]")
     crawl_values = dict(crawl_raw)
-    if "keep_pages" in crawl_values:
-        crawl_values["keep_pages_seconds"] = seconds(
-            "crawl.keep_pages", crawl_values.pop("keep_pages"), f"{path}: [crawl]")
+    for key in ("keep_pages", "retry_after_max"):
+        if key in crawl_values:
+            crawl_values[f"{key}_seconds"] = seconds(
+                f"crawl.{key}", crawl_values.pop(key), f"{path}: [crawl]")
     crawl = CrawlSettings(**crawl_values)
     check_timezone(crawl.timezone, f"{path}: [crawl]")
     sources_raw = raw.get("source", [])

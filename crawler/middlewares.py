@@ -12,7 +12,7 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
@@ -23,7 +23,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from crawler.items import FetchErrorItem
 from crawler.storage import Store
-from crawler.urls import canonicalize
+from crawler.urls import canonicalize, same_site
 
 LOGGER = logging.getLogger(__name__)
 
@@ -88,6 +88,47 @@ def retry_after(value: bytes | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class RedirectRefused(IgnoreRequest):
+    """A redirect Veille does not follow: off the source's domains, to another port of the
+    same host, or back to a URL of its own chain (a loop). The page's failure, recorded."""
+
+
+class GuardedRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's redirects, refused with a reason instead of dropped in silence.
+
+    Scrapy drops a redirect off the allowed domains (its offsite filter) and the second
+    visit of a loop (its duplicate filter) without a word: the page was simply missing
+    from the record. A redirect to another port of the same host (another service) was
+    followed. Each is now a `RedirectRefused`, which the spider records as the page's
+    failure (`redirect` in fetch_errors).
+    """
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Any = None) -> Request | Response:
+        result = super().process_response(request, response)
+        if isinstance(result, Request) and result is not request:
+            self._check(request, result.url)
+        return result
+
+    def _check(self, request: Request, target: str) -> None:
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        if canonicalize(target) in {canonicalize(url) for url in chain}:
+            raise RedirectRefused(f"redirect loop: {request.url} leads back to {target}")
+        first = urlparse_cached(Request(chain[0]))
+        to = urlparse_cached(Request(target))
+        if to.hostname == first.hostname and (to.port or _PORTS.get(to.scheme)) != (
+                first.port or _PORTS.get(first.scheme)) and to.scheme == first.scheme:
+            raise RedirectRefused(f"redirect to another port of the host: {request.url} -> "
+                                  f"{target}")
+        domains = tuple(getattr(self.crawler.spider, "allowed_domains", None) or ())
+        if domains and not same_site(target, domains):
+            raise RedirectRefused(f"redirect off the source's domains ({', '.join(domains)}): "
+                                  f"{request.url} -> {target}")
+
+
+_PORTS = {"http": 80, "https": 443}
 
 
 class FetchedElsewhere(IgnoreRequest):

@@ -98,6 +98,12 @@ RANGES: dict[str, Range] = {
                                    "recorded as an error (1 GB: Scrapy's own ceiling)"),
     "crawl.keep_pages": Range(3600, 3650 * _DAY, "duration", "raw pages older than this are "
                               "deleted; 0: kept for ever", zero=True),
+    "crawl.retry_after_max": Range(1, 3600, "duration", "longest Retry-After (of a 429 or "
+                                   "503 answer) waited before a retry; a server asking for "
+                                   "more is tried again by the next crawl"),
+    "crawl.max_links_per_listing": Range(1, 100_000, "", "article links followed per "
+                                         "listing page, feed or sitemap (the first ones; a "
+                                         "warning says when there are more)"),
     "source.max_pages": Range(1, 100, "", "listing pages followed (topic only)"),
     "source.max_age_days": Range(0, 3650, "days", "sitemap entries older than this are "
                                  "skipped; 0: no limit"),

@@ -32,7 +32,7 @@ from crawler.charset import decode_html
 from crawler.config import Source
 from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
-from crawler.middlewares import FetchedElsewhere
+from crawler.middlewares import FetchedElsewhere, RedirectRefused
 from crawler.pages import PageArchive
 from crawler.pipelines import open_store, release_store
 from crawler.storage import (
@@ -186,6 +186,14 @@ class SourceSpider(scrapy.Spider):
         """
         assert self.catalog is not None
         run_id = response.meta.get("veille_run") or self.crawler.stats.get_value("veille/run_id")
+        cap = self.settings.getint("VEILLE_MAX_LINKS_PER_LISTING", 1000)
+        if len(hints) > cap > 0:
+            self.crawler.stats.inc_value("veille/listings_capped")
+            yield FetchErrorItem(
+                self.source.id, response.url, "listing-capped",
+                f"{len(hints)} article links; the first {cap} are followed "
+                f"(max_links_per_listing)", level="warning")
+            hints = hints[:cap]
         fresh = []
         for hint in hints:
             try:
@@ -305,6 +313,8 @@ def describe_failure(failure: Failure) -> tuple[str, str, str]:
         return "timeout", f"timed out: {url}", "error"
     if failure.check(ResponseDataLossError, DownloadFailedError):
         return "download", f"download failed ({exc}): {url}", "error"
+    if failure.check(RedirectRefused):
+        return "redirect", f"not fetched: {exc}", "error"
     if failure.check(IgnoreRequest):
         # Robots.txt exclusions and over-size responses land here.
         return "ignored", f"not fetched: {exc or 'request ignored'}", "warning"

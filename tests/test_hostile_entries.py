@@ -266,3 +266,27 @@ def test_a_crawl_of_feedparsers_corpus_ends_with_every_source_accounted_for(tmp_
     reached = {canonicalize(r["url"]) for r in rows(
         db, "SELECT url FROM fetch_errors UNION SELECT url FROM article_urls")}
     assert here and here <= reached
+
+
+def test_a_listing_of_100000_links_is_capped_with_a_warning(mini_site, tmp_path):
+    """A feed of 100,000 entries on the site's own host: the first `max_links_per_listing`
+    (20 here; 1,000 by default) are followed, with one warning saying so."""
+    o = mini_site.origin
+    items = "".join(f"<item><title>Entry {k}</title><link>{o}/flood/{k}.html</link></item>"
+                    for k in range(100_000))
+    mini_site.overrides["/flood.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>{items}'
+        "</channel></rss>").encode())
+    config = write_config(tmp_path / "veille.toml", o, """
+[[source]]
+id = "flood"
+kind = "feed"
+url = "{site}/flood.xml"
+""", crawl="max_links_per_listing = 20\n")
+    db = tmp_path / "veille.db"
+    result = crawl(config, db, "--quiet")
+    assert "Traceback" not in result.stderr
+    assert mini_site.requests_under("/flood/") == 20
+    [warning] = rows(db, "SELECT message FROM fetch_errors WHERE kind = 'listing-capped'")
+    assert warning["message"] == (
+        "100000 article links; the first 20 are followed (max_links_per_listing)")

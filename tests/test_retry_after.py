@@ -1,5 +1,5 @@
 """`Retry-After` is honoured (issue 15): a 503 or 429 answer's delay is waited before the
-retry, up to `[crawl] retry_after_max`; a server asking for more is not retried in this
+retry, up to `[crawl] retry_after_max` (2 minutes by default); a server asking for more is not retried in this
 crawl (its answer is the page's failure), so no crawl waits an hour."""
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _with_status(before, site, status):
 
 def test_a_server_asking_for_an_hour_is_left_to_the_next_crawl(mini_site, tmp_path):
     seen = busy_once(mini_site, ARTICLE, "3600")
-    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
+    config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED,
+                          crawl='retry_after_max = "30s"\n')
     db = tmp_path / "veille.db"
     started = time.monotonic()
     result = crawl(config, db)
@@ -73,4 +74,4 @@ def test_a_server_asking_for_an_hour_is_left_to_the_next_crawl(mini_site, tmp_pa
     assert error["url"].startswith(mini_site.url(ARTICLE)) and "503" in error["message"]
     [run] = rows(db, "SELECT status FROM crawl_runs")
     assert run["status"] == "partial"
-    assert "Retry-After 3600 s, over the 120 s a crawl waits" in result.stderr
+    assert "Retry-After 3600 s, over the 30 s a crawl waits" in result.stderr
