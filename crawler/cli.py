@@ -138,8 +138,8 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     """Crawl sources once: fetch, extract, deduplicate, store new articles, queue alerts.
 
     Prints one line per source and a summary. Exits with status 1 if a source failed
-    (after crawling all the others). Alerts are queued in the database; --send delivers
-    them at the end. A source that another process is crawling is skipped. With --due,
+    (after crawling all the others), or, with --send, if an alert was given up on. Alerts
+    are queued in the database; --send delivers them at the end. A source that another process is crawling is skipped. With --due,
     only the sources whose schedule is due are crawled: a crontab line
     `* * * * * veille crawl --due --send --quiet` behaves like the daemon. With
     `[schedule] distributed = true`, --due queues the due sources for `veille worker`s
@@ -188,11 +188,12 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
             with Store(open_database(obj.db_file)) as store:
                 update_timing(config, store.db, [s.id for s in sources], utc_now())
     _print_summaries(obj, summaries, quiet, due)
+    gave_up = 0
     if send:
         from crawler.cli_alerts import dispatch_now
 
-        dispatch_now(config, obj.db_file)
-    if any(s.failed for s in summaries):
+        gave_up = dispatch_now(config, obj.db_file)
+    if gave_up or any(s.failed for s in summaries):  # as `veille alerts send` does
         sys.exit(1)
 
 

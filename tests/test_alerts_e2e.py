@@ -96,3 +96,17 @@ def test_rematch_after_a_config_change_raises_no_alert(demo_site, tmp_path):
     assert veille("--config", config, "--db", db, "crawl", "--no-progress").returncode == 0
     assert rows(db, "SELECT count(*) AS n FROM alerts WHERE subscription_id = 'late'") == [
         {"n": 0}]
+
+
+def test_crawl_send_exits_1_when_an_alert_is_given_up(demo_site, webhook_receiver, tmp_path):
+    """`veille crawl --send` exits as `veille alerts send` does: 1 when a delivery was
+    refused for good (a 400 from the webhook), so cron reports it."""
+    origin = webhook_receiver.url.rsplit("/", 1)[0]
+    config = render_demo_config(demo_site.origin, tmp_path / "veille.toml", origin)
+    webhook_receiver.fail_with(400, "unknown channel")
+    result = veille("--config", config, "--db", tmp_path / "veille.db", "crawl",
+                    "--no-progress", "--send", env=ENV)
+    assert result.returncode == 1, result.stderr
+    assert "failed" in result.stdout and "Traceback" not in result.stderr
+    assert rows(tmp_path / "veille.db", "SELECT count(*) AS n FROM alerts "
+                                        "WHERE status = 'failed'")[0]["n"] > 0
