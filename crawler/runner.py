@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -113,6 +118,9 @@ def quiet_libraries(log_level: str) -> None:
 _UNUSED_EXTENSIONS = {"remote_control.RemoteControl", "telnet.TelnetConsole",
                       "feedexport.FeedExporter", "spiderstate.SpiderState",
                       "memdebug.MemoryDebugger"}
+# Seconds a crawl asked to stop (a signal, its deadline) gets before the process ends.
+STOP_GRACE = 5.0
+
 EXTENSIONS_BASE: dict[str, int] = {
     path: order for path, order in default_settings.EXTENSIONS_BASE.items()
     if path.removeprefix("scrapy.extensions.") not in _UNUSED_EXTENSIONS
@@ -214,9 +222,12 @@ def crawl(
     if progress is not None:
         ticker = LoopingCall(_report_progress, progress, crawlers, started)
         ticker.start(2.0, now=False)
+    stopper = Stopper(process, config.schedule.timeout_seconds)
     try:
-        process.start()
+        with stopper.on_signals():
+            process.start(install_signal_handlers=False)
     finally:  # a caller that goes on (a test, a daemon) collects as before
+        stopper.done()
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     if ticker is not None and ticker.running:
@@ -225,6 +236,63 @@ def crawl(
     # [crawl] keep_pages: raw pages older than that go (0 keeps them all).
     PageArchive.beside(db_path).prune(timedelta(seconds=config.crawl.keep_pages_seconds))
     return [_summary(db_path, source, crawler, elapsed) for source, crawler in crawlers]
+
+
+class Stopper:
+    """Every crawl process ends: on SIGTERM or SIGINT, or at its deadline (`[schedule]
+    timeout`), Scrapy is asked to stop (the runs end `interrupted`, their claims free, the
+    summary printed); a crawl still running STOP_GRACE seconds later (a download that
+    ignores its timeout, a stuck page) ends the process, as does a second signal. The
+    source locks are file locks: the system releases them with the process."""
+
+    def __init__(self, process: CrawlerProcess, deadline: float):
+        from twisted.internet import reactor
+
+        self.process = process
+        self.reason: str | None = None
+        self.watchdog: threading.Timer | None = None
+        self.deadline = reactor.callLater(
+            deadline, self.stop, f"the crawl ran for {deadline:.0f} s ([schedule] timeout)")
+
+    @contextmanager
+    def on_signals(self) -> Iterator[None]:
+        previous = {signum: signal.signal(signum, self._signalled)
+                    for signum in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _signalled(self, signum: int, _frame: Any) -> None:
+        from twisted.internet import reactor
+
+        name = signal.Signals(signum).name
+        if self.reason is not None:  # a second signal: no more waiting
+            self._force(f"a second {name}")
+        reactor.callFromThread(self.stop, f"{name} received")
+
+    def stop(self, reason: str) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        LOGGER.warning("stopping the crawl: %s", reason)
+        self.watchdog = threading.Timer(STOP_GRACE, self._force, [reason])
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        self.process.stop()
+
+    def _force(self, reason: str) -> None:
+        LOGGER.error("the crawl had not stopped %.0f s after %s: the process ends now",
+                     STOP_GRACE, reason)
+        logging.shutdown()
+        os._exit(1)
+
+    def done(self) -> None:
+        if self.deadline.active():
+            self.deadline.cancel()
+        if self.watchdog is not None:
+            self.watchdog.cancel()
 
 
 def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> RunSummary:

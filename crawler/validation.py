@@ -119,7 +119,7 @@ RANGES: dict[str, Range] = {
     "schedule.backoff": Range(1, _DAY, "duration", "wait after a failed poll, doubled for each "
                               "next failure"),
     "schedule.backoff_cap": Range(1, 30 * _DAY, "duration", "the longest backoff"),
-    "schedule.timeout": Range(1, _DAY, "duration", "a crawl process running longer is killed"),
+    "schedule.timeout": Range(1, _DAY, "duration", "a crawl process running longer is stopped"),
     "schedule.grace": Range(1, 3600, "duration", "on SIGTERM, running crawls get this long"),
     "schedule.dispatch_every": Range(1, _DAY, "duration", "how often due alerts are sent"),
     "schedule.min_every": Range(1, 30 * _DAY, "duration", "adaptive polling's shortest "
