@@ -226,12 +226,18 @@ class Store:
     # -- lookups for the spiders ---------------------------------------------------------
 
     def known(self, url: str) -> KnownArticle | None:
-        """The stored article reached by this canonical URL, if any."""
+        """The stored article reached by this canonical URL, if any.
+
+        Its latest time leaves out a time more than an hour ahead (a page or a feed dated
+        2099): counted, it would be later than any listing, and the article would never
+        be fetched again when it changes."""
         row = self.db.execute(
-            "SELECT a.id, a.canonical_url, max(coalesce(a.published_at, ''), "
-            "coalesce(a.updated_at, ''), coalesce(u.listed_at, '')), a.last_fetched_at "
-            "FROM article_urls u JOIN articles a ON a.id = u.article_id WHERE u.url = ?",
-            [url],
+            "SELECT a.id, a.canonical_url, max(" + ", ".join(
+                f"CASE WHEN {column} <= :ahead THEN {column} ELSE '' END"
+                for column in ("a.published_at", "a.updated_at", "u.listed_at")) + "), "
+            "a.last_fetched_at FROM article_urls u JOIN articles a ON a.id = u.article_id "
+            "WHERE u.url = :url",
+            {"url": url, "ahead": iso(self.clock() + timedelta(hours=1))},
         ).fetchone()
         return KnownArticle(row[0], row[1], row[2] or None, row[3]) if row else None
 
@@ -258,7 +264,7 @@ class Store:
                 known = self._record_link(source_id, link, now)
                 latest = known.latest_time if known is not None else None
                 if known is not None:
-                    if self._stored_during(known, link.key, run_id, started):
+                    if self._stored_during(known, started):
                         verdicts.append((ELSEWHERE, latest))
                         continue
                     if (link.listed_at or "") <= (latest or ""):
@@ -299,8 +305,7 @@ class Store:
         this run started (under another of its URLs), or its URL is claimed by another
         running run. Otherwise this run claims the URL (unless `claimed` already)."""
         known = self.known(url)
-        if known is not None and self._stored_during(known, url, run_id,
-                                                     self._run_started(run_id)):
+        if known is not None and self._stored_during(known, self._run_started(run_id)):
             return True
         if claimed:
             return False
@@ -328,19 +333,14 @@ class Store:
                             [link.key, source_id])
             self._record_link(source_id, replace(link, url=target, alias=None), now)
 
-    def _stored_during(self, known: KnownArticle, key: str, run_id: int, started: str) -> bool:
-        """Whether another run fetched this article since `run_id` started.
-
-        Times are to the second: in the second the run started, only a run that still holds
-        the claim on the link counts. A crawl that ended in that second (cron runs back to
-        back) is no other run of this crawl, and its articles must stay fetchable: taken
-        for fetched elsewhere, an update the listing shows would never be fetched.
-        """
-        fetched = known.last_fetched_at or ""
-        if fetched != started:
-            return fetched > started
-        return self.db.execute("SELECT 1 FROM fetch_claims WHERE url = ? AND run_id != ?",
-                               [key, run_id]).fetchone() is not None
+    @staticmethod
+    def _stored_during(known: KnownArticle, started: str) -> bool:
+        """Whether the article was fetched since the run started (by another run: this one
+        does not fetch what it stored). Times are to the second: a crawl that stored it in
+        the second this run started counts, so that two runs at once never fetch it twice;
+        when that was an earlier crawl (cron, back to back), the page's listed time was not
+        recorded, and the next crawl fetches what changed."""
+        return (known.last_fetched_at or "") >= started
 
     def _run_started(self, run_id: int) -> str:
         row = self.db.execute("SELECT started_at FROM crawl_runs WHERE id = ?",

@@ -435,10 +435,11 @@ def test_an_ingester_that_cannot_write_the_database_says_so_and_keeps_the_events
     finish(start(cluster_config, "queue", "--source", "levant-rss", db=tmp_path / "ok.db"))
     finish(start(cluster_config, "worker", "--drain"))
     backlog = redis_client.xlen(f"{redis_prefix}:articles")
-    # A directory where the database file should be: SQLite cannot open it.
+    # A directory where the database file should be: refused before anything is read
+    # from Redis (a bad --db, exit status 2), so every event waits for the next ingester.
     done = veille("--config", cluster_config, "--db", tmp_path, "ingest", "--drain")
-    assert done.returncode == 1
-    assert f"database {tmp_path}:" in done.stderr and "Nothing is lost" in done.stderr
+    assert done.returncode == 2
+    assert done.stderr == f"Error: {tmp_path}: is a directory, not a database\n"
     assert "Traceback" not in done.stderr
     assert redis_client.xlen(f"{redis_prefix}:articles") == backlog > 0
 

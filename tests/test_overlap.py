@@ -311,26 +311,17 @@ def test_known_articles_are_unchanged_unless_listed_later(two_stores, article_fa
         == [(FETCH, "2026-11-20T08:00:00Z")]
 
 
-def test_a_crawl_ended_in_the_second_the_next_started_is_no_other_run(tmp_path,
-                                                                       article_factory):
-    """Times are to the second: a crawl that stored an article and ended in the second the
-    next crawl started (cron, back to back) is not another run of that crawl. A later
-    listing of the article is fetched, not left to a run that is over (the update would
-    never be fetched: the next listing shows nothing newer than this one)."""
-    from datetime import UTC, datetime
-
-    url = "https://example.org/news/back-to-back.html"
-    with Store.open(tmp_path / "v.db", clock=lambda: datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-                    ) as store:
-        store.sync_sources([article_factory.source("a")])
-        first = store.start_run("a", 1)
-        assert store.list_links("a", first, [Link(url, listed_at="2026-11-20T08:00:00Z")]) \
-            == [(FETCH, None)]
-        store.save_article(article_factory.article("a", url))
-        store.finish_run(first, "ok", {}, None)
-        second = store.start_run("a", 1)
-        [(verdict, _)] = store.list_links("a", second, [Link(url, listed_at="2026-11-20T08:30:00Z")])
-        assert verdict == FETCH
+def test_an_article_dated_2099_is_fetched_again_when_listed_later(two_stores,
+                                                                    article_factory):
+    """A time more than an hour ahead (a page or a feed dated 2099) does not count as the
+    article's latest: otherwise no listing would ever be later, and a change never fetched."""
+    first, _ = two_stores
+    url = "https://example.org/news/dated-2099.html"
+    first.save_article(article_factory.article("a", url, published="2099-01-01T00:00:00Z"))
+    run = first.start_run("b", 3)
+    first.db.execute("UPDATE crawl_runs SET started_at = '2999-01-01T00:00:00Z'")
+    assert first.list_links("b", run, [Link(url, listed_at="2026-11-20T09:30:00Z")]) \
+        == [(FETCH, None)]
 
 
 def test_dead_links_are_recorded_but_not_fetched(two_stores):
