@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from crawler.config import ConfigError, config_path, db_path, load_config
-from crawler.schema import open_database
+from crawler.schema import busy_timeout_ms, open_database
 
 LOGGER = logging.getLogger(__name__)
 
@@ -83,11 +83,35 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or ctx.obj is None:
+                raise
+            raise click.ClickException(locked_message(ctx.obj.database)) from exc
         except sqlite3.DatabaseError as exc:
             # Its subclasses (locked, read-only, constraint...) are not about the file's bytes.
             if type(exc) is not sqlite3.DatabaseError or ctx.obj is None:
                 raise
             raise BadInput(f"{ctx.obj.database}: {exc}") from exc
+
+
+def locked_message(path: Path) -> str:
+    """One line for a write lock another process held past the busy timeout, naming the
+    crawls that are running, when the database can still be read."""
+    from crawler.runs import pid_alive  # imports Scrapy: only when it comes to this
+
+    holders = ""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
+            running = conn.execute("SELECT source_id, pid FROM crawl_runs "
+                                   "WHERE status = 'running' ORDER BY id").fetchall()
+        conn.close()
+        alive = [f"{source} (pid {pid})" for source, pid in running if pid and pid_alive(pid)]
+        if alive:
+            holders = f"; crawls running: {', '.join(alive)}"
+    except sqlite3.Error:
+        pass
+    return (f"{path}: database is locked: another process has held its write lock for "
+            f"more than {busy_timeout_ms() / 1000:g} s{holders}")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,8 +163,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
 
     Prints one line per source and a summary. Exits with status 1 if a source failed
     (after crawling all the others), or, with --send, if an alert was given up on. Alerts
-    are queued in the database; --send delivers them at the end. A source that another process is crawling is skipped. With --due,
-    only the sources whose schedule is due are crawled: a crontab line
+    are queued in the database; --send delivers them at the end. A source that another
+    process is crawling is skipped. With --due, only the sources whose schedule is due are
+    crawled: a crontab line
     `* * * * * veille crawl --due --send --quiet` behaves like the daemon. With
     `[schedule] distributed = true`, --due queues the due sources for `veille worker`s
     instead of crawling them here.

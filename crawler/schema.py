@@ -22,8 +22,16 @@ MIGRATIONS = Migrations("veille")
 FTS_COLUMNS = ("title", "lead", "body")
 # Segments of the full-text index merged at a time (m008_fts_automerge).
 FTS_AUTOMERGE = 16
-# How long a writer waits for another writer (a crawl, Datasette's write hooks) before failing.
+# How long a writer waits for another writer (a crawl, Datasette's write hooks) before failing;
+# $VEILLE_BUSY_TIMEOUT (seconds) sets another.
 BUSY_TIMEOUT_MS = 30_000
+
+
+def busy_timeout_ms() -> int:
+    try:
+        return max(0, int(float(os.environ["VEILLE_BUSY_TIMEOUT"]) * 1000))
+    except (KeyError, ValueError):
+        return BUSY_TIMEOUT_MS
 
 
 @MIGRATIONS()
@@ -343,6 +351,14 @@ def m009_story_hashes(db: sqlite_utils.Database) -> None:
                     len(indexed))
 
 
+@MIGRATIONS()
+def m010_fetch_epoch(db: sqlite_utils.Database) -> None:
+    """`articles.fetch_epoch`: the newest crawl run when the article was last fetched, so
+    that a run tells "fetched by another run since I started" without the clock (see
+    `Store._stored_during`). Articles fetched before it count as fetched before any run."""
+    db["articles"].add_column("fetch_epoch", int, not_null_default=0)
+
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`
@@ -424,7 +440,7 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Databa
 def connect(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open the database with the pragmas every connection needs (WAL, foreign keys)."""
     db = sqlite_utils.Database(path)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = NORMAL")
     return db

@@ -62,6 +62,8 @@ class KnownArticle:
     # The latest time the site showed for it: published, updated, or listed beside a link.
     latest_time: str | None
     last_fetched_at: str | None = None  # when a crawl last fetched its page
+    # The newest crawl run that existed when it was last fetched (see Store._stored_during).
+    fetch_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,11 +237,11 @@ class Store:
             "SELECT a.id, a.canonical_url, max(" + ", ".join(
                 f"CASE WHEN {column} <= :ahead THEN {column} ELSE '' END"
                 for column in ("a.published_at", "a.updated_at", "u.listed_at")) + "), "
-            "a.last_fetched_at FROM article_urls u JOIN articles a ON a.id = u.article_id "
-            "WHERE u.url = :url",
+            "a.last_fetched_at, a.fetch_epoch FROM article_urls u "
+            "JOIN articles a ON a.id = u.article_id WHERE u.url = :url",
             {"url": url, "ahead": iso(self.clock() + timedelta(hours=1))},
         ).fetchone()
-        return KnownArticle(row[0], row[1], row[2] or None, row[3]) if row else None
+        return KnownArticle(row[0], row[1], row[2] or None, row[3], row[4] or 0) if row else None
 
     # -- listings: provenance and one fetch per article per crawl ------------------------
 
@@ -259,12 +261,11 @@ class Store:
         now = self.now()
         verdicts = []
         with write_transaction(self.db):
-            started = self._run_started(run_id)
             for link in links:
                 known = self._record_link(source_id, link, now)
                 latest = known.latest_time if known is not None else None
                 if known is not None:
-                    if self._stored_during(known, started):
+                    if self._stored_during(known, run_id):
                         verdicts.append((ELSEWHERE, latest))
                         continue
                     if (link.listed_at or "") <= (latest or ""):
@@ -305,7 +306,7 @@ class Store:
         this run started (under another of its URLs), or its URL is claimed by another
         running run. Otherwise this run claims the URL (unless `claimed` already)."""
         known = self.known(url)
-        if known is not None and self._stored_during(known, self._run_started(run_id)):
+        if known is not None and self._stored_during(known, run_id):
             return True
         if claimed:
             return False
@@ -334,18 +335,17 @@ class Store:
             self._record_link(source_id, replace(link, url=target, alias=None), now)
 
     @staticmethod
-    def _stored_during(known: KnownArticle, started: str) -> bool:
-        """Whether the article was fetched since the run started (by another run: this one
-        does not fetch what it stored). Times are to the second: a crawl that stored it in
-        the second this run started counts, so that two runs at once never fetch it twice;
-        when that was an earlier crawl (cron, back to back), the page's listed time was not
-        recorded, and the next crawl fetches what changed."""
-        return (known.last_fetched_at or "") >= started
+    def _stored_during(known: KnownArticle, run_id: int) -> bool:
+        """Whether the article was fetched since run `run_id` started (by another run: this
+        one does not fetch what it stored).
 
-    def _run_started(self, run_id: int) -> str:
-        row = self.db.execute("SELECT started_at FROM crawl_runs WHERE id = ?",
-                              [run_id]).fetchone()
-        return row[0] if row else self.now()
+        Not told by the clock: times are kept to the second, and a crawl that stored the
+        article in the second the run started may be another run of this crawl (two at
+        once must not both fetch it) or an earlier crawl (cron, back to back: what changed
+        must be fetched). Each fetch records the newest run that existed then
+        (`fetch_epoch`); run ids grow as runs start, so a fetch made after this run's row
+        was written has an epoch of at least its id."""
+        return known.fetch_epoch >= run_id
 
     def _claim(self, url: str, source_id: str, run_id: int, now: str) -> bool:
         """Claim the fetch of `url` for `run_id`; False if another running run holds it.
@@ -506,6 +506,9 @@ class Store:
                 if change:
                     self.stories.refresh(self.db, article_id, fingerprint(), now)
             self._add_urls(article_id, article, now)
+            # The newest run there is: a run started before this fetch has an id up to it.
+            self.db.execute("UPDATE articles SET fetch_epoch = (SELECT coalesce(max(id), 0) "
+                            "FROM crawl_runs) WHERE id = ?", [article_id])
             listed_by = self._attach_listings(article_id, article, now)
             if page is not None and not by_text:
                 self._record_page(article_id, page)

@@ -311,6 +311,28 @@ def test_known_articles_are_unchanged_unless_listed_later(two_stores, article_fa
         == [(FETCH, "2026-11-20T08:00:00Z")]
 
 
+def test_a_crawl_ended_in_the_second_the_next_started_is_no_other_run(tmp_path,
+                                                                       article_factory):
+    """Times are to the second: a crawl that stored an article and ended in the second the
+    next crawl started (cron, back to back) is no other run of that crawl. A later listing
+    of the article is fetched, not left to a run that is over."""
+    from datetime import UTC, datetime
+
+    url = "https://example.org/news/back-to-back.html"
+    with Store.open(tmp_path / "v.db", clock=lambda: datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+                    ) as store:
+        store.sync_sources([article_factory.source("a"), article_factory.source("b")])
+        first = store.start_run("a", 1)
+        assert store.list_links("a", first, [Link(url, listed_at="2026-11-20T08:00:00Z")]) \
+            == [(FETCH, None)]
+        store.save_article(article_factory.article("a", url))
+        store.finish_run(first, "ok", {}, None)
+        second = store.start_run("b", 1)
+        [(verdict, _)] = store.list_links("b", second,
+                                          [Link(url, listed_at="2026-11-20T08:30:00Z")])
+        assert verdict == FETCH
+
+
 def test_an_article_dated_2099_is_fetched_again_when_listed_later(two_stores,
                                                                     article_factory):
     """A time more than an hour ahead (a page or a feed dated 2099) does not count as the
