@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -113,22 +114,21 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         return result
 
     def _check(self, request: Request, target: str) -> None:
-        chain = [*request.meta.get("redirect_urls", ()), request.url]
-        if canonicalize(target) in {canonicalize(url) for url in chain}:
+        chain = [canonicalize(url) for url in (*request.meta.get("redirect_urls", ()),
+                                               request.url)]
+        to = canonicalize(target)
+        if to in chain:
             raise RedirectRefused(f"redirect loop: {request.url} leads back to {target}")
-        first = urlparse_cached(Request(chain[0]))
-        to = urlparse_cached(Request(target))
-        if to.hostname == first.hostname and (to.port or _PORTS.get(to.scheme)) != (
-                first.port or _PORTS.get(first.scheme)) and to.scheme == first.scheme:
+        # Canonical URLs carry no default port: another port is another service.
+        first, moved = urlsplit(chain[0]), urlsplit(to)
+        if (moved.scheme, moved.hostname) == (first.scheme, first.hostname) \
+                and moved.port != first.port:
             raise RedirectRefused(f"redirect to another port of the host: {request.url} -> "
                                   f"{target}")
         domains = tuple(getattr(self.crawler.spider, "allowed_domains", None) or ())
         if domains and not same_site(target, domains):
             raise RedirectRefused(f"redirect off the source's domains ({', '.join(domains)}): "
                                   f"{request.url} -> {target}")
-
-
-_PORTS = {"http": 80, "https": 443}
 
 
 class FetchedElsewhere(IgnoreRequest):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -14,18 +13,11 @@ from crawler.config import StorySettings
 from crawler.items import ArticleItem, FetchErrorItem
 from crawler.normalize import normalize_article
 from crawler.outbox import Outbox
-from crawler.storage import Store
+from crawler.storage import STORAGE_ERRORS, Store, one_line
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
 
-# What a write to the database can raise that is no bug of Veille's: disk full, a lock
-# held past the busy timeout, an I/O error, a read-only file.
-STORAGE_ERRORS = (sqlite3.Error, OSError)
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 # A body of fewer words than this is no article text (a teaser, a paywall, a video page,
 # markup the extraction could not read): the page is stored, with a "no-text" warning.

@@ -9,8 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
-from crawler.pipelines import STORAGE_ERRORS, one_line
-from crawler.storage import Store
+from crawler.storage import STORAGE_ERRORS, Store, one_line
 
 LOGGER = logging.getLogger(__name__)
 

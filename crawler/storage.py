@@ -11,6 +11,7 @@ import difflib
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,27 @@ LOGGER = logging.getLogger(__name__)
 
 # A body shorter than this is too thin to say two URLs hold the same article.
 MIN_WORDS_FOR_TEXT_DEDUP = 30
+
+
+# What a write to the database can raise that is no bug of Veille's: disk full, a lock
+# held past the busy timeout, an I/O error, a read-only file.
+STORAGE_ERRORS = (sqlite3.Error, OSError)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of a message."""
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+# A stored article by one of its URLs, with the latest time the site showed for it (times
+# past :ahead left out) and what tells whether another run fetched it (`Store.known`).
+_KNOWN_SQL = (
+    "SELECT a.id, a.canonical_url, max(" + ", ".join(
+        f"CASE WHEN {column} <= :ahead THEN {column} ELSE '' END"
+        for column in ("a.published_at", "a.updated_at", "u.listed_at")) + "), "
+    "a.last_fetched_at, a.fetch_epoch FROM article_urls u "
+    "JOIN articles a ON a.id = u.article_id WHERE u.url = :url"
+)
 
 
 def utc_now() -> datetime:
@@ -234,12 +256,7 @@ class Store:
         2099): counted, it would be later than any listing, and the article would never
         be fetched again when it changes."""
         row = self.db.execute(
-            "SELECT a.id, a.canonical_url, max(" + ", ".join(
-                f"CASE WHEN {column} <= :ahead THEN {column} ELSE '' END"
-                for column in ("a.published_at", "a.updated_at", "u.listed_at")) + "), "
-            "a.last_fetched_at, a.fetch_epoch FROM article_urls u "
-            "JOIN articles a ON a.id = u.article_id WHERE u.url = :url",
-            {"url": url, "ahead": iso(self.clock() + timedelta(hours=1))},
+            _KNOWN_SQL, {"url": url, "ahead": iso(self.clock() + timedelta(hours=1))},
         ).fetchone()
         return KnownArticle(row[0], row[1], row[2] or None, row[3], row[4] or 0) if row else None
 

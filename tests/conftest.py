@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,15 @@ def write_config(path: Path, origin: str, sources: str, crawl: str = "") -> Path
     )
     path.write_text(header + sources.replace("{site}", origin), encoding="utf-8")
     return path
+
+
+def serve_feed(site: SiteServer, path: str, links: list[str]) -> None:
+    """Serve at `path` of `site` an RSS feed of one entry per link (written as given)."""
+    items = "".join(f"<item><title>Entry {k}</title><link>{escape(link)}</link></item>"
+                    for k, link in enumerate(links))
+    site.overrides[path] = (200, {"Content-Type": "application/rss+xml"}, (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>'
+        f"{items}</channel></rss>").encode())
 
 
 def veille(*args: str | Path, env: dict[str, str] | None = None,

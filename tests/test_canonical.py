@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import FIXTURES, crawl, rows, write_config
+from tests.conftest import FIXTURES, crawl, rows, serve_feed, write_config
 
 ARTICLE = "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html"
 DESK = """
@@ -51,13 +51,6 @@ first storms of the autumn.</p>
 </article></body></html>"""
 
 
-def feed_of(origin: str, *paths: str) -> bytes:
-    items = "".join(f"<item><title>Item {k}</title><link>{origin}{path}</link></item>"
-                    for k, path in enumerate(paths))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Other</title>'
-            f"{items}</channel></rss>").encode()
-
-
 def stored(db: Path) -> dict[str, dict]:
     return {r["canonical_url"]: r for r in rows(
         db, "SELECT id, canonical_url, title, version FROM articles")}
@@ -72,8 +65,7 @@ def test_a_canonical_naming_another_story_is_not_believed(mini_site, tmp_path):
     page = "/opinion/2026/11/21/readers-letters-the-price-of-bread.html"
     mini_site.overrides[page] = (200, {"Content-Type": "text/html; charset=utf-8"},
                                  HIJACK.replace("{origin}", o).encode())
-    mini_site.overrides["/other.xml"] = (200, {"Content-Type": "application/rss+xml"},
-                                         feed_of(o, page))
+    serve_feed(mini_site, "/other.xml", [o + page])
     config = write_config(tmp_path / "other.toml", o, OTHER_FEED)
     result = crawl(config, db)
     assert result.returncode == 0, result.stderr
@@ -105,8 +97,7 @@ def test_a_canonical_naming_the_same_story_is_believed(mini_site, tmp_path):
         "<p>The next round is expected on Monday")
     mini_site.overrides["/m" + ARTICLE] = (200, {"Content-Type": "text/html; charset=utf-8"},
                                            copy.encode())
-    mini_site.overrides["/other.xml"] = (200, {"Content-Type": "application/rss+xml"},
-                                         feed_of(o, "/m" + ARTICLE))
+    serve_feed(mini_site, "/other.xml", [o + "/m" + ARTICLE])
     config = write_config(tmp_path / "other.toml", o, OTHER_FEED)
     assert crawl(config, db).returncode == 0
     after = stored(db)

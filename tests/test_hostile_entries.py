@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler.urls import BadLink, canonicalize, entry_url
-from tests.conftest import crawl, rows, write_config
+from tests.conftest import crawl, rows, serve_feed, write_config
 
 ARTICLES = [
     "/news/2026/11/16/observers-report-new-clashes.html",
@@ -89,11 +89,7 @@ def test_bad_feed_entries_cost_no_other_entry_and_nothing_but_http_is_fetched(
         f"ftp://127.0.0.1:{ftp.port}/pub/article.html", ARTICLES[4].lstrip("/"),
         "http://[::1", "http://elsewhere.example/news/2026/11/20/stolen.html", f"{o}{ARTICLES[5]}",
     ]
-    items = "".join(f"<item><title>Entry {k}</title><link>{link.replace('&', '&amp;')}</link>"
-                    f"<guid>entry-{k}</guid></item>" for k, link in enumerate(links))
-    mini_site.overrides["/hostile.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>'
-        f"<link>{o}/</link>{items}</channel></rss>").encode())
+    serve_feed(mini_site, "/hostile.xml", links)
     config = write_config(tmp_path / "veille.toml", o, """
 [[source]]
 id = "hostile-feed"
@@ -121,11 +117,7 @@ def test_a_redirect_to_ftp_is_an_error_not_a_connection(mini_site, ftp, tmp_path
     o = mini_site.origin
     mini_site.overrides[ARTICLES[0]] = (
         302, {"Location": f"ftp://127.0.0.1:{ftp.port}/pub/article.html"}, b"")
-    mini_site.overrides["/one.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>One</title>'
-        f"<item><title>Moved</title><link>{o}{ARTICLES[0]}</link></item>"
-        f"<item><title>Stays</title><link>{o}{ARTICLES[1]}</link></item>"
-        "</channel></rss>").encode())
+    serve_feed(mini_site, "/one.xml", [f"{o}{ARTICLES[0]}", f"{o}{ARTICLES[1]}"])
     config = write_config(tmp_path / "veille.toml", o, """
 [[source]]
 id = "redirected"
@@ -272,11 +264,7 @@ def test_a_listing_of_100000_links_is_capped_with_a_warning(mini_site, tmp_path)
     """A feed of 100,000 entries on the site's own host: the first `max_links_per_listing`
     (20 here; 1,000 by default) are followed, with one warning saying so."""
     o = mini_site.origin
-    items = "".join(f"<item><title>Entry {k}</title><link>{o}/flood/{k}.html</link></item>"
-                    for k in range(100_000))
-    mini_site.overrides["/flood.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>{items}'
-        "</channel></rss>").encode())
+    serve_feed(mini_site, "/flood.xml", [f"{o}/flood/{k}.html" for k in range(100_000)])
     config = write_config(tmp_path / "veille.toml", o, """
 [[source]]
 id = "flood"

@@ -5,7 +5,7 @@ and the last in silence, and followed the second)."""
 from __future__ import annotations
 
 from crawler.demo import SiteServer
-from tests.conftest import FIXTURES, crawl, rows, write_config
+from tests.conftest import FIXTURES, crawl, rows, serve_feed, write_config
 
 ARTICLES = [
     "/news/2026/11/16/observers-report-new-clashes.html",
@@ -25,11 +25,8 @@ def test_refused_redirects_are_recorded_and_the_run_is_partial(mini_site, tmp_pa
         mini_site.overrides[ARTICLES[2]] = (302, {"Location": other_port.origin + ARTICLES[2]},
                                             b"")
         mini_site.overrides[ARTICLES[3] + "-moved"] = (301, {"Location": o + ARTICLES[3]}, b"")
-        items = "".join(f"<item><title>{k}</title><link>{o}{path}</link></item>"
-                        for k, path in enumerate([*ARTICLES[:3], ARTICLES[3] + "-moved"]))
-        mini_site.overrides["/moved.xml"] = (200, {"Content-Type": "application/rss+xml"}, (
-            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Moved</title>{items}'
-            "</channel></rss>").encode())
+        serve_feed(mini_site, "/moved.xml",
+                   [o + path for path in (*ARTICLES[:3], ARTICLES[3] + "-moved")])
         config = write_config(tmp_path / "veille.toml", o, """
 [[source]]
 id = "moved"
