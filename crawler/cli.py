@@ -16,9 +16,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+import sqlite_utils
 
 from crawler.config import ConfigError, config_path, db_path, load_config
-from crawler.schema import busy_timeout_ms, open_database
+from crawler.schema import (
+    ReadOnlyDatabaseError,
+    busy_timeout_ms,
+    open_database,
+    open_for_reading,
+    refuse_read_only,
+    writable,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,14 +48,25 @@ class Context:
         self.database = db_path(db)
         self.database_checked = False
 
-    @property
-    def db_file(self) -> Path:
+    def _checked(self) -> Path:
         """The database, checked when a command first asks for it (so that `discover`,
         which never opens it, takes any --db)."""
         if not self.database_checked:
             check_database_file(self.database)
             self.database_checked = True
         return self.database
+
+    @property
+    def db_file(self) -> Path:
+        """The database of a command that writes it: one this user cannot write is refused
+        here, before a lock file beside it is tried."""
+        refuse_read_only(self._checked())
+        return self.database
+
+    def read_database(self) -> sqlite_utils.Database:
+        """The database opened for a command that only reads it: read-only, creating and
+        migrating nothing, when this user cannot write it (a copy published read-only)."""
+        return open_for_reading(self._checked())
 
     def load(self):
         try:
@@ -83,6 +102,8 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except ReadOnlyDatabaseError as exc:
+            raise BadInput(str(exc)) from exc
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or ctx.obj is None:
                 raise
@@ -301,9 +322,12 @@ def sources(obj: Context, as_json: bool) -> None:
 
     config = obj.load()
     now = utc_now()
-    with Store(open_database(obj.db_file)) as store:
-        store.sync_sources(config.sources)
+    with Store(obj.read_database()) as store:
+        if writable(obj.database):
+            store.sync_sources(config.sources)
         rows = {r["id"]: r for r in store.db["sources"].rows}
+        # A read-only copy may lack a source configured since: shown as never run.
+        blank = {column: None for column in store.db["sources"].columns_dict}
         last = {
             r["source_id"]: r for r in store.db.query(
                 "SELECT * FROM crawl_runs WHERE id IN "
@@ -323,7 +347,7 @@ def sources(obj: Context, as_json: bool) -> None:
         }
     report = []
     for source in config.sources:
-        row, run = rows[source.id], last.get(source.id, {})
+        row, run = rows.get(source.id, blank), last.get(source.id, {})
         state = SourceState.from_row(row)
         due = row["next_run_at"] or iso(next_due(source, config.schedule, state,
                                                  config.crawl.timezone))

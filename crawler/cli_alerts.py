@@ -67,7 +67,7 @@ def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY al.id DESC LIMIT ?"
-    db = open_database(obj.db_file)
+    db = obj.read_database()
     try:
         found = list(db.query(sql, [*params, limit]))
         counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
@@ -167,7 +167,7 @@ def conflicts(obj: Context, as_json: bool) -> None:
     Example: veille conflicts
     """
     config = obj.load()
-    db = open_database(obj.db_file)
+    db = obj.read_database()
     try:
         counts = {
             row["conflict_id"]: row for row in db.query(

@@ -9,7 +9,6 @@ import textwrap
 import click
 
 from crawler.cli import Context, cli
-from crawler.schema import open_database
 from crawler.urls import canonicalize
 
 
@@ -24,7 +23,7 @@ def history(obj: Context, url: str, width: int) -> None:
 
     Example: veille history https://www.lorientlejour.com/article/1234/...
     """
-    db = open_database(obj.db_file)
+    db = obj.read_database()
     try:
         row = next(db.query(
             "SELECT a.* FROM article_urls u JOIN articles a ON a.id = u.article_id "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from crawler.cli import Context, cli
-from crawler.schema import open_database
 
 
 @cli.command()
@@ -30,23 +29,23 @@ def serve(obj: Context, host: str, port: int, open_browser: bool,
     from crawler.serve import DATABASE_NAME, ServeError, parse_settings
     from crawler.serve import serve as run_server
 
-    if not obj.db_file.is_file():
+    if not obj.database.exists():
         raise click.ClickException(
-            f"{obj.db_file}: no such database (run `veille crawl` or `veille init` first)")
+            f"{obj.database}: no such database (run `veille crawl` or `veille init` first)")
     try:
         overrides = parse_settings(settings)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from exc
     # Bring the schema up to date (the views the metadata names); a no-op, and no write,
-    # when it already is.
-    open_database(obj.db_file).close()
+    # when it already is. A read-only copy is only opened, and refused if it is too old.
+    obj.read_database().close()
 
     def started(url: str) -> None:
-        click.echo(f"Serving {obj.db_file} read-only as /{DATABASE_NAME} at {url} "
+        click.echo(f"Serving {obj.database} read-only as /{DATABASE_NAME} at {url} "
                    "(Ctrl-C to stop)", err=True)
 
     try:
-        run_server(obj.db_file, host=host, port=port, settings=overrides,
+        run_server(obj.database, host=host, port=port, settings=overrides,
                    open_browser=open_browser, on_started=started)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from exc

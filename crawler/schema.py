@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -447,7 +448,12 @@ def connect(path: str | os.PathLike[str]) -> sqlite_utils.Database:
 
 
 def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` and bring its schema up to date."""
+    """Open (creating if needed) the database at `path` and bring its schema up to date.
+
+    Raises:
+        ReadOnlyDatabaseError: this user cannot write the file or its folder.
+    """
+    refuse_read_only(path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
     if not MIGRATIONS.pending(db):
@@ -462,3 +468,72 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
             LOGGER.info("Applying %d migration(s) to %s", len(pending), path)
             MIGRATIONS.apply(db)
     return db
+
+
+class ReadOnlyDatabaseError(Exception):
+    """The database cannot be written here, or, opened read-only, cannot be read as it is."""
+
+
+def writable(path: str | os.PathLike[str]) -> bool:
+    """Whether this user can write the database: its file, and its folder, where SQLite
+    keeps its journal or WAL files and Veille its lock files. A read-only mount counts as
+    unwritable even for root."""
+    file = Path(path)
+    folder = file.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # open_database creates the missing folders
+    return (not file.exists() or os.access(file, os.W_OK)) and os.access(folder, os.W_OK)
+
+
+def refuse_read_only(path: str | os.PathLike[str]) -> None:
+    """Raise ReadOnlyDatabaseError, with the one line a write command ends with, when this
+    user cannot write the database (before a lock file or SQLite fails on it)."""
+    if not writable(path):
+        raise ReadOnlyDatabaseError(
+            f"{path}: database is read-only (this user cannot write the file or its folder); "
+            "commands that only read it (sources, history, alerts, conflicts, serve) work")
+
+
+def needs_immutable(path: str | os.PathLike[str]) -> bool:
+    """Whether a reader must open the database `immutable=1`: when this user cannot write
+    it and no -wal file is left beside it (no writer has it open; every commit is in the
+    main file). SQLite reads a WAL database `mode=ro` only if its -shm file exists or it
+    can create it, in the owner's folder, with this user's permissions; with a -wal file
+    left, `mode=ro` it must be, as immutable would miss the commits the -wal holds."""
+    return not writable(path) and not Path(f"{path}-wal").exists()
+
+
+def open_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open the database for reading only: nothing is created, migrated or written.
+
+    Raises:
+        ReadOnlyDatabaseError: the file is missing, cannot be opened read-only, or its
+            schema is older than the code's migrations (only a writable copy can be
+            upgraded).
+    """
+    if not Path(path).is_file():
+        raise ReadOnlyDatabaseError(f"{path}: no such database, and its folder is read-only")
+    mode = "immutable=1" if needs_immutable(path) else "mode=ro"
+    conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?{mode}", uri=True)
+    db = sqlite_utils.Database(conn)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+        db.execute("PRAGMA query_only = ON")  # even immutable, nothing here may write
+        pending = MIGRATIONS.pending(db)
+    except sqlite3.OperationalError as exc:  # a -wal file left without its -shm
+        db.close()
+        raise ReadOnlyDatabaseError(f"{path}: cannot be read read-only: {exc}") from exc
+    if pending:
+        db.close()
+        raise ReadOnlyDatabaseError(
+            f"{path}: database is read-only and its schema is older than this version of "
+            f"Veille ({len(pending)} migration(s) to apply): upgrade a writable copy "
+            "(any `veille` command on it does)")
+    return db
+
+
+def open_for_reading(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+    """Open the database for a command that only reads: as `open_database` when this user
+    can write it (so a new version's migrations are applied), read-only when not (a copy
+    published read-only, a read-only mount)."""
+    return open_database(path) if writable(path) else open_read_only(path)

@@ -36,6 +36,7 @@ from datasette.utils import (
 from datasette.utils.asgi import Forbidden
 
 from crawler.config import PROJECT_ROOT
+from crawler.schema import needs_immutable
 
 LOGGER = logging.getLogger(__name__)
 
@@ -170,7 +171,10 @@ def build_datasette(db_file: str | os.PathLike[str], *,
     # through a database object that refuses writes.
     for name in [n for n in ds.databases if n != "_internal"]:
         ds.remove_database(name)
-    ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=True), name=DATABASE_NAME)
+    # Immutable only for a read-only copy that SQLite cannot read otherwise (no -shm file,
+    # and none can be made): crawls may write any other while it is served.
+    ds.add_database(ReadOnlyDatabase(ds, path=str(path), is_mutable=not needs_immutable(path)),
+                    name=DATABASE_NAME)
     return ds
 
 
