@@ -31,6 +31,9 @@ from crawler.schema import (
 LOGGER = logging.getLogger(__name__)
 
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
+# `veille crawl`'s exit status when every source ran and one missed part of what it offered
+# (a partial run); 1 is a failed source or delivery, 2 a bad configuration or database.
+PARTIAL = 3
 
 
 class BadInput(click.ClickException):
@@ -183,7 +186,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     """Crawl sources once: fetch, extract, deduplicate, store new articles, queue alerts.
 
     Prints one line per source and a summary. Exits with status 1 if a source failed
-    (after crawling all the others), or, with --send, if an alert was given up on. Alerts
+    (after crawling all the others), or, with --send, if an alert was given up on; with
+    status 3 if every source ran but one missed part of what it offered (a page that
+    could not be fetched, a document cut off, an entry skipped: the run is "partial"). Alerts
     are queued in the database; --send delivers them at the end. A source that another
     process is crawling is skipped. With --due, only the sources whose schedule is due are
     crawled: a crontab line
@@ -241,6 +246,8 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
         gave_up = dispatch_now(config, obj.db_file)
     if gave_up or any(s.failed for s in summaries):  # as `veille alerts send` does
         sys.exit(1)
+    if any(s.status == "partial" for s in summaries):
+        sys.exit(PARTIAL)
 
 
 def due_only(obj: Context, config, sources: tuple) -> tuple:
@@ -309,9 +316,11 @@ def sources(obj: Context, as_json: bool) -> None:
     "articles" counts the articles a source lists (its topic pages, feed or sitemap),
     whichever source's crawl fetched them; the JSON has "fetched" beside it.
 
-    A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING.
-    "no text" counts its pages stored without article text (fewer than 40 words) over the
-    last 24 hours, "warnings" its other warnings over the same 24 hours (broken JSON-LD,
+    A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING;
+    "failures" counts its failed runs in a row. "errors" counts what its runs missed over
+    the last 24 hours (pages not fetched, documents cut off: a "partial" run has some),
+    "no text" its pages stored without article text (fewer than 40 words) over the
+    same 24 hours, "warnings" its other warnings (entries skipped, broken JSON-LD,
     a malformed feed, a page robots.txt forbids...); each is a row of fetch_errors.
 
     Example: veille sources
@@ -340,9 +349,11 @@ def sources(obj: Context, as_json: bool) -> None:
         fetched = dict(store.db.execute(
             "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
         warned = {
-            source_id: (no_text, others) for source_id, no_text, others in store.db.execute(
-                "SELECT source_id, sum(kind = ?), sum(kind != ?) FROM fetch_errors "
-                "WHERE level = 'warning' AND at >= ? GROUP BY source_id",
+            source_id: (errors, no_text, others)
+            for source_id, errors, no_text, others in store.db.execute(
+                "SELECT source_id, sum(level = 'error'), sum(level = 'warning' AND kind = ?), "
+                "sum(level = 'warning' AND kind != ?) FROM fetch_errors WHERE at >= ? "
+                "GROUP BY source_id",
                 [NO_TEXT, NO_TEXT, iso(now - timedelta(hours=WARNINGS_HOURS))])
         }
     report = []
@@ -362,21 +373,24 @@ def sources(obj: Context, as_json: bool) -> None:
             "failing": failing_for_long(state, config.schedule, now),
             "backoff_until": row["backoff_until"], "next_run": due or "now",
             "last_error": row["last_error"],
-            f"no_text_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0))[0],
-            f"warnings_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0))[1],
+            f"errors_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[0],
+            f"no_text_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[1],
+            f"warnings_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[2],
         })
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     width = max((len(r["id"]) for r in report), default=2)
     click.echo(f"{'source':<{width}}  {'kind':<7} {'articles':>8}  {'last run':<20} "
-               f"{'status':<11} {'failures':>8}  {f'no text {WARNINGS_HOURS}h':>11} "
+               f"{'status':<11} {'failures':>8}  {f'errors {WARNINGS_HOURS}h':>10} "
+               f"{f'no text {WARNINGS_HOURS}h':>11} "
                f"{f'warnings {WARNINGS_HOURS}h':>12}  {'next run':<20}  last error")
     for r in report:
         flag = "FAILING since " + r["failing_since"] + ": " if r["failing"] else ""
         click.echo(f"{r['id']:<{width}}  {r['kind']:<7} {r['articles']:>8}  "
                    f"{r['last_run'] or 'never':<20} {r['last_status'] or '-':<11} "
-                   f"{r['failures']:>8}  {r[f'no_text_{WARNINGS_HOURS}h']:>11} "
+                   f"{r['failures']:>8}  {r[f'errors_{WARNINGS_HOURS}h']:>10} "
+                   f"{r[f'no_text_{WARNINGS_HOURS}h']:>11} "
                    f"{r[f'warnings_{WARNINGS_HOURS}h']:>12}  "
                    f"{r['next_run']:<20}  {flag}{r['last_error'] or ''}")
 

@@ -33,7 +33,7 @@ from crawler.cluster import INGEST, Cluster, ClusterError
 from crawler.config import Config
 from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
-from crawler.runs import pid_alive
+from crawler.runs import pid_alive, shortfalls
 from crawler.schema import write_transaction
 from crawler.storage import KNOWN_SQL, HttpValidators, Link, Prepared, Store, StoredArticle
 from crawler.stories import StoryIndex
@@ -203,11 +203,15 @@ class Ingester:
         logged = dict(store.db.execute(
             "SELECT level, count(*) FROM fetch_errors WHERE run_id = ? GROUP BY level",
             [run_id]).fetchall())
+        kinds = dict(store.db.execute(
+            "SELECT kind, count(*) FROM fetch_errors WHERE run_id = ? AND kind IN "
+            "('cut-off', 'entry-skipped') GROUP BY kind", [run_id]).fetchall())
         errors = logged.get("error", 0)
         if row["message"]:
             status, message = "failed", row["message"]
-        elif errors:
-            status, message = "partial", f"{errors} page(s) could not be fetched"
+        elif problems := shortfalls(errors, kinds.get("cut-off", 0),
+                                    kinds.get("entry-skipped", 0)):
+            status, message = "partial", problems
         else:
             status, message = "ok", None
         totals = {

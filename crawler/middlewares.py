@@ -1,6 +1,6 @@
-"""Scrapy middlewares: retries that back off (as the server asks), robots.txt kept between
-crawls, meta refresh read from the head of a page only, and parse failures recorded, not
-lost."""
+"""Scrapy middlewares: retries that back off (as the server asks), redirects refused with a
+reason, the part of a cut-off listing kept, robots.txt kept between crawls, meta refresh
+read from the head of a page only, and parse failures recorded, not lost."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.asyncio import sleep
@@ -111,6 +111,12 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         result = super().process_response(request, response)
         if isinstance(result, Request) and result is not request:
             self._check(request, result.url)
+        elif 300 <= response.status < 400 and (location := response.headers.get("Location")):
+            # Scrapy passes a redirect to ftp:, file:, javascript:... on as the answer.
+            target = location.decode("latin-1").strip()
+            if urlsplit(target).scheme.lower() not in ("", "http", "https"):
+                raise RedirectRefused(f"redirect to a non-http(s) URL: {request.url} -> "
+                                      f"{target[:200]}")
         return result
 
     def _check(self, request: Request, target: str) -> None:
@@ -129,6 +135,63 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         if domains and not same_site(target, domains):
             raise RedirectRefused(f"redirect off the source's domains ({', '.join(domains)}): "
                                   f"{request.url} -> {target}")
+
+
+class CutOffMiddleware:
+    """Keeps what arrived of a listing, feed or sitemap that is larger than
+    DOWNLOAD_MAXSIZE, or whose connection broke before its end, instead of none of it.
+
+    Scrapy cancels an over-size download (on its Content-Length alone, before any byte)
+    and fails a body cut short by the server: a 1 GB sitemap, or a feed whose connection
+    drops after 900 entries, cost every entry. A poll carries meta["veille_cut_at"] (the
+    spiders set it to DOWNLOAD_MAXSIZE): its download is stopped once that many bytes have
+    arrived, with what arrived (flag "download_stopped"), and a body cut short is kept
+    (flag "dataloss"). The spider reads the entries of the part it has and records the
+    document as cut off: the run is partial. Article pages keep Scrapy's limits: half an
+    article is not stored. Decompression still stops at the limit (a gzip bomb is refused).
+    """
+
+    # Its place, 595 (runner.py), is between the redirects (600) and decompression (590):
+    # it gives the limit back to the request before HttpCompressionMiddleware reads it.
+
+    def __init__(self, crawler: Crawler):
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CutOffMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        # Bytes received, of every request: a download Scrapy cancels for its size says
+        # nothing else about why (see spiders.base.describe_failure).
+        request.meta["veille_received"] = 0
+        if request.meta.get("veille_cut_at"):
+            request.meta["download_maxsize"] = 0  # else the handler drops the whole body
+            request.meta["download_fail_on_dataloss"] = False
+
+    def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
+        received = request.meta.get("veille_received", 0) + len(data)
+        request.meta["veille_received"] = received
+        cap = request.meta.get("veille_cut_at")
+        if cap and received >= cap:
+            raise StopDownload(fail=False)
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Any = None) -> Response:
+        cap = request.meta.get("veille_cut_at")
+        if cap:
+            request.meta["download_maxsize"] = cap
+        return response
+
+
+def cut_off(response: Response) -> str | None:
+    """Why a listing, feed or sitemap response holds only the start of its document (see
+    `CutOffMiddleware`), or None when it is whole."""
+    if "download_stopped" in response.flags:
+        return f"larger than max_response_kb ({response.meta['veille_cut_at'] // 1024} KB)"
+    if "dataloss" in response.flags:
+        return "the server closed the connection before its end"
+    return None
 
 
 class FetchedElsewhere(IgnoreRequest):

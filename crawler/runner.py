@@ -174,6 +174,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
             "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
             "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
             "crawler.middlewares.GuardedRedirectMiddleware": 600,
+            "crawler.middlewares.CutOffMiddleware": 595,
             "crawler.middlewares.HeadMetaRefreshMiddleware": 580,
             "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
             "crawler.middlewares.RetryBackoffMiddleware": 560,

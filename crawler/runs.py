@@ -58,8 +58,9 @@ class RunRecorder:
                                          f"{stats.get_value('veille/store_error')}")
         elif reason != "finished":
             status, message = "interrupted", f"crawl stopped early: {reason}"
-        elif counts["errors"]:
-            status, message = "partial", f"{counts['errors']} page(s) could not be fetched"
+        elif problems := shortfalls(counts["errors"], int(stats.get_value("veille/cut_off", 0)),
+                                    int(stats.get_value("veille/entries_skipped", 0))):
+            status, message = "partial", problems
         else:
             status, message = "ok", None
         stats.set_value("veille/status", status)
@@ -72,6 +73,24 @@ class RunRecorder:
                          one_line(exc))
             stats.set_value("veille/status", "failed")
             stats.set_value("veille/unrecorded", f"run not recorded: {one_line(exc)}")
+
+
+def shortfalls(errors: int, cut_off: int, skipped: int) -> str | None:
+    """What a finished run missed, in words ("2 page(s) could not be fetched; 1 document
+    cut off; 3 entries skipped"), or None: the record then holds all the source offered.
+
+    `errors` counts every error row, `cut_off` those of documents read only in part.
+    Entries skipped (a link that cannot be fetched, or on another host than the source's
+    domains) are warnings of their own, but the record lacks them: the run is partial.
+    """
+    parts = []
+    if errors - cut_off > 0:
+        parts.append(f"{errors - cut_off} page(s) could not be fetched")
+    if cut_off:
+        parts.append(f"{cut_off} document(s) cut off")
+    if skipped:
+        parts.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} skipped")
+    return "; ".join(parts) or None
 
 
 def pid_alive(pid: int) -> bool:

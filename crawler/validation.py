@@ -94,8 +94,10 @@ RANGES: dict[str, Range] = {
     "crawl.retries": Range(0, 10, "", "retries of a failed fetch; 0: none"),
     "crawl.retry_backoff": Range(0, 600, "s", "wait before the first retry, doubled for each "
                                  "next one; 0: retry at once"),
-    "crawl.max_response_kb": Range(16, 1024 * 1024, "KB", "a larger response is cut off and "
-                                   "recorded as an error (1 GB: Scrapy's own ceiling)"),
+    "crawl.max_response_kb": Range(16, 1024 * 1024, "KB", "a larger response is cut off, an "
+                                   "error: of a listing, feed or sitemap the entries that "
+                                   "came are read, an article page is not stored (1 GB: "
+                                   "Scrapy's own ceiling)"),
     "crawl.keep_pages": Range(3600, 3650 * _DAY, "duration", "raw pages older than this are "
                               "deleted; 0: kept for ever", zero=True),
     "crawl.retry_after_max": Range(1, 3600, "duration", "longest Retry-After (of a 429 or "

@@ -90,6 +90,7 @@ def worker_settings(config: Config, concurrency: int, log_level: str) -> dict[st
             "crawler.worker.SharedRobotsTxtMiddleware": 100,
             "crawler.worker.SharedDelayMiddleware": 550,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
+            "crawler.middlewares.CutOffMiddleware": 595,
         },
     })
     return settings

@@ -12,6 +12,7 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import (
     CannotResolveHostError,
+    DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
@@ -32,7 +33,7 @@ from crawler.charset import decode_html
 from crawler.config import Source
 from crawler.extract import extract_article
 from crawler.items import ArticleItem, FetchErrorItem, ListingHint
-from crawler.middlewares import FetchedElsewhere, RedirectRefused
+from crawler.middlewares import FetchedElsewhere, RedirectRefused, cut_off
 from crawler.pages import PageArchive
 from crawler.pipelines import open_store, release_store
 from crawler.storage import (
@@ -149,7 +150,10 @@ class SourceSpider(scrapy.Spider):
             cb_kwargs=cb_kwargs,
             # HttpErrorMiddleware drops a 304 unless allowed. Scrapy's HTTP cache stays off:
             # it would answer with its stored copy instead of asking the site.
-            meta={"handle_httpstatus_list": [304], "veille_poll": (url, known)},
+            # A document over DOWNLOAD_MAXSIZE, or cut short, is read as far as it came
+            # (`CutOffMiddleware`): its entries are not all lost.
+            meta={"handle_httpstatus_list": [304], "veille_poll": (url, known),
+                  "veille_cut_at": self.max_bytes},
         )
 
     def unchanged(self, response: Response) -> bool:
@@ -170,6 +174,25 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("veille/unchanged_body")
             return True
         return False
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest response a crawl reads (DOWNLOAD_MAXSIZE, from max_response_kb)."""
+        return self.settings.getint("DOWNLOAD_MAXSIZE")
+
+    def cut_off_error(self, response: Response) -> FetchErrorItem | None:
+        """The error row of a listing, feed or sitemap of which only the start arrived
+        (its entries there are read): the run is partial, and its validators not kept."""
+        why = cut_off(response)
+        if why is None:
+            return None
+        self.crawler.stats.inc_value("veille/cut_off")
+        size = len(response.body)
+        size_text = f"{size // 1024} KB" if size >= 10240 else f"{size} bytes"
+        return FetchErrorItem(
+            self.source.id, response.url, "cut-off",
+            f"document cut off after {size_text} ({why}); its entries up to there were read",
+            level="error")
 
     # -- articles ------------------------------------------------------------------------
 
@@ -267,7 +290,7 @@ class SourceSpider(scrapy.Spider):
     # -- failures ------------------------------------------------------------------------
 
     def on_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
-        kind, message, level = describe_failure(failure)
+        kind, message, level = describe_failure(failure, self.max_bytes)
         yield FetchErrorItem(self.source.id, failure.request.url, kind, message, level=level)
 
     def on_article_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
@@ -284,8 +307,25 @@ class SourceSpider(scrapy.Spider):
         yield from self.on_error(failure)
 
     def on_start_error(self, failure: Failure) -> Iterator[FetchErrorItem]:
-        kind, message, _ = describe_failure(failure)
+        kind, message, _ = describe_failure(failure, self.max_bytes)
         yield FetchErrorItem(self.source.id, failure.request.url, kind, message, fatal=True)
+
+
+def whole_entries(body: bytes, closers: tuple[bytes, ...]) -> bytes:
+    """A cut-off document up to the end of its last whole entry (`closers`: the end tags of
+    an entry, such as b"</item>"): the entry the cut fell in may hold half a URL."""
+    end, closer = max((body.rfind(c), c) for c in closers)
+    return body[:end + len(closer)] if end >= 0 else body
+
+
+def too_large(failure: Failure, max_bytes: int) -> bool:
+    """Whether Scrapy gave up a download for its size: announced (Content-Length), reached
+    while it arrived, or reached while unpacking it (a gzip bomb)."""
+    exc = failure.value
+    if failure.check(DownloadCancelledError):
+        return "max size" in str(exc) or 0 < max_bytes < failure.request.meta.get(
+            "veille_received", 0)
+    return bool(failure.check(IgnoreRequest)) and "DOWNLOAD_MAXSIZE" in str(exc)
 
 
 def _header(response: Response, name: bytes) -> str | None:
@@ -297,9 +337,16 @@ _VERDICT_STATS = {UNCHANGED: "known_skipped", ELSEWHERE: "fetched_elsewhere",
                   DEAD: "dead_link_skipped"}
 
 
-def describe_failure(failure: Failure) -> tuple[str, str, str]:
-    """(kind, message, level) for a failed request, in words a desk editor can act on."""
+def describe_failure(failure: Failure, max_bytes: int = 0) -> tuple[str, str, str]:
+    """(kind, message, level) for a failed request, in words a desk editor can act on.
+
+    `max_bytes` is the crawl's DOWNLOAD_MAXSIZE, which Scrapy's cancellations do not name.
+    """
     exc = failure.value
+    if too_large(failure, max_bytes):
+        unpacked = " once unpacked" if failure.check(IgnoreRequest) else ""
+        return ("too-large", f"not fetched: larger than max_response_kb "
+                f"({max_bytes // 1024} KB){unpacked}: {failure.request.url}", "error")
     if failure.check(HttpError):
         status = exc.response.status
         kind = "gone" if status in (404, 410) else "http"

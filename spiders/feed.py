@@ -13,7 +13,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.items import FetchErrorItem, ListingHint
-from spiders.base import SourceSpider
+from spiders.base import SourceSpider, whole_entries
 
 
 class FeedSpider(SourceSpider):
@@ -32,9 +32,13 @@ class FeedSpider(SourceSpider):
         if self.unchanged(response):
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-        parsed, problem = read_feed(response.body, response.url, content_type)
+        body = response.body
+        if cut := self.cut_off_error(response):
+            yield cut
+            body = whole_entries(body, (b"</item>", b"</entry>"))
+        parsed, problem = read_feed(body, response.url, content_type)
         entries = parsed.entries
-        if problem:
+        if problem and not (cut and entries):  # a cut feed ends mid-element, as expected
             if not entries:
                 yield FetchErrorItem(
                     self.source.id, response.url, "feed-malformed",
@@ -61,10 +65,8 @@ class FeedSpider(SourceSpider):
                     "title")), f"unreadable entry ({type(exc).__name__}: {exc})")
                 continue
             if hint is None:
-                yield FetchErrorItem(
-                    self.source.id, response.url, "feed-entry",
-                    f"entry {entry.get('title', '(untitled)')!r} has no link", level="warning",
-                )
+                yield self.skipped_entry(response, ListingHint("", "feed", title=entry.get(
+                    "title")), "it has no link")
                 continue
             hints.append(hint)
         yield from self.article_requests(hints, response)

@@ -15,7 +15,7 @@ from scrapy.utils.gz import gunzip
 from crawler.items import FetchErrorItem, ListingHint
 from crawler.storage import HttpValidators
 from crawler.urls import BadLink, entry_url
-from spiders.base import SourceSpider
+from spiders.base import SourceSpider, whole_entries
 
 MAX_INDEX_DEPTH = 3
 
@@ -41,9 +41,13 @@ class SitemapSpider(SourceSpider):
     def parse_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         if self.unchanged(response):
             return
+        cut = self.cut_off_error(response)
         body = response.body
         if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            body = gunzip(body, max_size=self.max_bytes)
+        if cut:
+            yield cut
+            body = whole_entries(body, (b"</url>", b"</sitemap>"))
         parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
         try:
             root = etree.fromstring(body, parser=parser)

@@ -12,7 +12,7 @@ from scrapy.http import Response
 from crawler.charset import decode_html
 from crawler.items import FetchErrorItem
 from crawler.listing import find_article_links, find_next_page
-from spiders.base import SourceSpider
+from spiders.base import SourceSpider, whole_entries
 
 
 class TopicSpider(SourceSpider):
@@ -42,8 +42,12 @@ class TopicSpider(SourceSpider):
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
         if self.unchanged(response):
             return
+        body = response.body
+        if cut := self.cut_off_error(response):
+            yield cut
+            body = whole_entries(body, (b"</a>", b"</A>"))
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        html, _ = decode_html(response.body, content_type, forced=self.source.encoding)
+        html, _ = decode_html(body, content_type, forced=self.source.encoding)
         selector = Selector(text=html, base_url=response.url)
         hints = find_article_links(selector, response.url, self.source.domains, self.source.links)
         self.crawler.stats.inc_value("veille/listing_pages")

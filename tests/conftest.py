@@ -21,6 +21,18 @@ PROJECT = Path(__file__).parent.parent
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Lines a test recorded for the end of the session (the hostile-input suite's counts):
+    `record_property("session_report", line)`."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in getattr(report, "user_properties", ()):
+                if name == "session_report":
+                    terminalreporter.write_line(value)
+
+
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches past this machine: in the test process, a connection to anything

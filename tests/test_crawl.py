@@ -230,7 +230,7 @@ def test_missing_and_broken_article_pages(mini_site, tmp_path):
     config = write_config(tmp_path / "veille.toml", o, TOPIC)
     db = tmp_path / "veille.db"
     result = crawl(config, db)
-    assert result.returncode == 0, result.stderr  # the listing worked: a partial run
+    assert result.returncode == 3, result.stderr  # the listing worked: a partial run
     assert "Traceback" not in result.stderr, result.stderr
     [run] = rows(db, "SELECT * FROM crawl_runs")
     assert run["status"] == "partial" and run["errors"] == 2 and run["new"] == 1
