@@ -131,7 +131,11 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
                 and moved.port != first.port:
             raise RedirectRefused(f"redirect to another port of the host: {request.url} -> "
                                   f"{target}")
-        domains = tuple(getattr(self.crawler.spider, "allowed_domains", None) or ())
+        # The source's domains: a `veille worker`'s spider crawls for many sources.
+        spider = self.crawler.spider
+        domains = tuple(spider.domains_of(request.meta["veille_source"])
+                        if "veille_source" in request.meta and hasattr(spider, "domains_of")
+                        else getattr(spider, "allowed_domains", None) or ())
         if domains and not same_site(target, domains):
             raise RedirectRefused(f"redirect off the source's domains ({', '.join(domains)}): "
                                   f"{request.url} -> {target}")

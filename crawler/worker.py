@@ -91,6 +91,8 @@ def worker_settings(config: Config, concurrency: int, log_level: str) -> dict[st
             "crawler.worker.SharedDelayMiddleware": 550,
             "crawler.middlewares.RetryBackoffMiddleware": 560,
             "crawler.middlewares.CutOffMiddleware": 595,
+            "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+            "crawler.middlewares.GuardedRedirectMiddleware": 600,
         },
     })
     return settings
@@ -250,10 +252,27 @@ class WorkerSpider(scrapy.Spider):
         try:
             delegate = self.delegate(meta["veille_source"])
             for output in getattr(delegate, meta["veille_errback"])(failure) or ():
-                yield self.adopt(output, meta)
+                output = self.adopt(output, meta)
+                if not isinstance(output, FetchErrorItem):
+                    yield output
+                elif not self.broken:
+                    # Sent now, before the request is acknowledged below: through the item
+                    # pipeline it could reach the ingester after its run's end, and a run
+                    # whose start URL failed would be recorded "ok".
+                    try:
+                        self.send_error(output)
+                    except redis.RedisError as exc:
+                        self.fail(f"could not send to {self.cluster.keys.articles}: {exc}")
         finally:
             # Errback output skips the spider middlewares, AckMiddleware included.
             self.acknowledge(request)
+
+    def send_error(self, item: FetchErrorItem) -> None:
+        """A failure to the ingester, logged as a crawl on one machine logs it."""
+        self.cluster.push_event("error", item.run_id, item)
+        self.crawler.stats.inc_value(f"veille/{item.level}s")
+        log = LOGGER.error if item.level == "error" else LOGGER.warning
+        log("%s: %s", item.source_id, item.message)
 
     def _save_validators(self, delegate: SourceSpider, run_id: int) -> None:
         if delegate.polled:
@@ -318,10 +337,7 @@ class StreamPipeline:
         stats = self.crawler.stats
         try:
             if isinstance(item, FetchErrorItem):
-                spider.cluster.push_event("error", item.run_id, item)
-                stats.inc_value(f"veille/{item.level}s")
-                log = LOGGER.error if item.level == "error" else LOGGER.warning
-                log("%s: %s", item.source_id, item.message)
+                spider.send_error(item)
             elif isinstance(item, ArticleItem) and item.stored is not None:
                 spider.cluster.push_event("article", item.run_id, item.stored,
                                           prepared=self.prepare(item.stored))

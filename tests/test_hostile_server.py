@@ -27,6 +27,8 @@ import pytest
 from tests.conftest import rows, veille
 from tests.evil_server import EvilHandler, EvilServer, article_page, gzip_bomb
 
+pytest_plugins = ["redis_server"]
+
 SECRETS = {"token": "tok3n-QX7-never-stored", "signing": "s1gning-QX7-secret",
            "smtp": "smtp-QX7-passw0rd"}
 CAP_KB = 1024  # [crawl] max_response_kb of the suite's config
@@ -424,3 +426,34 @@ def test_a_partial_run_shows_in_sources_and_in_the_exit_status(outcome):
                    "--source", "endless-sitemap", "--source", "relative-sitemap")
     assert again.returncode == 3, again.stdout + again.stderr
     assert "1 document(s) cut off" in again.stdout
+
+
+def test_the_same_attacks_through_a_worker_make_the_same_record(
+        outcome, redis_url, redis_prefix, tmp_path):
+    """The suite's sources queued for a `veille worker` and stored by `veille ingest` (the
+    scale-out): every run ends as on one machine, with the same articles stored."""
+    from tests.test_distributed import redis_table, start
+
+    config = tmp_path / "cluster.toml"
+    config.write_text((outcome.db.parent / "veille.toml").read_text()
+                      + redis_table(redis_url, redis_prefix))
+    db = tmp_path / "cluster.db"
+    queued = veille("--config", config, "--db", db, "queue")
+    assert queued.returncode == 0, queued.stderr
+    worker = start(config, "worker", "--drain")
+    ingester = start(config, "ingest", "--drain", db=db)
+    _, worker_err = worker.communicate(timeout=STOP_AFTER + 60)
+    _, ingest_err = ingester.communicate(timeout=STOP_AFTER + 60)
+    assert "Traceback" not in worker_err + ingest_err, (worker_err + ingest_err)[-3000:]
+    statuses = {r["source_id"]: r["status"] for r in rows(
+        db, "SELECT source_id, status FROM crawl_runs")}
+    assert statuses == {r["source_id"]: r["status"] for r in rows(
+        outcome.db, "SELECT source_id, status FROM crawl_runs")}
+    good = {p for c in outcome.cases for p in c.good}
+    assert good <= {r["url"].removeprefix(outcome.evil.origin) for r in rows(
+        db, "SELECT url FROM article_urls")}
+    assert outcome.other.hits == {} and outcome.ftp_connections == 0
+    kinds = {(r["source_id"], r["kind"]) for r in rows(
+        db, "SELECT source_id, kind FROM fetch_errors")}
+    assert {("redirect-traps", "redirect"), ("endless-sitemap", "cut-off"),
+            ("hostile-pages", "too-large"), ("bad-links", "entry-skipped")} <= kinds
