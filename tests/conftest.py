@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
@@ -114,6 +116,34 @@ def veille(*args: str | Path, env: dict[str, str] | None = None,
         capture_output=True, text=True, timeout=timeout, cwd=PROJECT,
         env={**os.environ, **(env or {})},
     )
+
+
+@contextmanager
+def serving(*args: str | Path, prefix: tuple[str, ...] = ()
+            ) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`veille *args` (a `serve --port 0` command) started and read up to its "Serving ...
+    at URL" line: the process and the URL. A server that hangs is killed after 30 s,
+    failing its test, not the run; one still running at the end is stopped."""
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "crawler", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
+    )
+    watchdog = threading.Timer(30, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Serving "):
+                break
+        assert lines and lines[-1].startswith("Serving "), lines
+        yield proc, lines[-1].split(" at ", 1)[1].split()[0]
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.terminate()
+        proc.communicate(timeout=30)
 
 
 def crawl(config: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:

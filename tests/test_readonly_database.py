@@ -15,13 +15,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, veille
+from conftest import PROJECT, serving, veille
 
 from crawler.config import load_config
 from crawler.normalize import content_hash
@@ -199,26 +198,7 @@ def test_serve_serves_a_read_only_database(published, config):
     db = published / "veille.db"
     fill(db, config)
     before = make_read_only(published)
-    proc = subprocess.Popen(
-        [*UNPRIVILEGED, sys.executable, "-m", "crawler", "--db", str(db), "serve",
-         "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
-    )
-    watchdog = threading.Timer(30, proc.kill)  # a hung server fails the test, not the run
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("Serving "):
-                break
-        assert lines and lines[-1].startswith("Serving "), lines
-        url = lines[-1].split(" at ", 1)[1].split()[0]
+    with serving("--db", db, "serve", "--port", "0", prefix=tuple(UNPRIVILEGED)) as (_, url):
         with urllib.request.urlopen(url + "/articles_with_conflicts.json?_shape=array") as r:
             assert [a["title"] for a in json.load(r)] == ["Talks resume"]
-    finally:
-        watchdog.cancel()
-        proc.terminate()
-        proc.communicate(timeout=30)
     assert snapshot(published) == before

@@ -24,7 +24,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, rows, veille
+from conftest import PROJECT, rows, serving, veille
 from receivers import SmtpSink, WebhookReceiver
 
 from crawler.cli import cli
@@ -489,23 +489,9 @@ def test_no_secret_reaches_the_served_database(demo_site, tmp_path, failing):
 def test_veille_serve_command(crawled):
     """`veille serve --port 0` listens on 127.0.0.1, says where, serves GET, refuses POST,
     and stops cleanly on SIGTERM."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "--db", str(crawled), "serve", "--port", "0",
-         "--setting", "default_page_size", "5"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
-    )
-    watchdog = threading.Timer(30, proc.kill)  # a hung server fails the test, not the run
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("Serving "):
-                break
-        assert lines and lines[-1].startswith("Serving "), lines
-        url = lines[-1].split(" at ", 1)[1].split()[0]
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/veille"), lines
+    with serving("--db", crawled, "serve", "--port", "0",
+                 "--setting", "default_page_size", "5") as (proc, url):
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/veille"), url
         with urllib.request.urlopen(url + "/articles.json?_shape=array") as response:
             assert len(json.load(response)) == 5  # --setting default_page_size 5
         with urllib.request.urlopen(url) as response:
@@ -518,11 +504,6 @@ def test_veille_serve_command(crawled):
         rest, _ = proc.communicate(timeout=30)
         # uvicorn shuts down, then re-raises the signal it caught (as a service manager expects)
         assert proc.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in rest
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
 
 
 def test_readme_documents_the_settings():
