@@ -35,6 +35,12 @@ CONTENT_TYPES = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    # A crawl of many sources connects to the site all at once: with the default listen
+    # backlog of 5, 2,000 sources lost their SYNs and timed out waiting for the server.
+    request_queue_size = 1024
+
+
 class SiteServer:
     """Serves `root`, with `editions` (folders of replacement files) applied up to `edition`.
 
@@ -57,7 +63,7 @@ class SiteServer:
         self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.before_response: Callable[[str], None] | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

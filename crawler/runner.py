@@ -118,6 +118,8 @@ def quiet_libraries(log_level: str) -> None:
 _UNUSED_EXTENSIONS = {"remote_control.RemoteControl", "telnet.TelnetConsole",
                       "feedexport.FeedExporter", "spiderstate.SpiderState",
                       "memdebug.MemoryDebugger"}
+# Scrapy's HTTP/1.1 handler, its close made safe for crawls of many sources.
+HTTP_HANDLER = "crawler.download_handler.HTTPDownloadHandler"
 # Seconds a crawl asked to stop (a signal, its deadline) gets before the process ends.
 STOP_GRACE = 5.0
 
@@ -148,7 +150,8 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "COOKIES_ENABLED": False,
         # Only http and https are ever fetched: an ftp:// link opened an FTP connection
         # that outlived the download timeout; file:, data: and s3: are no article pages.
-        "DOWNLOAD_HANDLERS": {"ftp": None, "file": None, "data": None, "s3": None},
+        "DOWNLOAD_HANDLERS": {"http": HTTP_HANDLER, "https": HTTP_HANDLER, "ftp": None,
+                              "file": None, "data": None, "s3": None},
         # Scrapy 2.19 opens a code-running HTTP server and a telnet console by default.
         "REMOTE_CONTROL_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
