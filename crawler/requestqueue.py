@@ -193,6 +193,8 @@ class StreamScheduler(Scheduler):
             # Its parent entry is not acknowledged: it goes to another worker, whole.
             self.spider.fail(f"could not queue {request.url}: {exc}")
             return False
+        else:
+            # Queued: Scrapy fires request_dropped for any other answer.
             if self.stats:
                 self.stats.inc_value("scheduler/enqueued/redis")
             return True

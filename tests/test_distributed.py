@@ -532,3 +532,27 @@ def test_an_articles_warnings_reach_the_ingester_with_its_run(
         {"run_id": run_id, "url": url, "level": "warning", "kind": "no-text"}]
     [run] = rows(db, "SELECT status, new, warnings, errors FROM crawl_runs")
     assert run == {"status": "ok", "new": 1, "warnings": 2, "errors": 0}
+
+
+def test_a_queued_request_is_reported_queued_to_scrapy():
+    """`StreamScheduler.enqueue_request` answers True for a request it queued (Scrapy
+    fires `request_dropped` for any other answer) and counts it; False for a repeat."""
+    from types import SimpleNamespace
+
+    from scrapy import Request
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from crawler.requestqueue import StreamScheduler
+
+    pushed, seen = [], set()
+    scheduler = StreamScheduler.__new__(StreamScheduler)
+    scheduler.spider = SimpleNamespace(broken=None, acknowledge_entry=lambda *a: None)
+    scheduler.queue = SimpleNamespace(push=pushed.append)
+    scheduler.df = SimpleNamespace(
+        request_seen=lambda r: r.url in seen or seen.add(r.url), log=lambda *a: None)
+    scheduler.stats = MemoryStatsCollector(get_crawler())
+    assert scheduler.enqueue_request(Request("http://127.0.0.1/a.html")) is True
+    assert scheduler.enqueue_request(Request("http://127.0.0.1/a.html")) is False
+    assert len(pushed) == 1
+    assert scheduler.stats.get_value("scheduler/enqueued/redis") == 1
