@@ -36,12 +36,13 @@ import numpy as np
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
+from crawler.article import StoredArticle
 from crawler.config import DEFAULT_CONFIG, Source, StorySettings, load_config
 from crawler.fingerprints import BANDS, NUM_PERM
 from crawler.normalize import content_hash
 from crawler.outbox import Outbox, sync_alerting
 from crawler.schema import connect, open_database
-from crawler.storage import Store, StoredArticle, iso
+from crawler.storage import Store, iso
 from crawler.stories import StoryIndex
 
 RESULTS = BENCH_RESULTS / "archive"

@@ -29,13 +29,14 @@ from typing import Any
 import redis
 
 from crawler import wire
+from crawler.article import StoredArticle
 from crawler.cluster import INGEST, Cluster, ClusterError
 from crawler.config import Config
 from crawler.items import FetchErrorItem
 from crawler.outbox import Outbox, sync_alerting
 from crawler.runs import pid_alive, shortfalls
 from crawler.schema import write_transaction
-from crawler.storage import KNOWN_SQL, HttpValidators, Link, Prepared, Store, StoredArticle
+from crawler.storage import KNOWN_SQL, HttpValidators, Link, Prepared, Store
 from crawler.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")

@@ -7,9 +7,10 @@ import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from crawler.article import StoredArticle
 from crawler.extract.dates import in_the_future
 from crawler.items import ArticleItem
-from crawler.storage import StoredArticle, iso
+from crawler.storage import iso
 from crawler.urls import amp_to_canonical_guess, canonicalize, same_site
 
 _QUOTES = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-",

@@ -13,16 +13,13 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from crawler.article import Change, StoredArticle
 from crawler.config import Conflict, Subscription
 from crawler.matching import FIELDS, Match, Matcher
 from crawler.schema import write_transaction
-
-if TYPE_CHECKING:
-    from crawler.storage import Change, StoredArticle
 
 LOGGER = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from crawler.article import Change, StoredArticle
 from crawler.config import Source
 from crawler.fingerprints import Fingerprint, article_fingerprint
 from crawler.matching import Match
@@ -115,32 +116,6 @@ DEAD = "dead"  # failed for good lately (404, 410, robots.txt): not fetched
 
 
 @dataclass(frozen=True)
-class StoredArticle:
-    """The normalized article the pipelines hand to `Store.save_article`."""
-
-    source_id: str
-    canonical_url: str
-    urls: tuple[tuple[str, str], ...]  # (canonical URL, how it was reached), canonical first
-    title: str | None
-    lead: str | None
-    body: str
-    authors: tuple[str, ...]
-    topic: str | None
-    section: str | None
-    published_at: str | None
-    published_local: str | None
-    updated_at: str | None
-    updated_local: str | None
-    image_url: str | None
-    image_caption: str | None
-    language: str | None
-    word_count: int
-    content_hash: str
-    listed_url: str | None = None  # the link (listing, feed, sitemap) that led to it
-    listed_at: str | None = None  # the time the site showed beside that link
-
-
-@dataclass(frozen=True)
 class Prepared:
     """What depends on an article alone, computed before its transaction by a `veille
     worker` so that the ingester, the one writer, does less: its story fingerprint, and
@@ -167,19 +142,6 @@ class HttpValidators:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
-
-
-@dataclass(frozen=True)
-class Change:
-    """How much a new version changed an article's text."""
-
-    words_added: int
-    words_removed: int
-    words_before: int
-
-    @property
-    def share(self) -> float:
-        return (self.words_added + self.words_removed) / max(1, self.words_before)
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,7 @@ def check_timezone(name: str, where: str) -> None:
 def check_cron(expression: str, where: str) -> None:
     """A five-field crontab expression ("*/10 * * * *"), read as the scheduler will read it
     (crontab's weekdays: 0 or 7 is Sunday)."""
-    from scheduler.schedules import cron_trigger
+    from crawler.cron import cron_trigger  # APScheduler: loaded when a cron is written
 
     if len(expression.split()) != 5:
         raise ConfigError(f"{where}: {expression!r} is not a cron expression "

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from crawler.article import StoredArticle
 from crawler.fingerprints import Fingerprint
 from crawler.items import FetchErrorItem, ListingHint
 from crawler.matching import Match
-from crawler.storage import HttpValidators, Link, Prepared, StoredArticle
+from crawler.storage import HttpValidators, Link, Prepared
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (

@@ -35,6 +35,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler import wire
+from crawler.article import StoredArticle
 from crawler.cluster import Cluster, ClusterError, RedisCatalog
 from crawler.config import Config
 from crawler.items import ArticleItem, FetchErrorItem
@@ -42,7 +43,7 @@ from crawler.matching import Matcher
 from crawler.middlewares import CachedRobotsTxtMiddleware
 from crawler.pipelines import article_warnings
 from crawler.runner import quiet_libraries, scrapy_settings
-from crawler.storage import Prepared, StoredArticle
+from crawler.storage import Prepared
 from spiders import SPIDERS
 from spiders.base import SourceSpider
 

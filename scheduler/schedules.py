@@ -12,21 +12,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.config import Config, ScheduleSettings, Source
+from crawler.cron import cron_trigger
 from crawler.schema import write_transaction
 
 LOGGER = logging.getLogger(__name__)
 
 # How far back the adaptive interval looks at a source's new articles.
 ADAPTIVE_WINDOW = timedelta(hours=48)
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 @dataclass(frozen=True)
@@ -84,38 +82,8 @@ def trigger_for(source: Source, settings: ScheduleSettings, timezone: str = "UTC
                            jitter=jitter_arg)
 
 
-def cron_trigger(expression: str, timezone: str = "UTC", jitter: int | None = None) -> CronTrigger:
-    """A five-field crontab expression as an APScheduler trigger (crontab's weekdays)."""
-    minute, hour, day, month, day_of_week = expression.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=crontab_weekdays(day_of_week), timezone=ZoneInfo(timezone),
-                       jitter=jitter)
-
-
 def _jitter(source: Source, settings: ScheduleSettings) -> float:
     return source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
-
-
-def crontab_weekdays(field: str) -> str:
-    """Crontab's weekday field (0 or 7 = Sunday) as a list of names, which APScheduler 3
-    reads unambiguously (its own numbers start at Monday). Ranges and steps are expanded
-    here: "0-4" or "*/2" translated name for name would be a range APScheduler refuses."""
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        span, _, step = part.partition("/")
-        first, _, last = span.partition("-")
-        if span == "*":
-            first, last = "0", "6"
-        start = _weekday_number(first)
-        stop = _weekday_number(last) if last else (6 if step else start)
-        days.update(day % 7 for day in range(start, stop + 1, int(step or 1)))
-    return ",".join(_DAYS[day] for day in sorted(days))
-
-
-def _weekday_number(token: str) -> int:
-    return int(token) if token.isdigit() else _DAYS.index(token)
 
 
 def fingerprint(source: Source, settings: ScheduleSettings, state: SourceState | None = None,

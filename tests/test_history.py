@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import rows, veille, write_config
 
-from crawler.cli_history import readable_diff
+from crawler.cli.history import readable_diff
 
 TOPIC = """
 [[source]]

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, crawl, rows, write_config
 
+from crawler.article import StoredArticle
 from crawler.config import Conflict, Source, Subscription
 from crawler.normalize import content_hash
 from crawler.outbox import Outbox, sync_alerting
-from crawler.storage import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link, Store, StoredArticle
+from crawler.storage import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link, Store
 from crawler.subscriptions import FeedChannel
 
 PROVENANCE = (

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, serving, veille
 
+from crawler.article import StoredArticle
 from crawler.config import load_config
 from crawler.normalize import content_hash
 from crawler.schema import MIGRATIONS, connect
-from crawler.storage import Store, StoredArticle
+from crawler.storage import Store
 
 CONFIG = """
 [[source]]

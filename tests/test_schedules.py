@@ -16,13 +16,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from conftest import Clock
 
 from crawler.config import Config, ConfigError, ScheduleSettings, Source, parse_config
+from crawler.cron import crontab_weekdays
 from crawler.storage import Store, iso
 from scheduler.schedules import (
     SourceState,
     adaptive_interval,
     backoff,
     backoff_until,
-    crontab_weekdays,
     due_sources,
     failing_for_long,
     fingerprint,

@@ -8,10 +8,11 @@ from dataclasses import replace
 import pytest
 from conftest import Clock
 
+from crawler.article import StoredArticle
 from crawler.config import Source
 from crawler.normalize import content_hash
 from crawler.schema import MIGRATIONS, open_database
-from crawler.storage import Store, StoredArticle, word_changes
+from crawler.storage import Store, word_changes
 
 BODY = " ".join(f"Paragraph word{i} about the ceasefire negotiations." for i in range(12))
 

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from crawler.article import StoredArticle
 from crawler.config import Source
 from crawler.fingerprints import shingles
 from crawler.normalize import content_hash
 from crawler.schema import open_database
-from crawler.storage import Store, StoredArticle
+from crawler.storage import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stories"
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from crawler.channels import AlertMessage, parse_utc
+from crawler.channels.message import AlertMessage, parse_utc
 from crawler.config import FeedChannel
 
 LOGGER = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from hashlib import sha256
 
-from crawler.channels import AlertMessage, DeliveryError
+from crawler.channels.message import AlertMessage, DeliveryError
 from crawler.channels.webhook import byline
 from crawler.config import EmailChannel
 

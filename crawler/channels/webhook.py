@@ -24,7 +24,7 @@ from ssl import SSLError
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.channels import AlertMessage, DeliveryError, parse_utc
+from crawler.channels.message import AlertMessage, DeliveryError, parse_utc
 from crawler.config import WebhookChannel
 from crawler.redaction import redact, redact_url, url_secrets
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from crawler.cli import Context, cli
+from crawler.cli.main import Context, cli
 from crawler.config import Config, ConfigError
 from crawler.schema import open_database
 

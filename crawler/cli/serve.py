@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crawler.cli import Context, cli
+from crawler.cli.main import Context, cli
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from crawler.cli import Context, cli
+from crawler.cli.main import Context, cli
 from crawler.config import ConfigError
 
 

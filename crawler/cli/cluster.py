@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from crawler.cli import Context, cli
+from crawler.cli.main import Context, cli
 from crawler.config import ConfigError
 
 
@@ -70,7 +70,7 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
     """
     import redis
 
-    from crawler.cli_alerts import dispatch_now
+    from crawler.cli.alerts import dispatch_now
     from crawler.cluster import Cluster, ClusterError
     from crawler.ingest import Ingester, stop_on_signals
 
@@ -110,8 +110,8 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
     Example: veille queue --source levant-karabakh
     """
-    from crawler.cli import due_only
     from crawler.cluster import Cluster, ClusterError
+    from scheduler.due import due_only
 
     config = _redis_config(obj)
     try:
@@ -121,7 +121,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
         sources = config.select(source_ids)
     except (ClusterError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
-    queue_and_print(obj, config, due_only(obj, config, sources) if due else sources)
+    queue_and_print(obj, config, due_only(obj.db_file, config, sources) if due else sources)
 
 
 def queue_and_print(obj: Context, config, sources) -> None:

@@ -8,7 +8,7 @@ import textwrap
 
 import click
 
-from crawler.cli import Context, cli
+from crawler.cli.main import Context, cli
 from crawler.urls import canonicalize
 
 
