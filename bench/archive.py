@@ -36,14 +36,14 @@ import numpy as np
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
-from crawler.article import StoredArticle
-from crawler.config import DEFAULT_CONFIG, Source, StorySettings, load_config
-from crawler.fingerprints import BANDS, NUM_PERM
-from crawler.normalize import content_hash
-from crawler.outbox import Outbox, sync_alerting
-from crawler.schema import connect, open_database
-from crawler.storage import Store, iso
-from crawler.stories import StoryIndex
+from crawler.config.model import DEFAULT_CONFIG, Source, StorySettings, load_config
+from crawler.crawl.normalize import content_hash
+from crawler.page.fingerprints import BANDS, NUM_PERM
+from crawler.record.article import StoredArticle
+from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.schema import connect, open_database
+from crawler.record.store import Store, iso
+from crawler.record.stories import StoryIndex
 
 RESULTS = BENCH_RESULTS / "archive"
 SIZES = (10_000, 100_000, 1_000_000)
@@ -283,7 +283,7 @@ def ensure(n: int) -> tuple[Path, dict]:
 
 
 def as_crawled(path: Path) -> dict:
-    """Do to the archive what every crawl does first (crawler/runner.py): drop the story
+    """Do to the archive what every crawl does first (crawler/crawl/process.py): drop the story
     band rows of articles older than the story window. The bulk load writes band rows for
     every article (28 per article: 28 million at 1,000,000), where a database that has been
     crawled holds them for the window only (30 days at 3,000 articles a day: about 90,000

@@ -3,7 +3,7 @@ with 1,000,000 articles stored, part by part.
 
 The 130 real pages of ../shared/corpus/readability are extracted once, beforehand (not
 measured). Then each page goes through what a crawl does with it after extraction, in the
-order `spiders/base.py` and `crawler/pipelines.py` do it, each part timed on its own (CPU
+order `spiders/base.py` and `crawler/crawl/pipelines.py` do it, each part timed on its own (CPU
 of this thread):
 
 - decode: `decode_html` of the bytes served (the spider, before extracting);
@@ -51,18 +51,19 @@ from bench import label
 from bench.archive import SOURCES, ensure
 from bench.corpus import cases
 from bench.warc_size import HEADERS
-from crawler.charset import decode_html
-from crawler.config import DEFAULT_CONFIG, load_config
-from crawler.extract import extract_article
-from crawler.fingerprints import article_fingerprint
-from crawler.items import ArticleItem, ListingHint
-from crawler.normalize import normalize_article
-from crawler.outbox import Outbox
-from crawler.pages import PageArchive
-from crawler.pipelines import article_warnings
-from crawler.schema import open_database
-from crawler.storage import Prepared, Store
-from crawler.stories import StoryIndex
+from crawler.config.model import DEFAULT_CONFIG, load_config
+from crawler.crawl.items import ArticleItem
+from crawler.crawl.normalize import normalize_article
+from crawler.crawl.pipelines import article_warnings
+from crawler.page.charset import decode_html
+from crawler.page.extract import extract_article
+from crawler.page.fingerprints import article_fingerprint
+from crawler.page.listing import ListingHint
+from crawler.record.outbox import Outbox
+from crawler.record.pages import PageArchive
+from crawler.record.schema import open_database
+from crawler.record.store import Prepared, Store
+from crawler.record.stories import StoryIndex
 
 PARTS = ("decode", "warc", "normalize", "fingerprint", "match", "sql", "pipeline")
 SIZE = 1_000_000

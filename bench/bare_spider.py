@@ -18,7 +18,7 @@ import trafilatura
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
-# What crawler.runner.scrapy_settings gives for the benchmark's [crawl] table (no delay, no
+# What crawler.crawl.process.scrapy_settings gives for the benchmark's [crawl] table (no delay, no
 # AutoThrottle, robots.txt off), minus Veille's own pipelines, extensions and middlewares.
 SETTINGS = {
     "BOT_NAME": "bench",

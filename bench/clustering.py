@@ -4,7 +4,7 @@ and disk the index takes, with 10,000, 100,000 and 1,000,000 articles already st
 The stored articles are generated straight into SQLite (cached under bench/results/clustering/):
 synthetic texts of 200-600 words drawn from a Zipf vocabulary with stock phrases and hot topics,
 10% of them edited copies of an earlier article. Their fingerprints are real MinHash signatures
-of those texts (`crawler.fingerprints.fingerprint`, as a crawl computes them), so band
+of those texts (`crawler.page.fingerprints.fingerprint`, as a crawl computes them), so band
 collisions between unrelated texts happen as they would.
 The measured path is the real one: `StoryIndex.assign` on 200 new texts (half new stories, half
 edited copies of stored articles) in a fresh process, inside a transaction rolled back at the end,
@@ -34,8 +34,9 @@ import numpy as np
 
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
-from crawler import fingerprints, stories
-from crawler.schema import connect, open_database
+from crawler.page import fingerprints
+from crawler.record import stories
+from crawler.record.schema import connect, open_database
 
 RESULTS = BENCH_RESULTS / "clustering"
 SIZES = (10_000, 100_000, 1_000_000)

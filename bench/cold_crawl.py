@@ -10,7 +10,7 @@ In the same run, on the same URLs, the anchor: a bare Scrapy spider that downloa
 feeds and pages and runs `trafilatura.extract` on each page (bench/bare_spider.py, same
 concurrency, no delay, robots.txt off in both). Also timed alone, in this process, on the
 bytes served (one copy of each page, weighted by its number of copies):
-`crawler.extract.extract_article` (after `decode_html`, as the spiders call it) and
+`crawler.page.extract.extract_article` (after `decode_html`, as the spiders call it) and
 `trafilatura.extract`. The overhead ratio is Veille's CPU per article over the anchor's:
 1.0 would mean Veille costs what downloading and extracting with trafilatura costs. CPU
 time (the child's rusage) is the main figure.
@@ -36,14 +36,15 @@ from bench import real_site, summarize
 from bench.real_site import RealSite, as_copy, build_real_site
 from bench.sites import Site
 from bench.usage import Usage, run_measured, veille
-from crawler.charset import decode_html
-from crawler.config import load_config
-from crawler.extract import ExtractedArticle, extract_article
-from crawler.items import ArticleItem, ListingHint
-from crawler.normalize import normalize_article
-from crawler.outbox import Outbox, sync_alerting
-from crawler.storage import Store
-from crawler.stories import StoryIndex
+from crawler.config.model import load_config
+from crawler.crawl.items import ArticleItem
+from crawler.crawl.normalize import normalize_article
+from crawler.page.charset import decode_html
+from crawler.page.extract import ExtractedArticle, extract_article
+from crawler.page.listing import ListingHint
+from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.store import Store
+from crawler.record.stories import StoryIndex
 
 ARTICLES = 1000
 SOURCES = 10  # RSS sources of the 1,000-article site (the 130 pages: real_site.SOURCES)

@@ -30,7 +30,7 @@ from bench.corpus import (
     f1,
     precision_recall,
 )
-from crawler.extract import extract_article
+from crawler.page.extract import extract_article
 
 # Each extractor: page HTML -> body text.
 EXTRACTORS: dict[str, Callable[[str], str]] = {

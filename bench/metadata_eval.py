@@ -46,9 +46,9 @@ from dateutil import parser as date_parser
 from parsel import Selector
 
 from bench import corpus
-from crawler.extract import extract_article
-from crawler.extract.text import clean_text
-from crawler.extract.titles import editorial_title, read_clues
+from crawler.page.extract import extract_article
+from crawler.page.extract.text import clean_text
+from crawler.page.extract.titles import editorial_title, read_clues
 
 CORPUS, PAGE_URL = corpus.CORPUS, corpus.PAGE_URL
 FIELDS = ("title", "byline", "language", "published")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.corpus import Case, cases
 from bench.sites import ARTICLE_GAP, BASE_TIME, TOPICS, WORDS, Site, SiteSource, SiteSpec
-from crawler.charset import decode_html
-from crawler.extract import ExtractedArticle, extract_article
+from crawler.page.charset import decode_html
+from crawler.page.extract import ExtractedArticle, extract_article
 
 SOURCES = 5
 # The words of the sentence a copy gets: our own word list, ASCII so that they fit every

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawler.config import DEFAULT_CONFIG
+from crawler.config.model import DEFAULT_CONFIG
 from crawler.demo import SiteServer
 
 # Common French words (our own list). Place names from the tracked conflicts are mixed in

@@ -1,4 +1,4 @@
-"""`python -m bench.warc_size`: disk and CPU that keeping raw pages costs (crawler/pages.py).
+"""`python -m bench.warc_size`: disk and CPU that keeping raw pages costs (crawler/record/pages.py).
 
 Writes each real page of ../shared/corpus/readability/*/source.html once through
 `PageArchive.write`, with the response headers a news site typically sends, and reports
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.corpus import CORPUS
-from crawler.pages import PageArchive
+from crawler.record.pages import PageArchive
 
 HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"), ("Date", "Fri, 20 Nov 2026 08:15:00 GMT"),

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from crawler.config import PROJECT_ROOT
+from crawler.config.model import PROJECT_ROOT
 
 LOGGER = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class HookReceiver:
         self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        from crawler.channels.webhook import SIGNATURE_HEADER, verify_signature
+        from crawler.alerts.channels.webhook import SIGNATURE_HEADER, verify_signature
 
         receiver = self
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from crawler.schema import connect
+from crawler.record.schema import connect
 
 
 def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, dict],

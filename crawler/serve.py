@@ -35,8 +35,8 @@ from datasette.utils import (
 )
 from datasette.utils.asgi import Forbidden
 
-from crawler.config import PROJECT_ROOT
-from crawler.schema import needs_immutable
+from crawler.config.model import PROJECT_ROOT
+from crawler.record.schema import needs_immutable
 
 LOGGER = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import Config, ConfigError, load_config
-from crawler.storage import Store, iso, utc_now
+from crawler.config.model import Config, ConfigError, load_config
+from crawler.record.store import Store, iso, utc_now
 from scheduler.schedules import (
     SourceState,
     backoff_until,
@@ -282,7 +282,7 @@ class Daemon:
 
     def queue(self, source) -> None:
         """`distributed = true`: hand the poll to the workers through Redis."""
-        from crawler.cluster import Cluster, ClusterError
+        from crawler.cluster.shared import Cluster, ClusterError
         from scheduler.queueing import queue_sources
 
         try:
@@ -345,8 +345,8 @@ class Daemon:
 
     def dispatch(self) -> None:
         """Send the due alerts (one dispatcher at a time in this process)."""
-        from crawler.dispatch import Dispatcher
-        from crawler.outbox import sync_alerting
+        from crawler.alerts.dispatch import Dispatcher
+        from crawler.record.outbox import sync_alerting
 
         if not self.dispatch_lock.acquire(blocking=False):
             return

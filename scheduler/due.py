@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crawler.config import Config, Source
-from crawler.schema import open_database
-from crawler.storage import Store, utc_now
+from crawler.config.model import Config, Source
+from crawler.record.schema import open_database
+from crawler.record.store import Store, utc_now
 from scheduler.schedules import due_sources
 
 

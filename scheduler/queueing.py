@@ -11,9 +11,9 @@ from pathlib import Path
 
 import redis
 
-from crawler.cluster import Cluster, ClusterError
-from crawler.config import Config, Source
-from crawler.storage import Store, iso
+from crawler.cluster.shared import Cluster, ClusterError
+from crawler.config.model import Config, Source
+from crawler.record.store import Store, iso
 
 LOGGER = logging.getLogger("veille.queue")
 

@@ -17,9 +17,9 @@ import sqlite_utils
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import Config, ScheduleSettings, Source
-from crawler.cron import cron_trigger
-from crawler.schema import write_transaction
+from crawler.config.cron import cron_trigger
+from crawler.config.model import Config, ScheduleSettings, Source
+from crawler.record.schema import write_transaction
 
 LOGGER = logging.getLogger(__name__)
 

@@ -29,14 +29,16 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from crawler.charset import decode_html
-from crawler.config import Source
-from crawler.extract import extract_article
-from crawler.items import ArticleItem, FetchErrorItem, ListingHint
-from crawler.middlewares import FetchedElsewhere, RedirectRefused, cut_off
-from crawler.pages import PageArchive
-from crawler.pipelines import open_store, release_store
-from crawler.storage import (
+from crawler.config.model import Source
+from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.middlewares import FetchedElsewhere, RedirectRefused, cut_off
+from crawler.crawl.pipelines import open_store, release_store
+from crawler.page.charset import decode_html
+from crawler.page.extract import extract_article
+from crawler.page.listing import ListingHint
+from crawler.page.urls import BadLink, amp_to_canonical_guess, canonicalize, entry_url, same_site
+from crawler.record.pages import PageArchive
+from crawler.record.store import (
     DEAD,
     ELSEWHERE,
     FETCH,
@@ -46,7 +48,6 @@ from crawler.storage import (
     Store,
     iso,
 )
-from crawler.urls import BadLink, amp_to_canonical_guess, canonicalize, entry_url, same_site
 
 
 class SourceSpider(scrapy.Spider):

@@ -12,7 +12,8 @@ import feedparser
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import FetchErrorItem, ListingHint
+from crawler.crawl.items import FetchErrorItem
+from crawler.page.listing import ListingHint
 from spiders.base import SourceSpider, whole_entries
 
 

@@ -12,9 +12,10 @@ from lxml import etree
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
-from crawler.items import FetchErrorItem, ListingHint
-from crawler.storage import HttpValidators
-from crawler.urls import BadLink, entry_url
+from crawler.crawl.items import FetchErrorItem
+from crawler.page.listing import ListingHint
+from crawler.page.urls import BadLink, entry_url
+from crawler.record.store import HttpValidators
 from spiders.base import SourceSpider, whole_entries
 
 MAX_INDEX_DEPTH = 3

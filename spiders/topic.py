@@ -9,9 +9,9 @@ import scrapy
 from parsel import Selector
 from scrapy.http import Response
 
-from crawler.charset import decode_html
-from crawler.items import FetchErrorItem
-from crawler.listing import find_article_links, find_next_page
+from crawler.crawl.items import FetchErrorItem
+from crawler.page.charset import decode_html
+from crawler.page.listing import find_article_links, find_next_page
 from spiders.base import SourceSpider, whole_entries
 
 

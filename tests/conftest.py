@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from crawler.demo import DEMO_DIR, SiteServer, render_demo_config
-from crawler.schema import connect
+from crawler.record.schema import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROJECT = Path(__file__).parent.parent

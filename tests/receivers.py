@@ -33,7 +33,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from crawler.channels.webhook import SIGNATURE_HEADER, verify_signature
+from crawler.alerts.channels.webhook import SIGNATURE_HEADER, verify_signature
 
 WEBHOOK_SECRET = "s3cret-for-tests"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, veille
 
-from crawler import config as config_module
-from crawler import subscriptions
-from crawler.config import ConfigError, load_config
-from crawler.validation import RANGES, Range
+from crawler.config import model as config_module
+from crawler.config import subscriptions
+from crawler.config.model import ConfigError, load_config
+from crawler.config.validation import RANGES, Range
 
 BASE = """
 [[source]]

@@ -15,13 +15,13 @@ import pytest
 import trustme
 from receivers import WEBHOOK_SECRET, SmtpSink, WebhookReceiver
 
-import crawler.channels
-from crawler.channels import AlertMessage, DeliveryError, MatchedTerm, OtherCopy
-from crawler.channels.atom import entry_id, write_feed
-from crawler.channels.mail import _tls_context, build_email, send_email
-from crawler.channels.webhook import format_text, send_webhook, sign, verify_signature
-from crawler.config import EmailChannel, FeedChannel, WebhookChannel
-from crawler.redaction import redact_url
+import crawler.alerts.channels
+from crawler.alerts.channels import AlertMessage, DeliveryError, MatchedTerm, OtherCopy
+from crawler.alerts.channels.atom import entry_id, write_feed
+from crawler.alerts.channels.mail import _tls_context, build_email, send_email
+from crawler.alerts.channels.webhook import format_text, send_webhook, sign, verify_signature
+from crawler.config.model import EmailChannel, FeedChannel, WebhookChannel
+from crawler.config.redaction import redact_url
 
 pytest_plugins = ["receivers"]  # the webhook_receiver and smtp_sink fixtures
 
@@ -556,5 +556,5 @@ def test_feed_write_failure_leaves_the_old_file_and_no_temp(tmp_path, monkeypatc
 
 
 def test_channels_exports():
-    for name in crawler.channels.__all__:
-        assert hasattr(crawler.channels, name), name
+    for name in crawler.alerts.channels.__all__:
+        assert hasattr(crawler.alerts.channels, name), name

@@ -1,4 +1,4 @@
-"""Tests for crawler.charset: mislabelled and unlabelled pages decode without mojibake."""
+"""Tests for crawler.page.charset: mislabelled and unlabelled pages decode without mojibake."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crawler.charset import decode_html
+from crawler.page.charset import decode_html
 
 FIXTURES = Path(__file__).parent / "fixtures" / "charset"
 CASES: dict[str, dict[str, Any]] = json.loads((FIXTURES / "cases.json").read_text("utf-8"))

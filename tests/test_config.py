@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import DEFAULT_CONFIG, ConfigError, Source, config_path, load_config
+from crawler.config.model import DEFAULT_CONFIG, ConfigError, Source, config_path, load_config
 
 GOOD = """
 [crawl]

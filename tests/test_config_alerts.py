@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import (
+from crawler.config.model import (
     DEFAULT_CONFIG,
     ConfigError,
     EmailChannel,

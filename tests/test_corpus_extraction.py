@@ -17,7 +17,7 @@ from bench.corpus import (
     precision_recall,
 )
 from bench.extraction import LOW_F1
-from crawler.extract import extract_article
+from crawler.page.extract import extract_article
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 

@@ -253,14 +253,14 @@ def test_bad_config_is_refused_with_its_message(tmp_path):
 
 
 def crawl_in_a_new_process(config: Path, db: Path, before: str, after: str) -> str:
-    """Run `crawler.runner.crawl` on `config` in a fresh Python, with `before` run ahead of
+    """Run `crawler.crawl.process.crawl` on `config` in a fresh Python, with `before` run ahead of
     it and `after` (which sees `summaries`, and `summary`, the first) behind it; what
     `after` printed."""
     script = (
         "import gc, sys\n"
         "from pathlib import Path\n"
-        "from crawler.config import load_config\n"
-        "from crawler.runner import crawl\n"
+        "from crawler.config.model import load_config\n"
+        "from crawler.crawl.process import crawl\n"
         f"{before}\n"
         "config = load_config(Path(sys.argv[1]))\n"
         "summaries = crawl(config, config.sources, Path(sys.argv[2]))\n"
@@ -275,7 +275,7 @@ def crawl_in_a_new_process(config: Path, db: Path, before: str, after: str) -> s
 
 def test_a_crawl_hands_the_garbage_collector_back_as_it_found_it(mini_site, tmp_path):
     """A crawl freezes what it loaded and collects less often while pages come
-    (crawler/runner.py); a caller that goes on after it (a test, a daemon) gets Python's
+    (crawler/crawl/process.py); a caller that goes on after it (a test, a daemon) gets Python's
     collector back: thresholds restored, nothing left frozen."""
     config = write_config(tmp_path / "veille.toml", mini_site.origin, FEED)
     out = crawl_in_a_new_process(

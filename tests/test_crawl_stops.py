@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crawler.runner import STOP_GRACE
+from crawler.crawl.process import STOP_GRACE
 from tests.conftest import PROJECT, crawl, rows
 
 FEED = """

@@ -10,8 +10,8 @@ import io
 
 from test_storage import article
 
+from crawler.record.store import Store
 from crawler.serve import build_datasette
-from crawler.storage import Store
 
 FORMULA = '=HYPERLINK("http://attacker.example/","Read more")'
 

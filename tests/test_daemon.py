@@ -17,7 +17,7 @@ import pytest
 from conftest import PROJECT, rows, veille, write_config
 from receivers import WEBHOOK_SECRET
 
-from crawler.schema import connect
+from crawler.record.schema import connect
 
 pytest_plugins = ["receivers"]
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, veille
 
 from crawler.demo import SiteServer
-from crawler.discover import find_feeds
+from crawler.page.discover import find_feeds
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from conftest import PROJECT, Clock, rows, veille
 from receivers import WEBHOOK_SECRET, WebhookReceiver
 from test_storage import article, other_body
 
-from crawler.config import (
+from crawler.alerts.dispatch import Dispatcher, digest_due, retry_failed
+from crawler.config.model import (
     AlertSettings,
     Conflict,
     EmailChannel,
@@ -27,10 +28,9 @@ from crawler.config import (
     Subscription,
     WebhookChannel,
 )
-from crawler.dispatch import Dispatcher, digest_due, retry_failed
-from crawler.outbox import Outbox, sync_alerting
-from crawler.redaction import redact_url
-from crawler.storage import Store
+from crawler.config.redaction import redact_url
+from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.store import Store
 
 pytest_plugins = ["receivers"]
 

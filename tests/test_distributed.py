@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import PROJECT, rows, veille
 
-from crawler import wire
-from crawler.config import ConfigError, load_config
+from crawler.cluster import wire
+from crawler.config.model import ConfigError, load_config
 from crawler.demo import render_demo_config
-from crawler.items import ListingHint
-from crawler.storage import HttpValidators
+from crawler.page.listing import ListingHint
+from crawler.record.store import HttpValidators
 
 pytest_plugins = ["redis_server"]
 
@@ -355,8 +355,8 @@ def test_when_redis_goes_away_workers_and_the_ingester_stop_with_a_clear_message
 
 
 def test_workers_share_one_delay_per_site(redis_url, redis_prefix):
-    from crawler.cluster import Cluster
-    from crawler.config import RedisSettings
+    from crawler.cluster.shared import Cluster
+    from crawler.config.model import RedisSettings
 
     cluster = Cluster.open(RedisSettings(url=redis_url, prefix=redis_prefix))
     # Five requests to one site, reserved at once (as five workers would): each waits one
@@ -415,7 +415,7 @@ def test_an_article_a_worker_pipeline_fails_on_is_recorded_against_its_run(
     from scrapy.http import HtmlResponse, Request
     from twisted.python.failure import Failure
 
-    from crawler.worker import WorkerSpider
+    from crawler.cluster.worker import WorkerSpider
 
     spider = WorkerSpider(load_config(cluster_config), consumer="unit")
     request = Request("http://127.0.0.1/a.html",
@@ -448,11 +448,11 @@ def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(t
     from conftest import Clock
     from test_storage import BODY, article
 
-    from crawler.config import Conflict, Source
-    from crawler.matching import Matcher
-    from crawler.outbox import Outbox, sync_alerting
-    from crawler.storage import Prepared, Store
-    from crawler.stories import StoryIndex
+    from crawler.config.model import Conflict, Source
+    from crawler.page.matching import Matcher
+    from crawler.record.outbox import Outbox, sync_alerting
+    from crawler.record.store import Prepared, Store
+    from crawler.record.stories import StoryIndex
 
     talks = Conflict("talks", "Talks", ("ceasefire",))
     other = Conflict("other", "Other", ("negotiators",))
@@ -493,12 +493,12 @@ def test_an_articles_warnings_reach_the_ingester_with_its_run(
 
     from scrapy.utils.test import get_crawler
 
-    from crawler.extract import extract_article
-    from crawler.ingest import Ingester
-    from crawler.items import ArticleItem
-    from crawler.normalize import normalize_article
-    from crawler.storage import Store
-    from crawler.worker import StreamPipeline, WorkerSpider
+    from crawler.cluster.ingest import Ingester
+    from crawler.cluster.worker import StreamPipeline, WorkerSpider
+    from crawler.crawl.items import ArticleItem
+    from crawler.crawl.normalize import normalize_article
+    from crawler.page.extract import extract_article
+    from crawler.record.store import Store
 
     config = load_config(cluster_config)
     db = tmp_path / "cluster.db"
@@ -543,7 +543,7 @@ def test_a_queued_request_is_reported_queued_to_scrapy():
     from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.test import get_crawler
 
-    from crawler.requestqueue import StreamScheduler
+    from crawler.cluster.queue import StreamScheduler
 
     pushed, seen = [], set()
     scheduler = StreamScheduler.__new__(StreamScheduler)

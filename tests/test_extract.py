@@ -1,4 +1,4 @@
-"""Fixture-driven tests for crawler.extract: one HTML page and its expectations per case."""
+"""Fixture-driven tests for crawler.page.extract: one HTML page and its expectations per case."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.extract import ExtractedArticle, extract_article
+from crawler.page.extract import ExtractedArticle, extract_article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 CASES = sorted(path.stem for path in FIXTURES.glob("*.json"))

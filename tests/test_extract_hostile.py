@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import extract_article
+from crawler.page.extract import extract_article
 
 PARAGRAPHS = "".join(
     f"<p>Paragraph {i} of the story, long enough to count as the article's own text and "
@@ -108,7 +108,7 @@ def test_no_page_outlives_its_extraction() -> None:
     method cache once kept every page and its tree alive)."""
     import gc
 
-    from crawler.extract.page import Page
+    from crawler.page.extract.page import Page
 
     for n in range(3):
         extract_article(page(GOOD_LD), f"https://port.example/news/{n}")
@@ -139,7 +139,7 @@ def test_opengraph_is_read_as_extruct_reads_it() -> None:
     from trafilatura.utils import load_html
 
     from bench.corpus import cases
-    from crawler.extract.structured import opengraph_items
+    from crawler.page.extract.structured import opengraph_items
 
     fixtures = Path(__file__).parent / "fixtures" / "extraction"
     pages = [*OPENGRAPH_CASES, *(p.read_text(encoding="utf-8", errors="replace")

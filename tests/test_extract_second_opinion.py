@@ -1,4 +1,4 @@
-"""Tests for the full-mode second opinion of crawler.extract.body: trafilatura is told the
+"""Tests for the full-mode second opinion of crawler.page.extract.body: trafilatura is told the
 page's language, so that jusText reads one language's stop words, never all 100."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import trafilatura.external
 import trafilatura.utils
 from lxml.html import fromstring
 
-from crawler.extract import body, extract_article
+from crawler.page.extract import body, extract_article
 
 # A short dispatch (under the 200 words that call for a second opinion), of our own writing.
 PARAGRAPHS = [

@@ -1,4 +1,4 @@
-"""The page's tree (crawler/extract/tree.py): trafilatura's parse, without lxml.html's
+"""The page's tree (crawler/page/extract/tree.py): trafilatura's parse, without lxml.html's
 Python element lookup."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from lxml.html import HtmlElement, HtmlElementClassLookup
 from trafilatura.utils import load_html
 
 from bench.corpus import cases
-from crawler.extract import extract_article, page
-from crawler.extract.tree import parse_page
+from crawler.page.extract import extract_article, page
+from crawler.page.extract.tree import parse_page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 EDGES = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.urls import BadLink, canonicalize, entry_url
+from crawler.page.urls import BadLink, canonicalize, entry_url
 from tests.conftest import crawl, rows, serve_feed, write_config
 
 ARTICLES = [
@@ -166,8 +166,8 @@ def test_a_crawl_has_download_handlers_for_http_and_https_only(tmp_path):
     from scrapy.settings import default_settings
     from scrapy.utils.misc import load_object
 
-    from crawler.config import DEFAULT_CONFIG, load_config
-    from crawler.runner import scrapy_settings
+    from crawler.config.model import DEFAULT_CONFIG, load_config
+    from crawler.crawl.process import scrapy_settings
 
     handlers = {**default_settings.DOWNLOAD_HANDLERS_BASE,
                 **scrapy_settings(load_config(DEFAULT_CONFIG), tmp_path / "x.db")[
@@ -291,9 +291,9 @@ def test_every_feed_of_feedparsers_corpus_goes_through_the_feed_spider(tmp_path)
     from scrapy.http import Response
     from scrapy.utils.test import get_crawler
 
-    from crawler.config import Source
-    from crawler.items import FetchErrorItem
-    from crawler.storage import Store
+    from crawler.config.model import Source
+    from crawler.crawl.items import FetchErrorItem
+    from crawler.record.store import Store
     from spiders.feed import FeedSpider, read_feed
 
     db = tmp_path / "veille.db"

@@ -11,7 +11,7 @@ import threading
 
 from conftest import PROJECT, rows, veille
 
-from crawler.schema import connect
+from crawler.record.schema import connect
 
 SOURCE = "levant-karabakh"
 HELD = "/levant/2026/11/18/aghdam-deminage-retour-habitants.html"

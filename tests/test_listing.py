@@ -13,7 +13,7 @@ import pytest
 from dateutil.parser import isoparse
 from parsel import Selector
 
-from crawler.listing import find_article_links, find_next_page
+from crawler.page.listing import find_article_links, find_next_page
 
 CASES = sorted((Path(__file__).parent / "fixtures" / "listing").glob("*.json"))
 

@@ -1,4 +1,4 @@
-"""Tests for crawler.matching: the labelled cases in tests/fixtures/matching/ and unit tests."""
+"""Tests for crawler.page.matching: the labelled cases in tests/fixtures/matching/ and unit tests."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from crawler.config import Conflict
-from crawler.matching import Match, Matcher, normalize_text
+from crawler.config.model import Conflict
+from crawler.page.matching import Match, Matcher, normalize_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "matching"
 PROJECT = Path(__file__).parent.parent

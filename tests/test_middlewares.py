@@ -10,7 +10,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import META_REFRESH_HEAD_BYTES, HeadMetaRefreshMiddleware
+from crawler.crawl.middlewares import META_REFRESH_HEAD_BYTES, HeadMetaRefreshMiddleware
 
 URL = "https://news.example/2026/12/article.html"
 REFRESH = '<meta http-equiv="Refresh" content="0; url=/2026/12/moved.html">'

@@ -1,4 +1,4 @@
-"""Tests for crawler.normalize.content_hash: stored hashes must not change."""
+"""Tests for crawler.crawl.normalize.content_hash: stored hashes must not change."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 
-from crawler.normalize import content_hash
+from crawler.crawl.normalize import content_hash
 
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
                          "–": "-", "—": "-", "\u00a0": " ", "\u202f": " "})

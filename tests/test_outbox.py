@@ -9,9 +9,9 @@ import pytest
 from conftest import Clock
 from test_storage import BODY, article, other_body
 
-from crawler.config import Conflict, FeedChannel, Source, Subscription
-from crawler.outbox import Outbox, sync_alerting
-from crawler.storage import Store
+from crawler.config.model import Conflict, FeedChannel, Source, Subscription
+from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.store import Store
 
 KARABAKH = Conflict("karabakh", "Nagorny Karabakh", ("Haut-Karabakh", "Artsakh"),
                     ("cheval du Karabakh",), ("Nagorny Karabakh",))

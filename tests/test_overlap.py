@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, crawl, rows, write_config
 
-from crawler.article import StoredArticle
-from crawler.config import Conflict, Source, Subscription
-from crawler.normalize import content_hash
-from crawler.outbox import Outbox, sync_alerting
-from crawler.storage import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link, Store
-from crawler.subscriptions import FeedChannel
+from crawler.config.model import Conflict, Source, Subscription
+from crawler.config.subscriptions import FeedChannel
+from crawler.crawl.normalize import content_hash
+from crawler.record.article import StoredArticle
+from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.store import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link, Store
 
 PROVENANCE = (
     "SELECT a.canonical_url, p.source_id, p.topic, p.listed_at FROM article_sources p "
@@ -404,9 +404,9 @@ def test_a_topic_listing_goes_on_past_a_page_another_source_fetches(mini_site, t
     articles another source's run is fetching right now (they are new)."""
     from parsel import Selector
 
-    from crawler.listing import find_article_links
-    from crawler.schema import open_database
-    from crawler.urls import canonicalize
+    from crawler.page.listing import find_article_links
+    from crawler.page.urls import canonicalize
+    from crawler.record.schema import open_database
 
     config = write_config(tmp_path / "veille.toml", mini_site.origin, """
 [[source]]

@@ -1,4 +1,4 @@
-"""Raw pages kept in WARC files (crawler/pages.py), `[crawl] keep_pages`, and
+"""Raw pages kept in WARC files (crawler/record/pages.py), `[crawl] keep_pages`, and
 `veille reextract`: crawls of the mini site on 127.0.0.1 through the `veille` command."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from conftest import PROJECT, crawl, rows, veille, write_config
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.config import ConfigError, load_config
-from crawler.pages import DAY_FILE, PageArchive, PageError, PageGone, PageRef
-from crawler.schema import connect
+from crawler.config.model import ConfigError, load_config
+from crawler.record.pages import DAY_FILE, PageArchive, PageError, PageGone, PageRef
+from crawler.record.schema import connect
 
 TOPIC = """
 [[source]]
@@ -113,7 +113,7 @@ def test_appends_from_several_processes_do_not_interleave(tmp_path):
     writer = (
         "import json, sys\n"
         "from datetime import datetime, UTC\n"
-        "from crawler.pages import PageArchive\n"
+        "from crawler.record.pages import PageArchive\n"
         "archive = PageArchive(sys.argv[1])\n"
         "day = datetime(2026, 11, 20, 12, tzinfo=UTC)\n"
         "refs = [archive.write(f'http://example.test/{sys.argv[2]}/{i}', 200,\n"
@@ -307,7 +307,7 @@ def test_a_record_is_the_one_warcio_writes_with_its_digests_checked(tmp_path, mo
     from warcio.statusandheaders import StatusAndHeadersParser
     from warcio.warcwriter import WARCWriter
 
-    from crawler import pages
+    from crawler.record import pages
 
     ids = itertools.count()
     monkeypatch.setattr(StatusAndHeadersParser, "make_warc_id",
@@ -337,7 +337,7 @@ def test_a_record_is_the_one_warcio_writes_with_its_digests_checked(tmp_path, mo
 def test_records_are_written_with_zlib_where_isal_is_not_installed(tmp_path, monkeypatch):
     import zlib
 
-    from crawler import pages
+    from crawler.record import pages
 
     monkeypatch.setattr(pages, "_deflate", zlib)
     monkeypatch.setattr(pages, "_DEFLATE_LEVEL", pages.GZIP_LEVEL)

@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 from conftest import PROJECT, Clock, crawl, rows, write_config
 
-from crawler.schema import connect
-from crawler.storage import Store
+from crawler.record.schema import connect
+from crawler.record.store import Store
 
 TOPIC = """
 [[source]]

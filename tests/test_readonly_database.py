@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, serving, veille
 
-from crawler.article import StoredArticle
-from crawler.config import load_config
-from crawler.normalize import content_hash
-from crawler.schema import MIGRATIONS, connect
-from crawler.storage import Store
+from crawler.config.model import load_config
+from crawler.crawl.normalize import content_hash
+from crawler.record.article import StoredArticle
+from crawler.record.schema import MIGRATIONS, connect
+from crawler.record.store import Store
 
 CONFIG = """
 [[source]]

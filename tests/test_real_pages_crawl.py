@@ -15,13 +15,14 @@ from conftest import crawl, rows, veille, write_config
 from scrapy.utils.test import get_crawler
 
 from bench.corpus import CORPUS
-from crawler.charset import decode_html
+from crawler.crawl.items import ArticleItem
+from crawler.crawl.normalize import content_hash, normalize_article
+from crawler.crawl.pipelines import MIN_ARTICLE_WORDS, NO_TEXT, StorePipeline, text_words
 from crawler.demo import SiteServer
-from crawler.extract import extract_article
-from crawler.items import ArticleItem, ListingHint
-from crawler.normalize import content_hash, normalize_article
-from crawler.pipelines import MIN_ARTICLE_WORDS, NO_TEXT, StorePipeline, text_words
-from crawler.storage import Store
+from crawler.page.charset import decode_html
+from crawler.page.extract import extract_article
+from crawler.page.listing import ListingHint
+from crawler.record.store import Store
 
 PAGES = sorted(p.parent.name for p in CORPUS.glob("*/source.html")) if CORPUS.is_dir() else []
 SUMMARY = re.compile(r"^corpus\s+(\S+)\s+(\d+) new\s+(\d+) updated\s+(\d+) unchanged\s+"
@@ -197,7 +198,7 @@ def test_a_page_without_article_text_is_stored_with_a_warning_and_counted(mini_s
 def test_what_the_extraction_reports_is_recorded_as_warnings_with_the_article(tmp_path):
     """Each line of ExtractedArticle.warnings is a fetch_errors warning of the run, beside
     the stored article; a run with only warnings is still clean."""
-    from crawler.config import Source
+    from crawler.config.model import Source
 
     db = tmp_path / "veille.db"
     with Store.open(db) as store:

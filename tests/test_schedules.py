@@ -15,9 +15,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from conftest import Clock
 
-from crawler.config import Config, ConfigError, ScheduleSettings, Source, parse_config
-from crawler.cron import crontab_weekdays
-from crawler.storage import Store, iso
+from crawler.config.cron import crontab_weekdays
+from crawler.config.model import Config, ConfigError, ScheduleSettings, Source, parse_config
+from crawler.record.store import Store, iso
 from scheduler.schedules import (
     SourceState,
     adaptive_interval,

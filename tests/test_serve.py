@@ -29,7 +29,7 @@ from receivers import SmtpSink, WebhookReceiver
 
 from crawler.cli import cli
 from crawler.demo import DEMO_DIR, SiteServer, render_demo_config
-from crawler.schema import open_database
+from crawler.record.schema import open_database
 from crawler.serve import DATABASE_NAME, SETTINGS, build_datasette, load_metadata
 
 NEW_ARTICLE = "/levant/2026/11/23/karabakh-familles-deplacees-visite-cimetiere-stepanakert.html"

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from conftest import Clock
 
-from crawler.article import StoredArticle
-from crawler.config import Source
-from crawler.normalize import content_hash
-from crawler.schema import MIGRATIONS, open_database
-from crawler.storage import Store, word_changes
+from crawler.config.model import Source
+from crawler.crawl.normalize import content_hash
+from crawler.record.article import StoredArticle
+from crawler.record.schema import MIGRATIONS, open_database
+from crawler.record.store import Store, word_changes
 
 BODY = " ".join(f"Paragraph word{i} about the ceasefire negotiations." for i in range(12))
 
@@ -70,7 +70,7 @@ def test_the_full_text_index_merges_16_segments_at_a_time_in_new_and_migrated_da
 
     import sqlite_utils
 
-    from crawler import schema
+    from crawler.record import schema
 
     def automerge(path) -> list:
         with sqlite3.connect(path) as conn:

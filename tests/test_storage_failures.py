@@ -22,7 +22,7 @@ url = "{site}/feed.xml"
 
 FAULTY = """
 import sqlite3, sys
-from crawler import storage
+from crawler.record import store as storage
 failing = sys.argv[3]
 original = getattr(storage.Store, failing)
 calls = [0]

@@ -1,4 +1,4 @@
-"""Tests for the story fingerprints (crawler/fingerprints.py) and the index's scoring."""
+"""Tests for the story fingerprints (crawler/page/fingerprints.py) and the index's scoring."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crawler import fingerprints, stories
-from crawler.matching import normalize_text
+from crawler.page import fingerprints
+from crawler.page.matching import normalize_text
+from crawler.record import stories
 
 DISPATCHES = Path(__file__).parent / "fixtures" / "stories" / "dispatches.toml"
 SIGNATURE_START = [92000432, 99813923, 440034, 23515201, 16662112, 48140923, 136032685, 21141496]
@@ -99,7 +100,7 @@ def test_fingerprinting_imports_neither_datasketch_nor_scipy() -> None:
     """datasketch loads scipy: a third of a second and tens of MB in every crawl process."""
     code = (
         "import sys\n"
-        "from crawler.fingerprints import fingerprint\n"
+        "from crawler.page.fingerprints import fingerprint\n"
         "assert fingerprint(' '.join(f'mot{i}' for i in range(40))) is not None\n"
         "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))\n"
     )
@@ -114,8 +115,8 @@ def test_an_article_body_is_normalized_once_for_its_fingerprint_and_its_matches(
     the body, the longest text, goes through normalize_text once."""
     from collections import Counter
 
-    from crawler import matching, normal_form
-    from crawler.config import Conflict
+    from crawler.config.model import Conflict
+    from crawler.page import matching, normal_form
 
     calls: Counter[str] = Counter()
     original = normal_form.normalize_text

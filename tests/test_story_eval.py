@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from crawler.article import StoredArticle
-from crawler.config import Source
-from crawler.fingerprints import shingles
-from crawler.normalize import content_hash
-from crawler.schema import open_database
-from crawler.storage import Store
+from crawler.config.model import Source
+from crawler.crawl.normalize import content_hash
+from crawler.page.fingerprints import shingles
+from crawler.record.article import StoredArticle
+from crawler.record.schema import open_database
+from crawler.record.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stories"
 
@@ -357,7 +357,7 @@ def test_two_hundred_distinct_texts_stay_two_hundred_stories(tmp_path):
 def test_the_lsh_banding_is_the_one_datasketch_chooses():
     from datasketch import MinHashLSH
 
-    from crawler import fingerprints
+    from crawler.page import fingerprints
 
     lsh = MinHashLSH(threshold=fingerprints.CANDIDATE_JACCARD, num_perm=fingerprints.NUM_PERM)
     assert (fingerprints.BANDS, fingerprints.ROWS) == (lsh.b, lsh.r)
@@ -370,7 +370,7 @@ def test_fingerprints_of_the_earlier_hashing_are_computed_again(tmp_path):
     still joins it."""
     from datasketch import MinHash
 
-    from crawler.fingerprints import NUM_PERM, Fingerprint, article_fingerprint
+    from crawler.page.fingerprints import NUM_PERM, Fingerprint, article_fingerprint
 
     path = tmp_path / "veille.db"
     ids = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.urls import amp_to_canonical_guess, canonicalize, same_site
+from crawler.page.urls import amp_to_canonical_guess, canonicalize, same_site
 
 
 @pytest.mark.parametrize(

@@ -8,17 +8,17 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config import Config, ConfigError
-from crawler.schema import open_database
+from crawler.config.model import Config, ConfigError
+from crawler.record.schema import open_database
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 def dispatch_now(config: Config, db_file, only: tuple[str, ...] = ()) -> int:
     """Send the due alerts; print what happened; return the number given up on."""
-    from crawler.dispatch import Dispatcher
-    from crawler.outbox import sync_alerting
-    from crawler.storage import Store
+    from crawler.alerts.dispatch import Dispatcher
+    from crawler.record.outbox import sync_alerting
+    from crawler.record.store import Store
 
     with Store(open_database(db_file)) as store:
         store.sync_sources(config.sources)
@@ -116,7 +116,7 @@ def alerts_retry(obj: Context, alert_ids: tuple[int, ...], subscription: str | N
 
     Example: veille alerts retry --subscription desk-caucasus && veille alerts send
     """
-    from crawler.dispatch import retry_failed
+    from crawler.alerts.dispatch import retry_failed
 
     db = open_database(obj.db_file)
     try:
@@ -136,9 +136,9 @@ def alerts_test(obj: Context, subscription: str) -> None:
 
     Example: veille alerts test desk-caucasus
     """
-    from crawler.channels import DeliveryError
-    from crawler.dispatch import Dispatcher, sample_message
-    from crawler.storage import iso, utc_now
+    from crawler.alerts.channels import DeliveryError
+    from crawler.alerts.dispatch import Dispatcher, sample_message
+    from crawler.record.store import iso, utc_now
 
     config = obj.load()
     try:
@@ -207,8 +207,8 @@ def rematch(obj: Context) -> None:
 
     Example: veille rematch
     """
-    from crawler.outbox import Outbox, sync_alerting
-    from crawler.storage import Store
+    from crawler.record.outbox import Outbox, sync_alerting
+    from crawler.record.store import Store
 
     config = obj.load()
     with Store(open_database(obj.db_file)) as store:

@@ -13,7 +13,7 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config import ConfigError
+from crawler.config.model import ConfigError
 
 
 def _logging(level: str) -> None:
@@ -44,8 +44,8 @@ def worker(obj: Context, concurrency: int, drain: bool, log_level: str) -> None:
 
     Example: veille --config data/veille.toml worker --concurrency 16
     """
-    from crawler.cluster import ClusterError
-    from crawler.worker import run_worker
+    from crawler.cluster.shared import ClusterError
+    from crawler.cluster.worker import run_worker
 
     config = _redis_config(obj)
     try:
@@ -71,8 +71,8 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
     import redis
 
     from crawler.cli.alerts import dispatch_now
-    from crawler.cluster import Cluster, ClusterError
-    from crawler.ingest import Ingester, stop_on_signals
+    from crawler.cluster.ingest import Ingester, stop_on_signals
+    from crawler.cluster.shared import Cluster, ClusterError
 
     _logging(log_level)
     config = _redis_config(obj)
@@ -110,7 +110,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
     Example: veille queue --source levant-karabakh
     """
-    from crawler.cluster import Cluster, ClusterError
+    from crawler.cluster.shared import Cluster, ClusterError
     from scheduler.due import due_only
 
     config = _redis_config(obj)
@@ -126,7 +126,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
 def queue_and_print(obj: Context, config, sources) -> None:
     """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
-    from crawler.cluster import ClusterError
+    from crawler.cluster.shared import ClusterError
     from scheduler.queueing import queue_sources
 
     try:
@@ -138,7 +138,7 @@ def queue_and_print(obj: Context, config, sources) -> None:
 
 
 def _print_status(cluster) -> None:
-    from crawler.cluster import WORKERS
+    from crawler.cluster.shared import WORKERS
 
     client = cluster.client
     keys = cluster.keys

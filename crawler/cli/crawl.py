@@ -7,8 +7,8 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config import ConfigError
-from crawler.schema import open_database
+from crawler.config.model import ConfigError
+from crawler.record.schema import open_database
 from scheduler.due import due_only
 
 # `veille crawl`'s exit status when every source ran and one missed part of what it offered
@@ -44,9 +44,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
 
     Example: veille crawl --source levant-karabakh --source levant-rss --send
     """
-    from crawler.runner import crawl as run_crawl
-    from crawler.runner import progress_stream
-    from crawler.storage import Store, utc_now
+    from crawler.crawl.process import crawl as run_crawl
+    from crawler.crawl.process import progress_stream
+    from crawler.record.store import Store, utc_now
     from scheduler.locks import SourceLocks
     from scheduler.schedules import update_timing
 

@@ -9,7 +9,7 @@ import textwrap
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.urls import canonicalize
+from crawler.page.urls import canonicalize
 
 
 @cli.command()

@@ -19,8 +19,8 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from crawler.config import ConfigError, config_path, db_path, load_config
-from crawler.schema import (
+from crawler.config.model import ConfigError, config_path, db_path, load_config
+from crawler.record.schema import (
     ReadOnlyDatabaseError,
     busy_timeout_ms,
     open_database,
@@ -119,7 +119,7 @@ class Group(click.Group):
 def locked_message(path: Path) -> str:
     """One line for a write lock another process held past the busy timeout, naming the
     crawls that are running, when the database can still be read."""
-    from crawler.runs import pid_alive  # imports Scrapy: only when it comes to this
+    from crawler.crawl.runs import pid_alive  # imports Scrapy: only when it comes to this
 
     holders = ""
     try:
@@ -158,7 +158,7 @@ def init(obj: Context) -> None:
 
     Example: veille --db data/veille.db init
     """
-    from crawler.storage import Store
+    from crawler.record.store import Store
 
     config = obj.load()
     with Store(open_database(obj.db_file)) as store:
@@ -186,8 +186,8 @@ def sources(obj: Context, as_json: bool) -> None:
 
     Example: veille sources
     """
-    from crawler.pipelines import NO_TEXT
-    from crawler.storage import Store, iso, utc_now
+    from crawler.crawl.pipelines import NO_TEXT
+    from crawler.record.store import Store, iso, utc_now
     from scheduler.schedules import SourceState, failing_for_long, fingerprint, next_due
 
     config = obj.load()
@@ -264,9 +264,9 @@ def discover(obj: Context, url: str) -> None:
 
     Example: veille discover https://www.lorientlejour.com/
     """
-    from crawler.config import CrawlSettings
-    from crawler.discover import DiscoveryError
-    from crawler.discover import discover as find
+    from crawler.config.model import CrawlSettings
+    from crawler.page.discover import DiscoveryError
+    from crawler.page.discover import discover as find
 
     try:
         user_agent = obj.load().crawl.user_agent

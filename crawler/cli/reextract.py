@@ -1,4 +1,4 @@
-"""`veille reextract`: the current extractor over the kept raw pages (crawler/reextract.py)."""
+"""`veille reextract`: the current extractor over the kept raw pages (crawl/reextract.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config import ConfigError
+from crawler.config.model import ConfigError
 
 
 def _since(value: str | None) -> str | None:
@@ -44,7 +44,7 @@ def reextract(obj: Context, source_ids: tuple[str, ...], since: str | None) -> N
 
     Example: veille reextract --source levant-rss --since 2026-11-01
     """
-    from crawler.reextract import reextract as run
+    from crawler.crawl.reextract import reextract as run
 
     config = obj.load()
     try:

@@ -1,0 +1,17 @@
+"""How an alert reaches a desk: the message every channel formats (`message`), and one
+module per channel: a webhook, an e-mail, an Atom feed."""
+
+from crawler.alerts.channels.atom import write_feed
+from crawler.alerts.channels.mail import build_email, send_email
+from crawler.alerts.channels.message import (
+    AlertMessage,
+    DeliveryError,
+    MatchedTerm,
+    OtherCopy,
+    parse_utc,
+)
+from crawler.alerts.channels.webhook import format_text, send_webhook, verify_signature
+
+__all__ = ["AlertMessage", "DeliveryError", "MatchedTerm", "OtherCopy", "build_email",
+           "format_text", "parse_utc", "send_email", "send_webhook", "verify_signature",
+           "write_feed"]

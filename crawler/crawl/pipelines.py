@@ -1,0 +1,203 @@
+"""Item pipelines, in order: normalize (100), then store (300)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.settings import Settings
+
+from crawler.config.model import StorySettings
+from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.normalize import normalize_article
+from crawler.record.outbox import Outbox
+from crawler.record.store import STORAGE_ERRORS, Store, one_line
+from crawler.record.stories import StoryIndex
+
+LOGGER = logging.getLogger(__name__)
+
+
+# A body of fewer words than this is no article text (a teaser, a paywall, a video page,
+# markup the extraction could not read): the page is stored, with a "no-text" warning.
+MIN_ARTICLE_WORDS = 40
+NO_TEXT = "no-text"  # the fetch_errors kind of that warning, counted apart from the others
+
+# Chinese and Japanese put no spaces between words: each ideograph or kana counts as a
+# word (as Unicode word segmentation and word processors count them), or every Chinese
+# or Japanese article would be "no article text".
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def text_words(body: str, word_count: int) -> int:
+    """How many words `body` holds for the no-text rule: `word_count` (the extraction's
+    count of space-separated words), except that in Chinese and Japanese each character
+    counts as a word."""
+    unspaced = len(_UNSPACED.findall(body))
+    if not unspaced:
+        return word_count
+    return unspaced + sum(any(c.isalnum() for c in token)
+                          for token in _UNSPACED.sub(" ", body).split())
+
+
+def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
+    """The defects of a normalized article page, as warnings for fetch_errors: each line
+    the extraction reported, and "no article text" for a body under MIN_ARTICLE_WORDS
+    words. The article is stored all the same; a run with warnings is still clean."""
+    article = item.stored
+    if article is None:
+        return []
+    url = article.canonical_url
+    warnings = [
+        FetchErrorItem(item.source_id, url, "extract", line, level="warning",
+                       run_id=item.run_id)
+        for line in item.extracted.warnings
+        # The rule below decides what is "no article text", with one threshold.
+        if line and not line.startswith("no article text")
+    ]
+    words = text_words(article.body, article.word_count)
+    if words < MIN_ARTICLE_WORDS:
+        warnings.append(FetchErrorItem(
+            item.source_id, url, NO_TEXT, f"no article text ({words} words)",
+            level="warning", run_id=item.run_id,
+        ))
+    return warnings
+
+
+# The stores of the crawl running in this process, one per database and alert set-up,
+# with their number of users: every source's spider and store pipeline share one SQLite
+# connection instead of two each (each connection holds its own copy of the schema and
+# page cache, about 0.9 MB: 21 were open through a 10-source crawl). One thread (the
+# reactor's) uses it, and each write is one transaction that never waits on the network.
+_SHARED: dict[str, list[Any]] = {}
+
+
+def open_store(settings: Settings) -> Store:
+    """The crawl's database with its alert outbox and story index, from Scrapy settings
+    (`crawler.crawl.process.scrapy_settings`): the store pipeline's, and the spiders', whose
+    listings can owe an alert too (`Store.list_links`). Shared by every crawler of the
+    process with the same database and alert settings; give it back with `release_store`."""
+    stories: StorySettings = settings["VEILLE_STORIES"] or StorySettings()
+    conflicts = settings.getlist("VEILLE_CONFLICTS")
+    subscriptions = settings.getlist("VEILLE_SUBSCRIPTIONS")
+    max_age = settings.getfloat("VEILLE_ALERT_MAX_AGE") or None
+    key = repr((str(settings["VEILLE_DB"]), conflicts, subscriptions, max_age, stories))
+    if key in _SHARED:
+        _SHARED[key][1] += 1
+        return _SHARED[key][0]
+    outbox = Outbox(conflicts, subscriptions, max_age,
+                    update_threshold=stories.update_threshold)
+    store = Store.open(settings["VEILLE_DB"], outbox=outbox, stories=StoryIndex(stories))
+    _SHARED[key] = [store, 1]
+    return store
+
+
+def release_store(store: Store) -> None:
+    """Give back a store from `open_store`: closed when its last user gives it back."""
+    for key, entry in list(_SHARED.items()):
+        if entry[0] is store:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _SHARED[key]
+                store.close()
+            return
+    store.close()  # not a shared one
+
+
+class NormalizePipeline:
+    """Extracted page -> normalized record; a page with neither title nor article text is
+    not stored and becomes a warning (one with a title is stored: see `article_warnings`)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        if not item.extracted.body.strip() and not item.extracted.title:
+            return FetchErrorItem(
+                item.source_id, item.response_url, NO_TEXT,
+                "no title or article text on the page: not stored", level="warning",
+                run_id=item.run_id,
+            )
+        # A `veille worker` crawls many sources: ask for the item's own.
+        domains = self.crawler.spider.domains_of(item.source_id)
+        item.stored = normalize_article(item, domains)
+        return item
+
+
+class StorePipeline:
+    """Writes each article in its own transaction, and each failure in fetch_errors."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.store: Store | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.store = open_store(self.crawler.settings)
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            release_store(self.store)
+            self.store = None
+
+    def process_item(self, item: Any) -> Any:
+        assert self.store is not None
+        stats = self.crawler.stats
+        if isinstance(item, FetchErrorItem):
+            self.record(item)
+            return item
+        if isinstance(item, ArticleItem) and item.stored is not None:
+            try:
+                result = self.store.save_article(item.stored, page=item.page)
+            except STORAGE_ERRORS as exc:  # disk full, database locked too long, I/O error
+                stats.inc_value("veille/store_errors")
+                stats.set_value("veille/store_error", one_line(exc))
+                self.record(FetchErrorItem(item.source_id, item.stored.canonical_url,
+                                           "store-failed", f"article not stored: {one_line(exc)}"))
+                return item
+            # Logged after the commit: a reader of the log knows the article is on disk.
+            LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
+                        result.article_id, item.stored.canonical_url)
+            stats.inc_value(f"veille/{result.outcome}")
+            if result.alerts:
+                stats.inc_value("veille/alerts", result.alerts)
+            if result.duplicate_of_other_url:
+                stats.inc_value("veille/same_text_other_url")
+            if note := result.canonical_warning():
+                self.record(FetchErrorItem(item.source_id, item.response_url,
+                                           "canonical-refused", note, level="warning"))
+            for warning in article_warnings(item):
+                self.record(warning)
+        return item
+
+    def record(self, item: FetchErrorItem) -> None:
+        """One failure or warning: its row in fetch_errors, its count, one log line."""
+        assert self.store is not None
+        stats = self.crawler.stats
+        try:
+            self.store.record_error(
+                stats.get_value("veille/run_id"), item.source_id, item.url, item.kind,
+                item.message, item.level,
+            )
+        except STORAGE_ERRORS as exc:  # the log line below still says it; the run fails
+            stats.inc_value("veille/store_errors")
+            stats.set_value("veille/store_error", one_line(exc))
+        stats.inc_value(f"veille/{item.level}s")
+        if item.fatal:
+            stats.set_value("veille/fatal", item.message)
+        if item.level == "error":
+            LOGGER.error("%s: %s", item.source_id, item.message)
+        elif item.kind in (NO_TEXT, "extract") and item.url:
+            LOGGER.warning("%s: %s: %s", item.source_id, item.message, item.url)
+        else:
+            LOGGER.warning("%s: %s", item.source_id, item.message)

@@ -1,0 +1,106 @@
+"""The crawl_runs record: one row per source per run, opened and closed with the spider."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.spiders import Spider
+
+from crawler.record.store import STORAGE_ERRORS, Store, one_line
+
+LOGGER = logging.getLogger(__name__)
+
+# Stats keys (set by the pipelines and spiders) copied into the run's row.
+COUNTS = {
+    "new": "veille/new", "updated": "veille/updated", "errors": "veille/errors",
+    "warnings": "veille/warnings", "requests": "downloader/request_count",
+    "pages_fetched": "response_received_count", "alerts": "veille/alerts",
+    "fetched_elsewhere": "veille/fetched_elsewhere",
+}
+
+
+class RunRecorder:
+    """Writes the run's row when its spider opens, and its counts and status when it closes."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        recorder = cls(crawler)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
+
+    def spider_opened(self, spider: Spider) -> None:
+        with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+            self.run_id = store.start_run(spider.name, os.getpid())
+        self.crawler.stats.set_value("veille/run_id", self.run_id)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.run_id is None:
+            return
+        stats = self.crawler.stats
+        counts = {column: int(stats.get_value(key, 0)) for column, key in COUNTS.items()}
+        counts["unchanged"] = int(stats.get_value("veille/unchanged", 0)) + int(
+            stats.get_value("veille/known_skipped", 0)
+        )
+        fatal = stats.get_value("veille/fatal")
+        unstored = int(stats.get_value("veille/store_errors", 0))
+        if fatal:
+            status, message = "failed", fatal
+        elif unstored:  # the record is missing what the site had: never a clean run
+            status, message = "failed", (f"{unstored} write(s) to the database failed: "
+                                         f"{stats.get_value('veille/store_error')}")
+        elif reason != "finished":
+            status, message = "interrupted", f"crawl stopped early: {reason}"
+        elif problems := shortfalls(counts["errors"], int(stats.get_value("veille/cut_off", 0)),
+                                    int(stats.get_value("veille/entries_skipped", 0))):
+            status, message = "partial", problems
+        else:
+            status, message = "ok", None
+        stats.set_value("veille/status", status)
+        try:
+            with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+                store.finish_run(self.run_id, status, counts, message)
+        except STORAGE_ERRORS as exc:
+            # The summary reads the run from these stats instead (crawler/crawl/process.py).
+            LOGGER.error("%s: the end of its run was not recorded: %s", spider.name,
+                         one_line(exc))
+            stats.set_value("veille/status", "failed")
+            stats.set_value("veille/unrecorded", f"run not recorded: {one_line(exc)}")
+
+
+def shortfalls(errors: int, cut_off: int, skipped: int) -> str | None:
+    """What a finished run missed, in words ("2 page(s) could not be fetched; 1 document
+    cut off; 3 entries skipped"), or None: the record then holds all the source offered.
+
+    `errors` counts every error row, `cut_off` those of documents read only in part.
+    Entries skipped (a link that cannot be fetched, or on another host than the source's
+    domains) are warnings of their own, but the record lacks them: the run is partial.
+    """
+    parts = []
+    if errors - cut_off > 0:
+        parts.append(f"{errors - cut_off} page(s) could not be fetched")
+    if cut_off:
+        parts.append(f"{cut_off} document(s) cut off")
+    if skipped:
+        parts.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} skipped")
+    return "; ".join(parts) or None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether another process `pid` of this machine exists (this one counts as gone)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,64 @@
+"""Feed autodiscovery: the RSS and Atom feeds a web page advertises."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from dataclasses import dataclass
+from urllib.error import URLError
+from urllib.parse import urljoin
+
+from parsel import Selector
+
+from crawler.page.charset import decode_html
+
+LOGGER = logging.getLogger(__name__)
+
+FEED_TYPES = {
+    "application/rss+xml": "rss", "application/atom+xml": "atom",
+    "application/feed+json": "json", "application/json": "json",
+    "application/rdf+xml": "rdf", "text/xml": "xml", "application/xml": "xml",
+}
+
+
+class DiscoveryError(Exception):
+    """The page could not be fetched or read."""
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A feed a page advertises with <link rel="alternate">."""
+
+    url: str
+    kind: str
+    title: str | None
+
+
+def find_feeds(html: str, page_url: str) -> list[FeedLink]:
+    """The feeds advertised in a page's <link rel="alternate" type="..."> elements."""
+    feeds: dict[str, FeedLink] = {}
+    for link in Selector(text=html).xpath("//link[@href]"):
+        rel = (link.attrib.get("rel") or "").lower().split()
+        kind = FEED_TYPES.get((link.attrib.get("type") or "").lower().split(";")[0].strip())
+        if "alternate" in rel and kind:
+            url = urljoin(page_url, link.attrib["href"].strip())
+            feeds.setdefault(url, FeedLink(url, kind, link.attrib.get("title")))
+    return list(feeds.values())
+
+
+def discover(url: str, user_agent: str, timeout: float = 30.0) -> list[FeedLink]:
+    """Fetch `url` and list the feeds it advertises.
+
+    Raises:
+        DiscoveryError: the page could not be fetched.
+    """
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read(10 * 1024 * 1024)
+            content_type = response.headers.get("Content-Type")
+            final_url = response.geturl()
+    except (URLError, OSError, ValueError) as exc:
+        raise DiscoveryError(f"{url}: could not fetch the page: {exc}") from exc
+    html, _ = decode_html(body, content_type)
+    return find_feeds(html, final_url)
