@@ -556,3 +556,20 @@ def test_a_queued_request_is_reported_queued_to_scrapy():
     assert scheduler.enqueue_request(Request("http://127.0.0.1/a.html")) is False
     assert len(pushed) == 1
     assert scheduler.stats.get_value("scheduler/enqueued/redis") == 1
+
+
+def test_a_worker_whose_crawl_cannot_start_says_so_and_exits_1(cluster_config):
+    """A component that fails to set up (here the robots.txt middleware) stops the crawl
+    before it takes any request: the worker says so and exits 1, not 0."""
+    script = (
+        "import crawler.cluster.worker as w\n"
+        "def broken(self, crawler):\n"
+        "    raise RuntimeError('robots.txt middleware broken for the test')\n"
+        "w.SharedRobotsTxtMiddleware.__init__ = broken\n"
+        "from crawler.cli import main\n"
+        "main()\n")
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--config", str(cluster_config), "worker", "--drain"],
+        capture_output=True, text=True, timeout=60, cwd=PROJECT)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "veille worker: the crawl did not start" in done.stderr

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from crawler.config.model import (
     WebhookChannel,
 )
 from crawler.config.redaction import redact, url_secrets
+from crawler.processes import holder_alive, this_process
 from crawler.record.schema import write_transaction
 from crawler.record.store import iso, utc_now
 
@@ -74,7 +74,7 @@ class Dispatcher:
         self.user_agent = user_agent
         self.clock = clock
         self.environ = os.environ if environ is None else environ
-        self.claimer = f"{socket.gethostname()}:{os.getpid()}"
+        self.claimer = this_process()
 
     def run(self, only: Sequence[str] = ()) -> DispatchReport:
         """Send every due batch (of the subscriptions in `only`, or of all)."""
@@ -101,7 +101,7 @@ class Dispatcher:
             ).fetchall()
             # A batch being sent is left alone while its lease runs and its sender lives.
             rows = [r for r in rows
-                    if r[3] == "pending" or (r[5] or "") <= stamp or not _claimer_alive(r[4])]
+                    if r[3] == "pending" or (r[5] or "") <= stamp or not holder_alive(r[4])]
             fresh = [r for r in rows if not r[2]]
             assignments: dict[int, str] = {}
             due = sub.mode == "digest" and self._digest_due(sub, now)
@@ -326,25 +326,6 @@ def digest_due(sub: Subscription, last: datetime, now: datetime) -> bool:
                     return True
             day += timedelta(days=1)
     return False
-
-
-def _claimer_alive(claimer: str | None) -> bool:
-    """Whether the process that claimed a batch may still be sending it.
-
-    On this host we can ask; a claim by another host is trusted until its lease ends.
-    """
-    if not claimer:
-        return False
-    host, _, pid = claimer.rpartition(":")
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return int(pid) != os.getpid()
 
 
 def retry_failed(db: sqlite_utils.Database, subscription: str | None = None,

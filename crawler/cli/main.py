@@ -20,6 +20,7 @@ import click
 import sqlite_utils
 
 from crawler.config.model import ConfigError, config_path, db_path, load_config
+from crawler.processes import pid_alive
 from crawler.record.schema import (
     ReadOnlyDatabaseError,
     busy_timeout_ms,
@@ -119,8 +120,6 @@ class Group(click.Group):
 def locked_message(path: Path) -> str:
     """One line for a write lock another process held past the busy timeout, naming the
     crawls that are running, when the database can still be read."""
-    from crawler.crawl.runs import pid_alive  # imports Scrapy: only when it comes to this
-
     holders = ""
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import threading
@@ -32,7 +31,8 @@ from crawler.cluster import wire
 from crawler.cluster.shared import INGEST, Cluster, ClusterError
 from crawler.config.model import Config
 from crawler.crawl.items import FetchErrorItem
-from crawler.crawl.runs import pid_alive, shortfalls
+from crawler.crawl.runs import shortfalls
+from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.schema import write_transaction
@@ -81,7 +81,7 @@ class Ingester:
         self.after_batch = after_batch
         self.stop = threading.Event()
         self.report = IngestReport()
-        self.lock_value = f"{socket.gethostname()}:{os.getpid()}"
+        self.lock_value = this_process()
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class Ingester:
             client.expire(key, LOCK_SECONDS)
             return
         host, _, pid = (holder or b"").decode().rpartition(":")
-        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
+        if host == socket.gethostname() and pid.isdigit() and not holder_alive(holder.decode()):
             # An ingester of this machine that was killed: its lock is ours to take.
             if client.set(key, self.lock_value, ex=LOCK_SECONDS, get=True) == holder:
                 LOGGER.warning("took over the lock of ingester %s, which is gone",

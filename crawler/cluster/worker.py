@@ -414,7 +414,7 @@ class SharedRobotsTxtMiddleware(CachedRobotsTxtMiddleware):
 def run_worker(config: Config, *, concurrency: int = 16, drain: bool = False,
                log_level: str = "INFO") -> int:
     """Work until stopped (SIGTERM/SIGINT), or with `drain` until the queue is empty.
-    Returns the exit status: 1 if Redis failed under it."""
+    Returns the exit status: 1 if Redis failed under it or the crawl could not start."""
     if config.redis is None:
         raise ClusterError(f"{config.path}: no [redis] table: a worker needs one")
     Cluster.open(config.redis)  # fail now, with a clear message, if Redis is unreachable
@@ -426,5 +426,9 @@ def run_worker(config: Config, *, concurrency: int = 16, drain: bool = False,
     spider = crawler.spider
     if spider is not None and spider.broken:
         print(f"veille worker: {spider.broken}", file=sys.stderr)
+        return 1
+    if crawler.stats is None or crawler.stats.get_value("start_time") is None:
+        # A component that failed to set up (Scrapy logs why): no request was taken.
+        print("veille worker: the crawl did not start (see the log above)", file=sys.stderr)
         return 1
     return 0

@@ -23,6 +23,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from crawler.crawl.items import FetchErrorItem
+from crawler.crawl.pipelines import open_store, release_store
 from crawler.page.urls import canonicalize, same_site
 from crawler.record.store import Store
 
@@ -266,9 +267,24 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """
 
     def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
+        super().__init__(crawler)  # NotConfigured when ROBOTSTXT_OBEY is off
         self.ttl = crawler.settings.getfloat("VEILLE_ROBOTS_TTL", 86400)
-        self.db_path = crawler.settings["VEILLE_DB"]
+        # The crawl's one connection (shared with the spiders and pipelines), taken at
+        # the first lookup, not one opened for every origin's lookup and save; none in
+        # a `veille worker`, whose subclass keeps robots.txt in Redis.
+        self._store: Store | None = None
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.crawler.settings)
+        return self._store
+
+    def closed(self) -> None:
+        if self._store is not None:
+            release_store(self._store)
+            self._store = None
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
         url = urlparse_cached(request)
@@ -294,12 +310,10 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def cached(self, origin: str) -> tuple[int, bytes] | None:
         """(status, body) of a robots.txt fetched less than the TTL ago, if any."""
-        with Store.open(self.db_path) as store:
-            return store.cached_robots(origin, self.ttl)
+        return self.store.cached_robots(origin, self.ttl)
 
     def save(self, origin: str, status: int, body: bytes) -> None:
-        with Store.open(self.db_path) as store:
-            store.save_robots(origin, status, body)
+        self.store.save_robots(origin, status, body)
 
     def _parser(self, status: int, body: bytes) -> RobotParser:
         return build_from_crawler(self._parserimpl, self.crawler, body if status < 400 else b"")

@@ -27,7 +27,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.config.model import Config, Source
 from crawler.crawl.pipelines import NO_TEXT
-from crawler.crawl.runs import pid_alive
+from crawler.processes import pid_alive
 from crawler.record.outbox import sync_alerting
 from crawler.record.pages import PageArchive
 from crawler.record.store import Store
@@ -239,7 +239,8 @@ def crawl(
     elapsed = time.monotonic() - started
     # [crawl] keep_pages: raw pages older than that go (0 keeps them all).
     PageArchive.beside(db_path).prune(timedelta(seconds=config.crawl.keep_pages_seconds))
-    return [_summary(db_path, source, crawler, elapsed) for source, crawler in crawlers]
+    with Store.open(db_path) as store:
+        return [_summary(store, source, crawler, elapsed) for source, crawler in crawlers]
 
 
 class Stopper:
@@ -299,7 +300,7 @@ class Stopper:
             self.watchdog.cancel()
 
 
-def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> RunSummary:
+def _summary(store: Store, source: Source, crawler: Any, elapsed: float) -> RunSummary:
     run_id = crawler.stats.get_value("veille/run_id") if crawler.stats else None
     if run_id is None:
         return RunSummary(source.id, "missing", 0, 0, 0, 0, 0, 1, 0,
@@ -313,11 +314,10 @@ def _summary(db_path: Path, source: Source, crawler: Any, elapsed: float) -> Run
             stats.get_value("veille/updated", 0), stats.get_value("veille/unchanged", 0),
             stats.get_value("veille/errors", 0), stats.get_value("veille/warnings", 0),
             unrecorded, elapsed)
-    with Store.open(db_path) as store:
-        row = store.db["crawl_runs"].get(run_id)
-        [no_text] = store.db.execute(
-            "SELECT count(*) FROM fetch_errors WHERE run_id = ? AND kind = ?",
-            [run_id, NO_TEXT]).fetchone()
+    row = store.db["crawl_runs"].get(run_id)
+    [no_text] = store.db.execute(
+        "SELECT count(*) FROM fetch_errors WHERE run_id = ? AND kind = ?",
+        [run_id, NO_TEXT]).fetchone()
     return RunSummary(
         source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
         row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],

@@ -9,7 +9,8 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
-from crawler.record.store import STORAGE_ERRORS, Store, one_line
+from crawler.crawl.pipelines import open_store, release_store
+from crawler.record.store import STORAGE_ERRORS, one_line
 
 LOGGER = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ class RunRecorder:
         return recorder
 
     def spider_opened(self, spider: Spider) -> None:
-        with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+        store = open_store(self.crawler.settings)  # the crawl's one connection
+        try:
             self.run_id = store.start_run(spider.name, os.getpid())
+        finally:
+            release_store(store)
         self.crawler.stats.set_value("veille/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -65,8 +69,11 @@ class RunRecorder:
             status, message = "ok", None
         stats.set_value("veille/status", status)
         try:
-            with Store.open(self.crawler.settings["VEILLE_DB"]) as store:
+            store = open_store(self.crawler.settings)
+            try:
                 store.finish_run(self.run_id, status, counts, message)
+            finally:
+                release_store(store)
         except STORAGE_ERRORS as exc:
             # The summary reads the run from these stats instead (crawler/crawl/process.py).
             LOGGER.error("%s: the end of its run was not recorded: %s", spider.name,
@@ -91,16 +98,3 @@ def shortfalls(errors: int, cut_off: int, skipped: int) -> str | None:
     if skipped:
         parts.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} skipped")
     return "; ".join(parts) or None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether another process `pid` of this machine exists (this one counts as gone)."""
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
