@@ -36,6 +36,7 @@ from datasette.utils import (
 from datasette.utils.asgi import Forbidden
 
 from crawler.config.model import PROJECT_ROOT
+from crawler.errors import ServeError
 from crawler.record.schema import needs_immutable
 
 LOGGER = logging.getLogger(__name__)
@@ -67,10 +68,6 @@ SETTINGS = (
                  "Datasette 0.65 never offers a file that is being written; publish a copy "
                  "(sqlite3 veille.db '.backup copy.db') instead"),
 )
-
-
-class ServeError(Exception):
-    """The database cannot be served (missing file, unreadable metadata)."""
 
 
 def default_settings() -> dict[str, Any]:

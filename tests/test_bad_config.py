@@ -12,8 +12,9 @@ from conftest import PROJECT, veille
 
 from crawler.config import model as config_module
 from crawler.config import subscriptions
-from crawler.config.model import ConfigError, load_config
+from crawler.config.model import load_config
 from crawler.config.validation import RANGES, Range
+from crawler.errors import ConfigError
 
 BASE = """
 [[source]]

@@ -16,12 +16,13 @@ import trustme
 from receivers import WEBHOOK_SECRET, SmtpSink, WebhookReceiver
 
 import crawler.alerts.channels
-from crawler.alerts.channels import AlertMessage, DeliveryError, MatchedTerm, OtherCopy
+from crawler.alerts.channels import AlertMessage, MatchedTerm, OtherCopy
 from crawler.alerts.channels.atom import entry_id, write_feed
 from crawler.alerts.channels.mail import _tls_context, build_email, send_email
 from crawler.alerts.channels.webhook import format_text, send_webhook, sign, verify_signature
 from crawler.config.model import EmailChannel, FeedChannel, WebhookChannel
 from crawler.config.redaction import redact_url
+from crawler.errors import DeliveryError
 
 pytest_plugins = ["receivers"]  # the webhook_receiver and smtp_sink fixtures
 

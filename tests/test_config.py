@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config.model import DEFAULT_CONFIG, ConfigError, Source, config_path, load_config
+from crawler.config.model import DEFAULT_CONFIG, Source, config_path, load_config
+from crawler.errors import ConfigError
 
 GOOD = """
 [crawl]

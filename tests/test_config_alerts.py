@@ -8,7 +8,6 @@ import pytest
 
 from crawler.config.model import (
     DEFAULT_CONFIG,
-    ConfigError,
     EmailChannel,
     FeedChannel,
     WebhookChannel,
@@ -16,6 +15,7 @@ from crawler.config.model import (
     parse_duration,
 )
 from crawler.demo import render_demo_config
+from crawler.errors import ConfigError
 
 BASE = """
 [[source]]

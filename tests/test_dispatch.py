@@ -362,7 +362,7 @@ def test_alerts_test_sends_a_test_message_and_names_what_is_missing(tmp_path, we
     assert missing.returncode == 1
     assert "environment variable HOOK_SECRET is not set" in missing.stderr
     unknown = veille("--config", config, "--db", db, "alerts", "test", "sports")
-    assert unknown.returncode == 1
+    assert unknown.returncode == 2  # an unknown id: bad input
     assert "no subscription with id 'sports' (known: desk-caucase)" in unknown.stderr
     webhook_receiver.down()
     down = veille("--config", config, "--db", db, "alerts", "test", "desk-caucase",

@@ -19,8 +19,9 @@ import pytest
 from conftest import PROJECT, rows, veille
 
 from crawler.cluster import wire
-from crawler.config.model import ConfigError, load_config
+from crawler.config.model import load_config
 from crawler.demo import render_demo_config
+from crawler.errors import ConfigError
 from crawler.page.listing import ListingHint
 from crawler.record.store import HttpValidators
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.page.urls import BadLink, canonicalize, entry_url
+from crawler.errors import BadLink
+from crawler.page.urls import canonicalize, entry_url
 from tests.conftest import crawl, rows, serve_feed, write_config
 
 ARTICLES = [

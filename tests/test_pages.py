@@ -13,8 +13,9 @@ import pytest
 from conftest import PROJECT, crawl, rows, veille, write_config
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.config.model import ConfigError, load_config
-from crawler.record.pages import DAY_FILE, PageArchive, PageError, PageGone, PageRef
+from crawler.config.model import load_config
+from crawler.errors import ConfigError, PageError, PageGone
+from crawler.record.pages import DAY_FILE, PageArchive, PageRef
 from crawler.record.schema import connect
 
 TOPIC = """

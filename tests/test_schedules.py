@@ -16,7 +16,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from conftest import Clock
 
 from crawler.config.cron import crontab_weekdays
-from crawler.config.model import Config, ConfigError, ScheduleSettings, Source, parse_config
+from crawler.config.model import Config, ScheduleSettings, Source, parse_config
+from crawler.errors import ConfigError
 from crawler.record.store import Store, iso
 from scheduler.schedules import (
     SourceState,

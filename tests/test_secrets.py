@@ -18,10 +18,10 @@ from receivers import WEBHOOK_SECRET, SmtpSink
 from test_config_alerts import BASE, WEBHOOK, load
 from test_dispatch import KILL_CONFIG, Desk, webhook_sub
 
-from crawler.alerts.channels import DeliveryError
 from crawler.alerts.channels.mail import send_email
-from crawler.config.model import ConfigError, EmailChannel
+from crawler.config.model import EmailChannel
 from crawler.config.redaction import redact, redact_url, url_secrets
+from crawler.errors import ConfigError, DeliveryError
 
 pytest_plugins = ["receivers"]
 

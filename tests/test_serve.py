@@ -518,10 +518,10 @@ def test_readme_documents_the_settings():
 def test_serve_refuses_a_missing_database_and_a_bad_setting(tmp_path, crawled):
     runner = CliRunner()
     missing = runner.invoke(cli, ["--db", str(tmp_path / "none.db"), "serve"])
-    assert missing.exit_code == 1 and "no such database" in missing.output
+    assert missing.exit_code == 2 and "no such database" in missing.output
     assert not (tmp_path / "none.db").exists()
     bad = runner.invoke(cli, ["--db", str(crawled), "serve", "--setting", "nope", "1"])
-    assert bad.exit_code == 1 and "not a Datasette 0.65 setting" in bad.output
+    assert bad.exit_code == 2 and "not a Datasette 0.65 setting" in bad.output
     typed = runner.invoke(cli, ["--db", str(crawled), "serve", "--setting",
                                 "default_page_size", "many"])
-    assert typed.exit_code == 1 and "not a whole number" in typed.output
+    assert typed.exit_code == 2 and "not a whole number" in typed.output

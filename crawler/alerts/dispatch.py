@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from crawler.alerts.channels import AlertMessage, DeliveryError, MatchedTerm, OtherCopy
+from crawler.alerts.channels import AlertMessage, MatchedTerm, OtherCopy
 from crawler.alerts.channels.atom import write_feed
 from crawler.alerts.channels.mail import send_email
 from crawler.alerts.channels.webhook import send_webhook
@@ -37,6 +37,7 @@ from crawler.config.model import (
     WebhookChannel,
 )
 from crawler.config.redaction import redact, url_secrets
+from crawler.errors import DeliveryError
 from crawler.processes import holder_alive, this_process
 from crawler.record.schema import write_transaction
 from crawler.record.store import iso, utc_now

@@ -8,7 +8,7 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config.model import Config, ConfigError
+from crawler.config.model import Config
 from crawler.record.schema import open_database
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
@@ -98,11 +98,8 @@ def alerts_send(obj: Context, subscriptions: tuple[str, ...]) -> None:
     Example: veille alerts send
     """
     config = obj.load()
-    try:
-        for sub_id in subscriptions:
-            config.subscription(sub_id)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    for sub_id in subscriptions:
+        config.subscription(sub_id)
     if dispatch_now(config, obj.db_file, subscriptions):
         sys.exit(1)
 
@@ -136,15 +133,12 @@ def alerts_test(obj: Context, subscription: str) -> None:
 
     Example: veille alerts test desk-caucasus
     """
-    from crawler.alerts.channels import DeliveryError
     from crawler.alerts.dispatch import Dispatcher, sample_message
+    from crawler.errors import DeliveryError
     from crawler.record.store import iso, utc_now
 
     config = obj.load()
-    try:
-        sub = config.subscription(subscription)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    sub = config.subscription(subscription)
     message = sample_message(sub, iso(utc_now()) or "")
     db = open_database(obj.db_file)
     try:

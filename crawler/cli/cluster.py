@@ -13,7 +13,6 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config.model import ConfigError
 
 
 def _logging(level: str) -> None:
@@ -44,14 +43,10 @@ def worker(obj: Context, concurrency: int, drain: bool, log_level: str) -> None:
 
     Example: veille --config data/veille.toml worker --concurrency 16
     """
-    from crawler.cluster.shared import ClusterError
     from crawler.cluster.worker import run_worker
 
     config = _redis_config(obj)
-    try:
-        sys.exit(run_worker(config, concurrency=concurrency, drain=drain, log_level=log_level))
-    except ClusterError as exc:
-        raise click.ClickException(str(exc)) from exc
+    sys.exit(run_worker(config, concurrency=concurrency, drain=drain, log_level=log_level))
 
 
 @cli.command()
@@ -72,7 +67,7 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
 
     from crawler.cli.alerts import dispatch_now
     from crawler.cluster.ingest import Ingester, stop_on_signals
-    from crawler.cluster.shared import Cluster, ClusterError
+    from crawler.cluster.shared import Cluster
 
     _logging(log_level)
     config = _redis_config(obj)
@@ -82,8 +77,6 @@ def ingest(obj: Context, drain: bool, send: bool, log_level: str) -> None:
         ingester = Ingester(config, obj.db_file, cluster, after_batch=after)
         stop_on_signals(ingester)
         report = ingester.run(drain=drain)
-    except ClusterError as exc:
-        raise click.ClickException(str(exc)) from exc
     except redis.RedisError as exc:
         raise click.ClickException(
             f"Redis at {cluster.where}: {exc}. Nothing is lost: the events not acknowledged "
@@ -110,31 +103,24 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
     Example: veille queue --source levant-karabakh
     """
-    from crawler.cluster.shared import Cluster, ClusterError
+    from crawler.cluster.shared import Cluster
     from scheduler.due import due_only
 
     config = _redis_config(obj)
-    try:
-        if status:
-            _print_status(Cluster.open(config.redis))
-            return
-        sources = config.select(source_ids)
-    except (ClusterError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    if status:
+        _print_status(Cluster.open(config.redis))
+        return
+    sources = config.select(source_ids)
     queue_and_print(obj, config, due_only(obj.db_file, config, sources) if due else sources)
 
 
 def queue_and_print(obj: Context, config, sources) -> None:
     """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
-    from crawler.cluster.shared import ClusterError
     from scheduler.queueing import queue_sources
 
-    try:
-        for queued in queue_sources(config, obj.db_file, sources):
-            suffix = f" (run {queued.run_id})" if queued.run_id else ""
-            click.echo(f"{queued.source_id}  {queued.note}{suffix}")
-    except ClusterError as exc:
-        raise click.ClickException(str(exc)) from exc
+    for queued in queue_sources(config, obj.db_file, sources):
+        suffix = f" (run {queued.run_id})" if queued.run_id else ""
+        click.echo(f"{queued.source_id}  {queued.note}{suffix}")
 
 
 def _print_status(cluster) -> None:

@@ -7,7 +7,6 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config.model import ConfigError
 from crawler.record.schema import open_database
 from scheduler.due import due_only
 
@@ -51,10 +50,7 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     from scheduler.schedules import update_timing
 
     config = obj.load()
-    try:
-        sources = config.select(source_ids)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    sources = config.select(source_ids)
     if not sources:
         raise click.ClickException(f"{obj.config_file}: no [[source]] configured")
     if due:

@@ -19,10 +19,10 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from crawler.config.model import ConfigError, config_path, db_path, load_config
+from crawler.config.model import config_path, db_path, load_config
+from crawler.errors import ConfigError, VeilleError
 from crawler.processes import pid_alive
 from crawler.record.schema import (
-    ReadOnlyDatabaseError,
     busy_timeout_ms,
     open_database,
     open_for_reading,
@@ -71,10 +71,7 @@ class Context:
         return open_for_reading(self._checked())
 
     def load(self):
-        try:
-            return load_config(self.config_file)
-        except ConfigError as exc:
-            raise BadInput(str(exc)) from exc
+        return load_config(self.config_file)  # a ConfigError ends the command: exit 2
 
 
 def check_database_file(path: Path) -> None:
@@ -98,14 +95,18 @@ def check_database_file(path: Path) -> None:
 
 
 class Group(click.Group):
-    """The `veille` group: SQLite's verdict that the database file is not one, or is
-    corrupt (a truncated copy), is an error message naming the file, not a traceback."""
+    """The `veille` group, and the one place where errors become messages and exit codes:
+    Veille's own (`crawler.errors`: their message and `exit_code`), SQLite's verdict that
+    the database file is not one or is corrupt (a truncated copy), and a write lock held
+    too long; each a line naming the file, never a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ReadOnlyDatabaseError as exc:
-            raise BadInput(str(exc)) from exc
+        except VeilleError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from exc
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or ctx.obj is None:
                 raise
@@ -264,17 +265,13 @@ def discover(obj: Context, url: str) -> None:
     Example: veille discover https://www.lorientlejour.com/
     """
     from crawler.config.model import CrawlSettings
-    from crawler.page.discover import DiscoveryError
     from crawler.page.discover import discover as find
 
     try:
         user_agent = obj.load().crawl.user_agent
-    except click.ClickException:
+    except ConfigError:
         user_agent = CrawlSettings().user_agent
-    try:
-        feeds = find(url, user_agent)
-    except DiscoveryError as exc:
-        raise click.ClickException(str(exc)) from exc
+    feeds = find(url, user_agent)
     if not feeds:
         click.echo(f"{url}: advertises no feed")
         return
@@ -357,8 +354,5 @@ def run(obj: Context, log_level: str) -> None:
     if log_level != "DEBUG":
         # One line per poll is ours to write; APScheduler's per-job lines are debug detail.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    try:
-        daemon = Daemon(obj.config_file, obj.db_file)
-    except ConfigError as exc:
-        raise BadInput(str(exc)) from exc
+    daemon = Daemon(obj.config_file, obj.db_file)  # a ConfigError: exit 2, one line
     sys.exit(daemon.run())

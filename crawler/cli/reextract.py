@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.config.model import ConfigError
+from crawler.errors import ConfigError
 
 
 def _since(value: str | None) -> str | None:

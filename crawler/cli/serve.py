@@ -26,16 +26,14 @@ def serve(obj: Context, host: str, port: int, open_browser: bool,
 
     Example: veille --db data/veille.db serve --port 8001 --open
     """
-    from crawler.serve import DATABASE_NAME, ServeError, parse_settings
+    from crawler.errors import ServeError
+    from crawler.serve import DATABASE_NAME, parse_settings
     from crawler.serve import serve as run_server
 
     if not obj.database.exists():
-        raise click.ClickException(
+        raise ServeError(
             f"{obj.database}: no such database (run `veille crawl` or `veille init` first)")
-    try:
-        overrides = parse_settings(settings)
-    except ServeError as exc:
-        raise click.ClickException(str(exc)) from exc
+    overrides = parse_settings(settings)
     # Bring the schema up to date (the views the metadata names); a no-op, and no write,
     # when it already is. A read-only copy is only opened, and refused if it is too old.
     obj.read_database().close()
@@ -44,8 +42,5 @@ def serve(obj: Context, host: str, port: int, open_browser: bool,
         click.echo(f"Serving {obj.database} read-only as /{DATABASE_NAME} at {url} "
                    "(Ctrl-C to stop)", err=True)
 
-    try:
-        run_server(obj.database, host=host, port=port, settings=overrides,
-                   open_browser=open_browser, on_started=started)
-    except ServeError as exc:
-        raise click.ClickException(str(exc)) from exc
+    run_server(obj.database, host=host, port=port, settings=overrides,
+               open_browser=open_browser, on_started=started)

@@ -28,10 +28,11 @@ from typing import Any
 import redis
 
 from crawler.cluster import wire
-from crawler.cluster.shared import INGEST, Cluster, ClusterError
+from crawler.cluster.shared import INGEST, Cluster
 from crawler.config.model import Config
 from crawler.crawl.items import FetchErrorItem
 from crawler.crawl.runs import shortfalls
+from crawler.errors import ClusterError
 from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting

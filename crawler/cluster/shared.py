@@ -35,6 +35,7 @@ import redis
 
 from crawler.cluster import wire
 from crawler.config.model import RedisSettings
+from crawler.errors import ClusterError
 from crawler.record.store import DEAD, FETCH, UNCHANGED, HttpValidators, KnownArticle, Link
 
 LOGGER = logging.getLogger(__name__)
@@ -72,10 +73,6 @@ local delay = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], at + delay, 'PX', at + delay - now + 60000)
 return at - now
 """
-
-
-class ClusterError(Exception):
-    """Redis cannot be reached or holds something Veille cannot use."""
 
 
 class Keys:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from crawler.crawl.items import FetchErrorItem
+from crawler.errors import WireError
 from crawler.page.fingerprints import Fingerprint
 from crawler.page.listing import ListingHint
 from crawler.page.matching import Match
@@ -35,10 +36,6 @@ _DATACLASSES: dict[str, type] = {
         Link,
     )
 }
-
-
-class WireError(ValueError):
-    """A message that is not valid Veille JSON (corrupt, or written by something else)."""
 
 
 def dumps(value: Any) -> bytes:

@@ -35,12 +35,13 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler.cluster import wire
-from crawler.cluster.shared import Cluster, ClusterError, RedisCatalog
+from crawler.cluster.shared import Cluster, RedisCatalog
 from crawler.config.model import Config
 from crawler.crawl.items import ArticleItem, FetchErrorItem
 from crawler.crawl.middlewares import CachedRobotsTxtMiddleware
 from crawler.crawl.pipelines import article_warnings
 from crawler.crawl.process import quiet_libraries, scrapy_settings
+from crawler.errors import ClusterError
 from crawler.page.matching import Matcher
 from crawler.record.article import StoredArticle
 from crawler.record.store import Prepared

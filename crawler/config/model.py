@@ -32,7 +32,6 @@ from crawler.config.subscriptions import (
 )
 from crawler.config.validation import (
     SLUG,
-    ConfigError,
     check_cron,
     check_numbers,
     check_selector,
@@ -43,6 +42,7 @@ from crawler.config.validation import (
     seconds,
     strings,
 )
+from crawler.errors import ConfigError
 
 __all__ = [
     "AlertSettings", "Channel", "Config", "ConfigError", "Conflict", "CrawlSettings",

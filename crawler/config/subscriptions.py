@@ -16,7 +16,6 @@ from typing import Any
 from crawler.config.redaction import redact_url
 from crawler.config.validation import (
     SLUG,
-    ConfigError,
     check_numbers,
     check_timezone,
     check_types,
@@ -24,6 +23,7 @@ from crawler.config.validation import (
     seconds,
     strings,
 )
+from crawler.errors import ConfigError
 
 
 @dataclass(frozen=True)

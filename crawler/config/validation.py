@@ -20,14 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
+from crawler.errors import ConfigError
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(
     r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$"
 )
-
-
-class ConfigError(ValueError):
-    """The configuration file cannot be used; the message names the file, source and problem."""
 
 
 def parse_duration(text: str | int, where: str) -> timedelta:

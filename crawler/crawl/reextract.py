@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 from crawler.config.model import Config, Source
 from crawler.crawl.items import ArticleItem
 from crawler.crawl.normalize import normalize_article
+from crawler.errors import PageError, PageGone
 from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
 from crawler.page.listing import ListingHint
 from crawler.record.outbox import Outbox, sync_alerting
-from crawler.record.pages import PageArchive, PageError, PageGone, PageRef
+from crawler.record.pages import PageArchive, PageRef
 from crawler.record.store import Store
 from crawler.record.stories import StoryIndex
 

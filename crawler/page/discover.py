@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 
 from parsel import Selector
 
+from crawler.errors import DiscoveryError
 from crawler.page.charset import decode_html
 
 LOGGER = logging.getLogger(__name__)
@@ -19,10 +20,6 @@ FEED_TYPES = {
     "application/feed+json": "json", "application/json": "json",
     "application/rdf+xml": "rdf", "text/xml": "xml", "application/xml": "xml",
 }
-
-
-class DiscoveryError(Exception):
-    """The page could not be fetched or read."""
 
 
 @dataclass(frozen=True)

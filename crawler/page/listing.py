@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 from dateutil import parser as dateparser
 from parsel import Selector
 
-from crawler.page.urls import BadLink, canonicalize, entry_url, same_site
+from crawler.errors import BadLink
+from crawler.page.urls import canonicalize, entry_url, same_site
 
 LOGGER = logging.getLogger(__name__)
 

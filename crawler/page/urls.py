@@ -7,6 +7,8 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
+from crawler.errors import BadLink
+
 # Exact query parameters that only track where a click came from.
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
@@ -75,10 +77,6 @@ def same_site(url: str, domains: tuple[str, ...]) -> bool:
     """Whether `url`'s host is one of `domains` or a subdomain of one."""
     host = (urlsplit(url).hostname or "").lower()
     return any(host == d or host.endswith("." + d) for d in (d.lower() for d in domains))
-
-
-class BadLink(ValueError):
-    """A link of a feed, sitemap or listing that cannot be an article page's URL."""
 
 
 def entry_url(link: str, base: str) -> str:

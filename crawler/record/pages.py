@@ -35,6 +35,8 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.errors import PageError, PageGone
+
 LOGGER = logging.getLogger(__name__)
 
 # The only names a pointer may hold: a day file of the pages dir, nothing with a path.
@@ -69,14 +71,6 @@ _INFO = {
 def pages_dir(db_path: str | os.PathLike[str]) -> Path:
     """The folder of raw pages for the database at `db_path`: `pages/` beside it."""
     return Path(db_path).parent / "pages"
-
-
-class PageGone(LookupError):
-    """The page's day file is no longer kept (removed by `keep_pages`, or by hand)."""
-
-
-class PageError(ValueError):
-    """A pointer that does not lead to a readable response record."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from crawler.errors import ReadOnlyDatabaseError
+
 LOGGER = logging.getLogger(__name__)
 
 MIGRATIONS = Migrations("veille")
@@ -468,10 +470,6 @@ def open_database(path: str | os.PathLike[str]) -> sqlite_utils.Database:
             LOGGER.info("Applying %d migration(s) to %s", len(pending), path)
             MIGRATIONS.apply(db)
     return db
-
-
-class ReadOnlyDatabaseError(Exception):
-    """The database cannot be written here, or, opened read-only, cannot be read as it is."""
 
 
 def writable(path: str | os.PathLike[str]) -> bool:

@@ -18,9 +18,10 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from hashlib import sha256
 
-from crawler.alerts.channels.message import AlertMessage, DeliveryError
+from crawler.alerts.channels.message import AlertMessage
 from crawler.alerts.channels.webhook import byline
 from crawler.config.model import EmailChannel
+from crawler.errors import DeliveryError
 
 LOGGER = logging.getLogger(__name__)
 

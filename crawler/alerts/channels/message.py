@@ -24,14 +24,6 @@ def parse_utc(value: str | None) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-class DeliveryError(Exception):
-    """A channel could not deliver; `permanent` when retrying cannot help (bad config)."""
-
-    def __init__(self, message: str, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
-
-
 @dataclass(frozen=True)
 class MatchedTerm:
     """Why an article was flagged for a conflict: the alias found, and where."""

@@ -24,9 +24,10 @@ from ssl import SSLError
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.alerts.channels.message import AlertMessage, DeliveryError, parse_utc
+from crawler.alerts.channels.message import AlertMessage, parse_utc
 from crawler.config.model import WebhookChannel
 from crawler.config.redaction import redact, redact_url, url_secrets
+from crawler.errors import DeliveryError
 
 LOGGER = logging.getLogger(__name__)
 
