@@ -33,7 +33,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config.model import Config, ConfigError, load_config
+from crawler.config.model import Config, load_config
+from crawler.errors import ConfigError
 from crawler.record.store import Store, iso, utc_now
 from scheduler.schedules import (
     SourceState,
@@ -282,7 +283,8 @@ class Daemon:
 
     def queue(self, source) -> None:
         """`distributed = true`: hand the poll to the workers through Redis."""
-        from crawler.cluster.shared import Cluster, ClusterError
+        from crawler.cluster.shared import Cluster
+        from crawler.errors import ClusterError
         from scheduler.queueing import queue_sources
 
         try:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import redis
 
-from crawler.cluster.shared import Cluster, ClusterError
+from crawler.cluster.shared import Cluster
 from crawler.config.model import Config, Source
+from crawler.errors import ClusterError
 from crawler.record.store import Store, iso
 
 LOGGER = logging.getLogger("veille.queue")

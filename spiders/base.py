@@ -33,10 +33,11 @@ from crawler.config.model import Source
 from crawler.crawl.items import ArticleItem, FetchErrorItem
 from crawler.crawl.middlewares import FetchedElsewhere, RedirectRefused, cut_off
 from crawler.crawl.pipelines import open_store, release_store
+from crawler.errors import BadLink
 from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
 from crawler.page.listing import ListingHint
-from crawler.page.urls import BadLink, amp_to_canonical_guess, canonicalize, entry_url, same_site
+from crawler.page.urls import amp_to_canonical_guess, canonicalize, entry_url, same_site
 from crawler.record.pages import PageArchive
 from crawler.record.store import (
     DEAD,

@@ -13,8 +13,9 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
 from crawler.crawl.items import FetchErrorItem
+from crawler.errors import BadLink
 from crawler.page.listing import ListingHint
-from crawler.page.urls import BadLink, entry_url
+from crawler.page.urls import entry_url
 from crawler.record.store import HttpValidators
 from spiders.base import SourceSpider, whole_entries
 
