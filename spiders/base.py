@@ -64,6 +64,8 @@ class SourceSpider(scrapy.Spider):
     """
 
     name = "source"
+    # The end tags of one entry of this spider's documents: where a cut-off one is read to.
+    entry_ends: tuple[bytes, ...] = ()
 
     def __init__(self, source: Source, **kwargs: Any):
         super().__init__(name=source.id, **kwargs)
@@ -182,16 +184,20 @@ class SourceSpider(scrapy.Spider):
         """The largest response a crawl reads (DOWNLOAD_MAXSIZE, from max_response_kb)."""
         return self.settings.getint("DOWNLOAD_MAXSIZE")
 
-    def cut_off_error(self, response: Response) -> FetchErrorItem | None:
-        """The error row of a listing, feed or sitemap of which only the start arrived
-        (its entries there are read): the run is partial, and its validators not kept."""
+    def document(self, response: Response, body: bytes | None = None
+                 ) -> tuple[bytes, FetchErrorItem | None]:
+        """The listing, feed or sitemap to read (`body`, unpacked, else the response's),
+        and the error row when only its start arrived (`CutOffMiddleware`): it is then
+        read up to its last whole entry (`entry_ends`), since the entry the cut fell in
+        may hold half a URL; the run is partial, and its validators not kept."""
+        body = response.body if body is None else body
         why = cut_off(response)
         if why is None:
-            return None
+            return body, None
         self.crawler.stats.inc_value("veille/cut_off")
         size = len(response.body)
         size_text = f"{size // 1024} KB" if size >= 10240 else f"{size} bytes"
-        return FetchErrorItem(
+        return whole_entries(body, self.entry_ends), FetchErrorItem(
             self.source.id, response.url, "cut-off",
             f"document cut off after {size_text} ({why}); its entries up to there were read",
             level="error")
@@ -316,7 +322,7 @@ class SourceSpider(scrapy.Spider):
 def whole_entries(body: bytes, closers: tuple[bytes, ...]) -> bytes:
     """A cut-off document up to the end of its last whole entry (`closers`: the end tags of
     an entry, such as b"</item>"): the entry the cut fell in may hold half a URL."""
-    end, closer = max((body.rfind(c), c) for c in closers)
+    end, closer = max(((body.rfind(c), c) for c in closers), default=(-1, b""))
     return body[:end + len(closer)] if end >= 0 else body
 
 

@@ -14,7 +14,7 @@ from scrapy.http import Response
 
 from crawler.crawl.items import FetchErrorItem
 from crawler.page.listing import ListingHint
-from spiders.base import SourceSpider, whole_entries
+from spiders.base import SourceSpider
 
 
 class FeedSpider(SourceSpider):
@@ -25,6 +25,7 @@ class FeedSpider(SourceSpider):
     """
 
     name = "feed"
+    entry_ends = (b"</item>", b"</entry>")
 
     def first_request(self) -> scrapy.Request:
         return self.start_request(self.parse_feed)
@@ -33,10 +34,9 @@ class FeedSpider(SourceSpider):
         if self.unchanged(response):
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-        body = response.body
-        if cut := self.cut_off_error(response):
+        body, cut = self.document(response)
+        if cut:
             yield cut
-            body = whole_entries(body, (b"</item>", b"</entry>"))
         parsed, problem = read_feed(body, response.url, content_type)
         entries = parsed.entries
         if problem and not (cut and entries):  # a cut feed ends mid-element, as expected

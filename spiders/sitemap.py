@@ -17,7 +17,7 @@ from crawler.errors import BadLink
 from crawler.page.listing import ListingHint
 from crawler.page.urls import entry_url
 from crawler.record.store import HttpValidators
-from spiders.base import SourceSpider, whole_entries
+from spiders.base import SourceSpider
 
 MAX_INDEX_DEPTH = 3
 
@@ -34,6 +34,7 @@ class SitemapSpider(SourceSpider):
     """
 
     name = "sitemap"
+    entry_ends = (b"</url>", b"</sitemap>")
 
     def first_request(self) -> scrapy.Request:
         request = self.start_request(self.parse_sitemap)
@@ -43,13 +44,12 @@ class SitemapSpider(SourceSpider):
     def parse_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         if self.unchanged(response):
             return
-        cut = self.cut_off_error(response)
         body = response.body
         if body[:2] == b"\x1f\x8b":
             body = gunzip(body, max_size=self.max_bytes)
+        body, cut = self.document(response, body)
         if cut:
             yield cut
-            body = whole_entries(body, (b"</url>", b"</sitemap>"))
         parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
         try:
             root = etree.fromstring(body, parser=parser)

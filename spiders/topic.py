@@ -12,7 +12,7 @@ from scrapy.http import Response
 from crawler.crawl.items import FetchErrorItem
 from crawler.page.charset import decode_html
 from crawler.page.listing import find_article_links, find_next_page
-from spiders.base import SourceSpider, whole_entries
+from spiders.base import SourceSpider
 
 
 class TopicSpider(SourceSpider):
@@ -27,6 +27,7 @@ class TopicSpider(SourceSpider):
     """
 
     name = "topic"
+    entry_ends = (b"</a>", b"</A>")
     early_stop = True
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -42,10 +43,9 @@ class TopicSpider(SourceSpider):
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
         if self.unchanged(response):
             return
-        body = response.body
-        if cut := self.cut_off_error(response):
+        body, cut = self.document(response)
+        if cut:
             yield cut
-            body = whole_entries(body, (b"</a>", b"</A>"))
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         html, _ = decode_html(body, content_type, forced=self.source.encoding)
         selector = Selector(text=html, base_url=response.url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import socketserver
 import sys
 import threading
 from collections import Counter
@@ -173,6 +174,29 @@ class EvilServer(ThreadingHTTPServer):
         self.closing.set()
         self.shutdown()
         self.server_close()
+
+
+class ConnectionCounter(socketserver.ThreadingTCPServer):
+    """A TCP listener on 127.0.0.1 that only counts the connections made to it (an FTP
+    server, as far as a crawler that should never dial it can tell)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+        counter = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                counter.connections += 1
+                self.request.sendall(b"220 not a real FTP server\r\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
 
 
 def gzip_bomb(size: int) -> bytes:

@@ -4,7 +4,6 @@ other entry is stored, and nothing but http(s) is ever fetched (issue 15, items 
 from __future__ import annotations
 
 import re
-import socketserver
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from crawler.errors import BadLink
 from crawler.page.urls import canonicalize, entry_url
 from tests.conftest import crawl, rows, serve_feed, write_config
+from tests.evil_server import ConnectionCounter
 
 ARTICLES = [
     "/news/2026/11/16/observers-report-new-clashes.html",
@@ -23,29 +23,6 @@ ARTICLES = [
     "/news/2026/11/19/river-town-hospital-runs-out-of-fuel.html",
     "/news/2026/11/20/ceasefire-talks-resume-in-geneva.html",
 ]
-
-
-class ConnectionCounter(socketserver.ThreadingTCPServer):
-    """A TCP listener on 127.0.0.1 that only counts the connections made to it (an FTP
-    server, as far as a crawler that should never dial it can tell)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        self.connections = 0
-
-        counter = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                counter.connections += 1
-                self.request.sendall(b"220 not a real FTP server\r\n")
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
 
 
 @pytest.fixture

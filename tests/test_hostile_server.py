@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import rows, veille
-from tests.evil_server import EvilHandler, EvilServer, article_page, gzip_bomb
+from tests.evil_server import (
+    ConnectionCounter,
+    EvilHandler,
+    EvilServer,
+    article_page,
+    gzip_bomb,
+)
 
 pytest_plugins = ["redis_server"]
 
@@ -289,14 +296,10 @@ class Outcome:
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
-    from tests.test_hostile_entries import ConnectionCounter
-
     tmp = tmp_path_factory.mktemp("hostile")
     secret_file = tmp / "secret.txt"
     secret_file.write_text("LOCAL-FILE-QX7-must-not-be-read\n")
     ftp = ConnectionCounter()
-    import threading
-
     threading.Thread(target=ftp.serve_forever, daemon=True).start()
     with EvilServer() as evil, EvilServer() as other:
         all_cases = cases(evil, other, ftp.port, secret_file, closed_port())

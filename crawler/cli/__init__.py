@@ -2,7 +2,7 @@
 topic in the other modules (importing them registers them), `main()` the entry point."""
 
 from crawler.cli import alerts, cluster, crawl, history, reextract, serve  # noqa: F401
-from crawler.cli.main import BadInput, Context, cli
+from crawler.cli.main import Context, cli
 
 
 def main() -> None:
@@ -11,4 +11,4 @@ def main() -> None:
     cli(prog_name="veille")
 
 
-__all__ = ["BadInput", "Context", "cli", "main"]
+__all__ = ["Context", "cli", "main"]

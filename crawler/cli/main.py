@@ -20,7 +20,7 @@ import click
 import sqlite_utils
 
 from crawler.config.model import config_path, db_path, load_config
-from crawler.errors import ConfigError, VeilleError
+from crawler.errors import BadInputError, ConfigError, VeilleError
 from crawler.processes import pid_alive
 from crawler.record.schema import (
     busy_timeout_ms,
@@ -33,13 +33,6 @@ from crawler.record.schema import (
 LOGGER = logging.getLogger(__name__)
 
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
-
-
-class BadInput(click.ClickException):
-    """A configuration file or database that cannot be used: exit status 2, as for a bad
-    option, where 1 says that a crawl or a delivery failed."""
-
-    exit_code = 2
 
 
 class Context:
@@ -81,17 +74,17 @@ def check_database_file(path: Path) -> None:
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
-            raise BadInput(f"{path}: is a directory, not a database")
+            raise BadInputError(f"{path}: is a directory, not a database")
         if not stat.S_ISREG(mode):
-            raise BadInput(f"{path}: is not a regular file, so not a database")
+            raise BadInputError(f"{path}: is not a regular file, so not a database")
         with open(path, "rb") as fh:
             header = fh.read(100)  # SQLite's file header
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise BadInput(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        raise BadInputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     if header and (len(header) < 100 or not header.startswith(b"SQLite format 3\x00")):
-        raise BadInput(f"{path}: file is not a database (no SQLite header)")
+        raise BadInputError(f"{path}: file is not a database (no SQLite header)")
 
 
 class Group(click.Group):
@@ -104,18 +97,23 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except VeilleError as exc:
-            error = click.ClickException(str(exc))
-            error.exit_code = exc.exit_code
-            raise error from exc
+            raise _one_line(exc) from exc
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or ctx.obj is None:
                 raise
-            raise click.ClickException(locked_message(ctx.obj.database)) from exc
+            raise _one_line(VeilleError(locked_message(ctx.obj.database))) from exc
         except sqlite3.DatabaseError as exc:
             # Its subclasses (locked, read-only, constraint...) are not about the file's bytes.
             if type(exc) is not sqlite3.DatabaseError or ctx.obj is None:
                 raise
-            raise BadInput(f"{ctx.obj.database}: {exc}") from exc
+            raise _one_line(BadInputError(f"{ctx.obj.database}: {exc}")) from exc
+
+
+def _one_line(exc: VeilleError) -> click.ClickException:
+    """What click prints ("Error: " and the message) and the exit status of `exc`."""
+    error = click.ClickException(str(exc))
+    error.exit_code = exc.exit_code
+    return error
 
 
 def locked_message(path: Path) -> str:

@@ -31,7 +31,7 @@ from crawler.cluster import wire
 from crawler.cluster.shared import INGEST, Cluster
 from crawler.config.model import Config
 from crawler.crawl.items import FetchErrorItem
-from crawler.crawl.runs import shortfalls
+from crawler.crawl.runs import run_outcome
 from crawler.errors import ClusterError
 from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
@@ -202,24 +202,16 @@ class Ingester:
         if row is None or row["status"] != "queued":
             return  # already finished (this event was read twice), or not ours
         # A run's errors and warnings are its rows in fetch_errors.
-        logged = dict(store.db.execute(
-            "SELECT level, count(*) FROM fetch_errors WHERE run_id = ? GROUP BY level",
-            [run_id]).fetchall())
-        kinds = dict(store.db.execute(
-            "SELECT kind, count(*) FROM fetch_errors WHERE run_id = ? AND kind IN "
-            "('cut-off', 'entry-skipped') GROUP BY kind", [run_id]).fetchall())
-        errors = logged.get("error", 0)
-        if row["message"]:
-            status, message = "failed", row["message"]
-        elif problems := shortfalls(errors, kinds.get("cut-off", 0),
-                                    kinds.get("entry-skipped", 0)):
-            status, message = "partial", problems
-        else:
-            status, message = "ok", None
+        errors, warnings, cut_off, skipped = (n or 0 for n in store.db.execute(
+            "SELECT sum(level = 'error'), sum(level = 'warning'), sum(kind = 'cut-off'), "
+            "sum(kind = 'entry-skipped') FROM fetch_errors WHERE run_id = ?",
+            [run_id]).fetchone())
+        status, message = run_outcome(errors=errors, cut_off=cut_off, skipped=skipped,
+                                      fatal=row["message"])
         totals = {
             "requests": int(counts.get("requests", 0)), "new": row["new"] or 0,
             "updated": row["updated"] or 0, "unchanged": row["unchanged"] or 0,
-            "errors": errors, "warnings": logged.get("warning", 0), "alerts": row["alerts"] or 0,
+            "errors": errors, "warnings": warnings, "alerts": row["alerts"] or 0,
             "pages_fetched": int(counts.get("requests", 0)),
         }
         validators_key = self.keys.run_validators(run_id)

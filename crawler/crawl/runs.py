@@ -53,20 +53,14 @@ class RunRecorder:
         counts["unchanged"] = int(stats.get_value("veille/unchanged", 0)) + int(
             stats.get_value("veille/known_skipped", 0)
         )
-        fatal = stats.get_value("veille/fatal")
         unstored = int(stats.get_value("veille/store_errors", 0))
-        if fatal:
-            status, message = "failed", fatal
-        elif unstored:  # the record is missing what the site had: never a clean run
-            status, message = "failed", (f"{unstored} write(s) to the database failed: "
-                                         f"{stats.get_value('veille/store_error')}")
-        elif reason != "finished":
-            status, message = "interrupted", f"crawl stopped early: {reason}"
-        elif problems := shortfalls(counts["errors"], int(stats.get_value("veille/cut_off", 0)),
-                                    int(stats.get_value("veille/entries_skipped", 0))):
-            status, message = "partial", problems
-        else:
-            status, message = "ok", None
+        status, message = run_outcome(
+            errors=counts["errors"], cut_off=int(stats.get_value("veille/cut_off", 0)),
+            skipped=int(stats.get_value("veille/entries_skipped", 0)),
+            fatal=stats.get_value("veille/fatal"), reason=reason,
+            # The record is missing what the site had: never a clean run.
+            unstored=(f"{unstored} write(s) to the database failed: "
+                      f"{stats.get_value('veille/store_error')}") if unstored else None)
         stats.set_value("veille/status", status)
         try:
             store = open_store(self.crawler.settings)
@@ -82,14 +76,21 @@ class RunRecorder:
             stats.set_value("veille/unrecorded", f"run not recorded: {one_line(exc)}")
 
 
-def shortfalls(errors: int, cut_off: int, skipped: int) -> str | None:
-    """What a finished run missed, in words ("2 page(s) could not be fetched; 1 document
-    cut off; 3 entries skipped"), or None: the record then holds all the source offered.
+def run_outcome(*, errors: int, cut_off: int = 0, skipped: int = 0, fatal: str | None = None,
+                unstored: str | None = None, reason: str = "finished") -> tuple[str, str | None]:
+    """A closing run's status and message, on one machine or through the ingester:
+    `failed` (a fatal failure, or writes lost), `interrupted` (stopped early), `partial`
+    with what it missed ("2 page(s) could not be fetched; 1 document(s) cut off; 3 entries
+    skipped"), or `ok`: the record holds all the source offered.
 
     `errors` counts every error row, `cut_off` those of documents read only in part.
     Entries skipped (a link that cannot be fetched, or on another host than the source's
     domains) are warnings of their own, but the record lacks them: the run is partial.
     """
+    if fatal or unstored:
+        return "failed", fatal or unstored
+    if reason != "finished":
+        return "interrupted", f"crawl stopped early: {reason}"
     parts = []
     if errors - cut_off > 0:
         parts.append(f"{errors - cut_off} page(s) could not be fetched")
@@ -97,4 +98,4 @@ def shortfalls(errors: int, cut_off: int, skipped: int) -> str | None:
         parts.append(f"{cut_off} document(s) cut off")
     if skipped:
         parts.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} skipped")
-    return "; ".join(parts) or None
+    return ("partial", "; ".join(parts)) if parts else ("ok", None)
