@@ -36,13 +36,14 @@ import numpy as np
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
+from crawler.clock import stamp, utc_now
 from crawler.config.model import DEFAULT_CONFIG, Source, StorySettings, load_config
 from crawler.crawl.normalize import content_hash
 from crawler.page.fingerprints import BANDS, NUM_PERM
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.schema import connect, open_database
-from crawler.record.store import Store, iso
+from crawler.record.store import Store
 from crawler.record.stories import StoryIndex
 
 RESULTS = BENCH_RESULTS / "archive"
@@ -159,7 +160,7 @@ def build(n: int, path: Path) -> dict:
     with Store(open_database(partial)) as store:
         store.sync_sources(_sources())
         sync_alerting(store.db, config.conflicts, config.subscriptions,
-                      iso(now - timedelta(days=n / PER_DAY + 1)))
+                      stamp(now - timedelta(days=n / PER_DAY + 1)))
     conn = sqlite3.connect(partial, isolation_level=None)
     for pragma in ("journal_mode = DELETE", "synchronous = OFF", "foreign_keys = OFF",
                    "cache_size = -1000000", "temp_store = MEMORY"):
@@ -199,7 +200,7 @@ def build(n: int, path: Path) -> dict:
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     os.replace(partial, path)
     Path(f"{partial}.lock").unlink(missing_ok=True)
-    meta = {"articles": n, "generator": GENERATOR, "built_at": iso(now),
+    meta = {"articles": n, "generator": GENERATOR, "built_at": stamp(now),
             "build_s": round(time.monotonic() - started, 1), "bytes": path.stat().st_size,
             "bytes_by_part": sizes}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
@@ -216,7 +217,7 @@ def _insert_chunk(conn: sqlite3.Connection, corpus: Corpus, rng: np.random.Gener
                   start: int, count: int, n: int, now: datetime) -> None:
     articles, urls, stories, prints, matches, alerts = [], [], [], [], [], []
     for i, when, place, title, lead, body in _articles(corpus, rng, start, count, n, now):
-        at = iso(when)
+        at = stamp(when)
         source = f"s{i % SOURCES:03d}"
         url = f"https://{source}.example/2026/{i:08d}-{'-'.join(title.split()[:6])}.html"
         articles.append((
@@ -290,7 +291,7 @@ def as_crawled(path: Path) -> dict:
     articles). Done once per cached archive, by keeping the rows in the window rather than
     deleting the others row by row."""
     started = time.monotonic()
-    since = iso(datetime.now(UTC) - timedelta(days=StorySettings().window_days))
+    since = stamp(utc_now() - timedelta(days=StorySettings().window_days))
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -334,10 +335,10 @@ def _new_article(corpus: Corpus, rng: np.random.Generator, k: int, now: datetime
         source_id=f"s{k % SOURCES:03d}", canonical_url=url,
         urls=((url, "canonical"), (f"{url}?xtor=RSS", "feed")), title=title, lead=lead,
         body=body, authors=("Rédaction",), topic="Actualité", section="International",
-        published_at=iso(now), published_local=now.isoformat(), updated_at=None,
+        published_at=stamp(now), published_local=now.isoformat(), updated_at=None,
         updated_local=None, image_url=f"{url}.jpg", image_caption=None, language="fr",
         word_count=len(body.split()), content_hash=content_hash(body),
-        listed_url=f"{url}?xtor=RSS", listed_at=iso(now),
+        listed_url=f"{url}?xtor=RSS", listed_at=stamp(now),
     )
 
 

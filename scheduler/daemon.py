@@ -33,9 +33,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.clock import stamp, utc_now
 from crawler.config.model import Config, load_config
 from crawler.errors import ConfigError
-from crawler.record.store import Store, iso, utc_now
+from crawler.record.store import Store
 from scheduler.schedules import (
     SourceState,
     backoff_until,
@@ -254,7 +255,7 @@ class Daemon:
         until = backoff_until(state, config.schedule)
         if until and now < until:
             LOGGER.info("%s: backing off after %d failure(s) until %s", source_id,
-                        state.failure_count, iso(until))
+                        state.failure_count, stamp(until))
             return
         if config.schedule.distributed:
             self.queue(source)
@@ -320,7 +321,7 @@ class Daemon:
             run["alerts"], run["requests"], f" ({run['message']})" if run["message"] else "")
         if failing_for_long(state, self.config.schedule, utc_now()):
             LOGGER.warning("%s: FAILING since %s (%d failures in a row); last error: %s",
-                           source.id, iso(state.failing_since), state.failure_count,
+                           source.id, stamp(state.failing_since), state.failure_count,
                            run["message"])
 
     def _after_poll(self, source) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crawler.clock import utc_now
 from crawler.config.model import Config, Source
 from crawler.record.schema import open_database
-from crawler.record.store import Store, utc_now
+from crawler.record.store import Store
 from scheduler.schedules import due_sources
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import redis
 
+from crawler.clock import stamp
 from crawler.cluster.shared import Cluster
 from crawler.config.model import Config, Source
 from crawler.errors import ClusterError
-from crawler.record.store import Store, iso
+from crawler.record.store import Store
 
 LOGGER = logging.getLogger("veille.queue")
 
@@ -41,7 +42,7 @@ def queue_sources(config: Config, db_path: Path, sources: Iterable[Source],
     done: list[Queued] = []
     with Store.open(db_path) as store:
         store.sync_sources(config.sources)
-        limit = iso(store.clock() - timedelta(seconds=config.schedule.timeout_seconds))
+        limit = stamp(store.clock() - timedelta(seconds=config.schedule.timeout_seconds))
         for source in sources:
             open_run = store.db.execute(
                 "SELECT id, started_at FROM crawl_runs WHERE source_id = ? AND status = 'queued' "

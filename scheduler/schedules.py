@@ -17,6 +17,7 @@ import sqlite_utils
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.clock import parse_time, stamp
 from crawler.config.cron import cron_trigger
 from crawler.config.model import Config, ScheduleSettings, Source
 from crawler.record.schema import write_transaction
@@ -54,10 +55,6 @@ class SourceState:
             interval_seconds=row["interval_seconds"],
             failing_since=parse_time(row["failing_since"]),
         )
-
-
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def interval_seconds(source: Source, settings: ScheduleSettings,
@@ -142,7 +139,7 @@ def adaptive_interval(db: sqlite_utils.Database, source: Source, settings: Sched
     high = source.max_every_seconds or settings.max_every_seconds
     if low > high:  # a source's own bound beats the default on the other side
         low, high = (low, low) if source.min_every_seconds else (high, high)
-    since = (now - ADAPTIVE_WINDOW).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = stamp(now - ADAPTIVE_WINDOW)
     new = db.execute(
         "SELECT coalesce(sum(new), 0) FROM crawl_runs WHERE source_id = ? AND started_at >= ?",
         [source.id, since],
@@ -186,11 +183,5 @@ def update_timing(config: Config, db: sqlite_utils.Database, source_ids: Iterabl
                 due = max(due, until)
             db.execute(
                 "UPDATE sources SET next_run_at = ?, backoff_until = ? WHERE id = ?",
-                [_iso(due), _iso(until), source_id],
+                [stamp(due), stamp(until), source_id],
             )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,26 +29,24 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
+from crawler.clock import stamp
 from crawler.config.model import Source
 from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.ledger import (
+    Ledger,
+    LocalLedger,
+    PageKeeper,
+    open_store,
+    page_keeper,
+    release_store,
+)
 from crawler.crawl.middlewares import FetchedElsewhere, RedirectRefused, cut_off
-from crawler.crawl.pipelines import open_store, release_store
 from crawler.errors import BadLink
 from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
+from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.listing import ListingHint
 from crawler.page.urls import amp_to_canonical_guess, canonicalize, entry_url, same_site
-from crawler.record.pages import PageArchive
-from crawler.record.store import (
-    DEAD,
-    ELSEWHERE,
-    FETCH,
-    UNCHANGED,
-    HttpValidators,
-    Link,
-    Store,
-    iso,
-)
 
 
 class SourceSpider(scrapy.Spider):
@@ -72,10 +70,13 @@ class SourceSpider(scrapy.Spider):
         self.source = source
         self.allowed_domains = list(source.domains)
         self.tz = ZoneInfo(source.timezone) if source.timezone else None
-        self.catalog: Store | None = None
-        # Where fetched article pages are kept (WARC files beside the database); None in
-        # a `veille worker`, which has no database and keeps no page.
-        self.pages: PageArchive | None = None
+        # What this spider asks before it fetches (`crawler.crawl.ledger`): the crawl's
+        # store on one machine, set by `from_crawler`; a `veille worker` sets its Redis
+        # ledger, and leaves `local` (what only a database answers) and `pages` None.
+        self.ledger: Ledger | None = None
+        self.local: LocalLedger | None = None
+        # Where fetched article pages are kept (WARC files beside the database).
+        self.pages: PageKeeper | None = None
         # Validators of the URLs polled in this run, saved by `spider_closed` if it was clean.
         self.polled: dict[str, HttpValidators] = {}
         # The article URLs this run's listings named so far (each is decided once), and
@@ -88,8 +89,8 @@ class SourceSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         if spider.tz is None:
             spider.tz = ZoneInfo(crawler.settings.get("VEILLE_TIMEZONE", "UTC"))
-        spider.catalog = open_store(crawler.settings)
-        spider.pages = PageArchive.beside(crawler.settings["VEILLE_DB"])
+        spider.ledger = spider.local = open_store(crawler.settings)
+        spider.pages = page_keeper(crawler.settings)
         crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(spider.item_failed, signal=signals.item_error)
         return spider
@@ -104,14 +105,14 @@ class SourceSpider(scrapy.Spider):
 
     def spider_closed(self, reason: str) -> None:
         """Save the run's validators if the run was clean (see the class docstring)."""
-        if self.catalog is None:
+        if self.local is None:
             return
         try:
             if self.polled and self.clean_run(reason):
-                self.catalog.save_validators(self.source.id, self.polled)
+                self.local.save_validators(self.source.id, self.polled)
         finally:
-            release_store(self.catalog)
-            self.catalog = None
+            release_store(self.local)
+            self.ledger = self.local = None
 
     def clean_run(self, reason: str) -> bool:
         """Whether every listing this run read had all its articles stored or skipped.
@@ -142,8 +143,8 @@ class SourceSpider(scrapy.Spider):
         self, url: str, callback: Any, errback: Any = None, **cb_kwargs: Any
     ) -> scrapy.Request:
         """A GET of a listing, feed or sitemap URL, conditional on its saved validators."""
-        assert self.catalog is not None
-        known = self.catalog.validators(url)
+        assert self.ledger is not None
+        known = self.ledger.validators(url)
         headers = {}
         if known is not None and known.etag:
             headers["If-None-Match"] = known.etag
@@ -215,7 +216,7 @@ class SourceSpider(scrapy.Spider):
         the listing shows a time later than any the site showed for it before (its
         published and updated times, and the times listed beside its links).
         """
-        assert self.catalog is not None
+        assert self.ledger is not None
         run_id = response.meta.get("veille_run") or self.crawler.stats.get_value("veille/run_id")
         cap = self.settings.getint("VEILLE_MAX_LINKS_PER_LISTING", 1000)
         if len(hints) > cap > 0:
@@ -242,8 +243,8 @@ class SourceSpider(scrapy.Spider):
                 continue
             self.listed.add(url)
             fresh.append((hint, Link(url, amp_to_canonical_guess(url),
-                                     hint.topic or self.source.topic, iso(hint.listed_at))))
-        verdicts = self.catalog.list_links(self.source.id, run_id, [link for _, link in fresh])
+                                     hint.topic or self.source.topic, stamp(hint.listed_at))))
+        verdicts = self.ledger.list_links(self.source.id, run_id, [link for _, link in fresh])
         stats = self.crawler.stats
         # Links not stored before this crawl (fetched by this run or another): a topic
         # listing's pagination goes on while a page has some.
@@ -308,9 +309,9 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("veille/fetched_elsewhere")
             link: Link = failure.request.meta["veille_link"]
             target = canonicalize(failure.request.url)
-            if target != link.url and self.catalog is not None:
+            if target != link.url and self.local is not None:
                 run_id = self.crawler.stats.get_value("veille/run_id")
-                self.catalog.redirected(self.source.id, run_id, link, target)
+                self.local.redirected(self.source.id, run_id, link, target)
             return
         yield from self.on_error(failure)
 

@@ -12,11 +12,12 @@ from lxml import etree
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
+from crawler.clock import utc_now
 from crawler.crawl.items import FetchErrorItem
 from crawler.errors import BadLink
+from crawler.page.links import HttpValidators
 from crawler.page.listing import ListingHint
 from crawler.page.urls import entry_url
-from crawler.record.store import HttpValidators
 from spiders.base import SourceSpider
 
 MAX_INDEX_DEPTH = 3
@@ -66,7 +67,7 @@ class SitemapSpider(SourceSpider):
             return
         cutoff = None
         if self.source.max_age_days > 0:
-            cutoff = datetime.now(UTC) - timedelta(days=self.source.max_age_days)
+            cutoff = utc_now() - timedelta(days=self.source.max_age_days)
         if etree.QName(root).localname == "sitemapindex":
             # No validators for an index: the next poll reads it again.
             self.polled[response.meta["veille_poll"][0]] = HttpValidators(None, None, None)

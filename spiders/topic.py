@@ -31,8 +31,8 @@ class TopicSpider(SourceSpider):
     early_stop = True
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        assert self.catalog is not None
-        self.early_stop = self.catalog.last_run_finished(self.source.id)
+        assert self.local is not None
+        self.early_stop = self.local.last_run_finished(self.source.id)
         yield self.first_request()
 
     def first_request(self) -> scrapy.Request:

@@ -22,8 +22,8 @@ from crawler.cluster import wire
 from crawler.config.model import load_config
 from crawler.demo import render_demo_config
 from crawler.errors import ConfigError
+from crawler.page.links import HttpValidators
 from crawler.page.listing import ListingHint
-from crawler.record.store import HttpValidators
 
 pytest_plugins = ["redis_server"]
 

@@ -22,9 +22,10 @@ from conftest import PROJECT, crawl, rows, write_config
 from crawler.config.model import Conflict, Source, Subscription
 from crawler.config.subscriptions import FeedChannel
 from crawler.crawl.normalize import content_hash
+from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting
-from crawler.record.store import DEAD, ELSEWHERE, FETCH, UNCHANGED, Link, Store
+from crawler.record.store import Store
 
 PROVENANCE = (
     "SELECT a.canonical_url, p.source_id, p.topic, p.listed_at FROM article_sources p "

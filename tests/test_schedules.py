@@ -15,10 +15,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from conftest import Clock
 
+from crawler.clock import stamp
 from crawler.config.cron import crontab_weekdays
 from crawler.config.model import Config, ScheduleSettings, Source, parse_config
 from crawler.errors import ConfigError
-from crawler.record.store import Store, iso
+from crawler.record.store import Store
 from scheduler.schedules import (
     SourceState,
     adaptive_interval,
@@ -220,7 +221,7 @@ def store(tmp_path, clock):
 def add_runs(store: Store, source_id: str, *runs: tuple[datetime, int]) -> None:
     """crawl_runs rows (start time, new articles), written directly."""
     store.db["crawl_runs"].insert_all(
-        {"source_id": source_id, "started_at": iso(at), "ended_at": iso(at), "status": "ok",
+        {"source_id": source_id, "started_at": stamp(at), "ended_at": stamp(at), "status": "ok",
          "new": new} for at, new in runs)
 
 

@@ -29,6 +29,7 @@ from crawler.alerts.channels import AlertMessage, MatchedTerm, OtherCopy
 from crawler.alerts.channels.atom import write_feed
 from crawler.alerts.channels.mail import send_email
 from crawler.alerts.channels.webhook import send_webhook
+from crawler.clock import parse_time, stamp, utc_now
 from crawler.config.model import (
     AlertSettings,
     EmailChannel,
@@ -40,7 +41,6 @@ from crawler.config.redaction import redact, url_secrets
 from crawler.errors import DeliveryError
 from crawler.processes import holder_alive, this_process
 from crawler.record.schema import write_transaction
-from crawler.record.store import iso, utc_now
 
 LOGGER = logging.getLogger(__name__)
 
@@ -92,17 +92,17 @@ class Dispatcher:
     def _claim(self, sub: Subscription) -> list[str]:
         """Mark this subscription's due alerts as being sent by us; return their batches."""
         now = self.clock()
-        stamp = iso(now)
+        now_text = stamp(now)
         with write_transaction(self.db):
             rows = self.db.execute(
                 "SELECT id, uid, batch_uid, status, claimed_by, lease_until FROM alerts "
                 "WHERE subscription_id = ? AND status IN ('pending', 'sending') "
                 "AND coalesce(next_attempt_at, '') <= ? ORDER BY id",
-                [sub.id, stamp],
+                [sub.id, now_text],
             ).fetchall()
             # A batch being sent is left alone while its lease runs and its sender lives.
             rows = [r for r in rows
-                    if r[3] == "pending" or (r[5] or "") <= stamp or not holder_alive(r[4])]
+                    if r[3] == "pending" or (r[5] or "") <= now_text or not holder_alive(r[4])]
             fresh = [r for r in rows if not r[2]]
             assignments: dict[int, str] = {}
             due = sub.mode == "digest" and self._digest_due(sub, now)
@@ -113,7 +113,7 @@ class Dispatcher:
                 assignments = {r[0]: batch for r in fresh}
             if due:
                 self.db.execute(
-                    "UPDATE subscriptions SET last_digest_at = ? WHERE id = ?", [stamp, sub.id]
+                    "UPDATE subscriptions SET last_digest_at = ? WHERE id = ?", [now_text, sub.id]
                 )
             for alert_id, batch in assignments.items():
                 self.db.execute("UPDATE alerts SET batch_uid = ? WHERE id = ?", [batch, alert_id])
@@ -121,7 +121,7 @@ class Dispatcher:
             batches = list(dict.fromkeys(
                 r[2] or assignments[r[0]] for r in rows if r[2] or r[0] in assignments
             ))
-            lease = iso(now + timedelta(seconds=self.settings.lease_seconds))
+            lease = stamp(now + timedelta(seconds=self.settings.lease_seconds))
             for batch in batches:
                 self.db.execute(
                     "UPDATE alerts SET status = 'sending', lease_until = ?, claimed_by = ?, "
@@ -138,7 +138,7 @@ class Dispatcher:
         ).fetchone()
         if row is None or row[0] is None:
             return False
-        last = datetime.fromisoformat(row[0].replace("Z", "+00:00"))
+        last = parse_time(row[0])
         return digest_due(sub, last, now)
 
     # -- sending -------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class Dispatcher:
             self.db.execute(
                 "UPDATE alerts SET status = 'sent', sent_at = ?, lease_until = NULL, "
                 "last_error = NULL WHERE batch_uid = ? AND status = 'sending'",
-                [iso(self.clock()), batch_uid],
+                [stamp(self.clock()), batch_uid],
             )
         report.sent += len(messages)
         LOGGER.info("%s: sent %d alert(s) by %s (batch %s)", sub.id, len(messages),
@@ -169,7 +169,7 @@ class Dispatcher:
     def _renew(self, batch_uid: str) -> bool:
         """Start a batch's lease again as its sending starts (a run claims every due batch
         at once, then sends them one by one); False if another dispatcher holds it now."""
-        lease = iso(self.clock() + timedelta(seconds=self.settings.lease_seconds))
+        lease = stamp(self.clock() + timedelta(seconds=self.settings.lease_seconds))
         with write_transaction(self.db):
             return self.db.execute(
                 "UPDATE alerts SET lease_until = ? WHERE batch_uid = ? AND status = 'sending' "
@@ -202,7 +202,7 @@ class Dispatcher:
             # The feed is the subscription's latest alerts: those already sent, plus these.
             # (write_feed keeps the newest max_entries of them, newest first)
             recent = self._feed_messages(sub, channel.max_entries, exclude=batch_uid)
-            write_feed(channel, sub.id, sub.name, messages + recent, iso(self.clock()) or "")
+            write_feed(channel, sub.id, sub.name, messages + recent, stamp(self.clock()) or "")
 
     def _secrets(self, sub: Subscription) -> list[str | None]:
         """The values an error message about `sub` must not repeat."""
@@ -249,7 +249,7 @@ class Dispatcher:
             self.db.execute(
                 "UPDATE alerts SET status = 'pending', last_error = ?, lease_until = NULL, "
                 "next_attempt_at = ? WHERE batch_uid = ? AND status = 'sending'",
-                [public, iso(now + timedelta(seconds=delay)), batch_uid],
+                [public, stamp(now + timedelta(seconds=delay)), batch_uid],
             )
         report.retrying += count
         LOGGER.warning("%s (attempt %d, next in %.0f s)", message, attempts, delay)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 import click
 
 from crawler.cli.main import Context, cli
+from crawler.clock import stamp, stamp_now, utc_now
 from crawler.config.model import Config
 from crawler.record.schema import open_database
 
@@ -135,11 +137,10 @@ def alerts_test(obj: Context, subscription: str) -> None:
     """
     from crawler.alerts.dispatch import Dispatcher, sample_message
     from crawler.errors import DeliveryError
-    from crawler.record.store import iso, utc_now
 
     config = obj.load()
     sub = config.subscription(subscription)
-    message = sample_message(sub, iso(utc_now()) or "")
+    message = sample_message(sub, stamp_now())
     db = open_database(obj.db_file)
     try:
         dispatcher = Dispatcher(db, config.subscriptions, config.alerts,
@@ -166,9 +167,10 @@ def conflicts(obj: Context, as_json: bool) -> None:
         counts = {
             row["conflict_id"]: row for row in db.query(
                 "SELECT ac.conflict_id, count(*) AS articles, "
-                "sum(a.first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')) "
+                "sum(a.first_seen_at >= ?) "
                 "AS last_day, max(a.published_at) AS latest FROM article_conflicts ac "
-                "JOIN articles a ON a.id = ac.article_id GROUP BY ac.conflict_id"
+                "JOIN articles a ON a.id = ac.article_id GROUP BY ac.conflict_id",
+                [stamp(utc_now() - timedelta(days=1))],
             )
         }
     finally:

@@ -43,9 +43,10 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
 
     Example: veille crawl --source levant-karabakh --source levant-rss --send
     """
+    from crawler.clock import utc_now
     from crawler.crawl.process import crawl as run_crawl
     from crawler.crawl.process import progress_stream
-    from crawler.record.store import Store, utc_now
+    from crawler.record.store import Store
     from scheduler.locks import SourceLocks
     from scheduler.schedules import update_timing
 

@@ -184,8 +184,9 @@ def sources(obj: Context, as_json: bool) -> None:
 
     Example: veille sources
     """
+    from crawler.clock import stamp, utc_now
     from crawler.crawl.pipelines import NO_TEXT
-    from crawler.record.store import Store, iso, utc_now
+    from crawler.record.store import Store
     from scheduler.schedules import SourceState, failing_for_long, fingerprint, next_due
 
     config = obj.load()
@@ -213,13 +214,13 @@ def sources(obj: Context, as_json: bool) -> None:
                 "SELECT source_id, sum(level = 'error'), sum(level = 'warning' AND kind = ?), "
                 "sum(level = 'warning' AND kind != ?) FROM fetch_errors WHERE at >= ? "
                 "GROUP BY source_id",
-                [NO_TEXT, NO_TEXT, iso(now - timedelta(hours=WARNINGS_HOURS))])
+                [NO_TEXT, NO_TEXT, stamp(now - timedelta(hours=WARNINGS_HOURS))])
         }
     report = []
     for source in config.sources:
         row, run = rows.get(source.id, blank), last.get(source.id, {})
         state = SourceState.from_row(row)
-        due = row["next_run_at"] or iso(next_due(source, config.schedule, state,
+        due = row["next_run_at"] or stamp(next_due(source, config.schedule, state,
                                                  config.crawl.timezone))
         report.append({
             "id": source.id, "kind": source.kind, "url": source.url,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 import click
 
 from crawler.cli.main import Context, cli
+from crawler.clock import parse_time, stamp
 from crawler.errors import ConfigError
 
 
@@ -16,13 +16,10 @@ def _since(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return stamp(parse_time(value))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date such as 2026-11-20 or "
                                  "2026-11-20T08:00:00Z", param_hint="--since") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @cli.command()

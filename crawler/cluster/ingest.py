@@ -33,11 +33,12 @@ from crawler.config.model import Config
 from crawler.crawl.items import FetchErrorItem
 from crawler.crawl.runs import run_outcome
 from crawler.errors import ClusterError
+from crawler.page.links import HttpValidators, Link
 from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.schema import write_transaction
-from crawler.record.store import KNOWN_SQL, HttpValidators, Link, Prepared, Store
+from crawler.record.store import KNOWN_SQL, Prepared, Store
 from crawler.record.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")

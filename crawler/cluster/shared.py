@@ -36,7 +36,8 @@ import redis
 from crawler.cluster import wire
 from crawler.config.model import RedisSettings
 from crawler.errors import ClusterError
-from crawler.record.store import DEAD, FETCH, UNCHANGED, HttpValidators, KnownArticle, Link
+from crawler.page.links import DEAD, FETCH, UNCHANGED, HttpValidators, Link
+from crawler.record.store import KnownArticle
 
 LOGGER = logging.getLogger(__name__)
 
@@ -238,8 +239,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisCatalog:
-    """What a worker's spiders ask the record, answered from Redis (workers have no SQLite).
+class RedisLedger:
+    """What a worker's spiders ask (`crawler.crawl.ledger.Ledger`), answered from Redis
+    (workers have no SQLite).
 
     The same questions as `Store` answers on a single machine; the ingester keeps the
     answers current after each commit. (Not `last_run_finished`: a topic spider's early

@@ -22,13 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from crawler.clock import exact_text, from_exact_text
 from crawler.crawl.items import FetchErrorItem
 from crawler.errors import WireError
 from crawler.page.fingerprints import Fingerprint
+from crawler.page.links import HttpValidators, Link
 from crawler.page.listing import ListingHint
 from crawler.page.matching import Match
 from crawler.record.article import StoredArticle
-from crawler.record.store import HttpValidators, Link, Prepared
+from crawler.record.store import Prepared
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (
@@ -57,7 +59,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.dtype == np.uint32:
         return {"$u32": base64.b64encode(value.astype("<u4").tobytes()).decode("ascii")}
     if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
+        return {"$dt": exact_text(value)}
     if isinstance(value, tuple):
         return {"$t": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -83,7 +85,7 @@ def _decode(value: Any) -> Any:
     if "$u32" in value:
         return np.frombuffer(base64.b64decode(value["$u32"]), dtype="<u4").astype(np.uint32)
     if "$dt" in value:
-        return datetime.fromisoformat(value["$dt"])
+        return from_exact_text(value["$dt"])
     if "$t" in value:
         return tuple(_decode(v) for v in value["$t"])
     if "$d" in value:

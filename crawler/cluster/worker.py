@@ -4,7 +4,7 @@
 One Scrapy crawler runs the `WorkerSpider`, fed by scrapy-redis's scheduler with a Redis
 stream as its queue (`crawler.cluster.queue`). The worker holds no database: what the
 single-machine spiders ask the SQLite record (validators, known articles, dead links) it
-asks Redis (`RedisCatalog`), and every article, failure and run end goes onto the
+asks Redis (`RedisLedger`), and every article, failure and run end goes onto the
 `P:articles` stream. A request's entry is acknowledged only once everything its page
 produced is in Redis (`AckMiddleware`), so a worker killed at any point loses nothing:
 its unacknowledged entries go to another worker when its heartbeat stops.
@@ -35,7 +35,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler.cluster import wire
-from crawler.cluster.shared import Cluster, RedisCatalog
+from crawler.cluster.shared import Cluster, RedisLedger
 from crawler.config.model import Config
 from crawler.crawl.items import ArticleItem, FetchErrorItem
 from crawler.crawl.middlewares import CachedRobotsTxtMiddleware
@@ -119,7 +119,7 @@ class WorkerSpider(scrapy.Spider):
         self.consumer = consumer
         self.drain = drain
         self.cluster: Cluster = Cluster.open(config.redis)
-        self.catalog = RedisCatalog(self.cluster)
+        self.ledger = RedisLedger(self.cluster)
         self.delegates: dict[str, SourceSpider] = {}
         self.broken: str | None = None  # set when Redis failed: stop, acknowledge nothing
         self.loops: list[LoopingCall] = []
@@ -210,7 +210,7 @@ class WorkerSpider(scrapy.Spider):
             spider.settings = self.settings
             if spider.tz is None:
                 spider.tz = ZoneInfo(self.config.crawl.timezone)
-            spider.catalog = self.catalog
+            spider.ledger = self.ledger
             self.delegates[source_id] = spider
         return spider
 
@@ -278,7 +278,7 @@ class WorkerSpider(scrapy.Spider):
 
     def _save_validators(self, delegate: SourceSpider, run_id: int) -> None:
         if delegate.polled:
-            self.catalog.save_run_validators(run_id, delegate.polled)
+            self.ledger.save_run_validators(run_id, delegate.polled)
             delegate.polled.clear()
 
     def acknowledge(self, request: Request) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,8 +22,9 @@ from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
+from crawler.clock import utc_now
 from crawler.crawl.items import FetchErrorItem
-from crawler.crawl.pipelines import open_store, release_store
+from crawler.crawl.ledger import open_store, release_store
 from crawler.page.urls import canonicalize, same_site
 from crawler.record.store import Store
 
@@ -89,7 +90,7 @@ def retry_after(value: bytes | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - utc_now()).total_seconds())
 
 
 class RedirectRefused(IgnoreRequest):
@@ -224,11 +225,11 @@ class OneFetchMiddleware:
     def process_request(self, request: Request) -> None:
         link = request.meta.get("veille_link")
         spider = self.crawler.spider
-        if link is None or getattr(spider, "catalog", None) is None:
+        if link is None or getattr(spider, "local", None) is None:
             return
         url = canonicalize(request.url)
         run_id = self.crawler.stats.get_value("veille/run_id")
-        if spider.catalog.fetched_elsewhere(url, spider.source.id, run_id,
+        if spider.local.fetched_elsewhere(url, spider.source.id, run_id,
                                             claimed=url == link.key):
             raise FetchedElsewhere(f"another source fetches {url} in this crawl")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from crawler.clock import local_stamp, stamp, utc_now
 from crawler.crawl.items import ArticleItem
 from crawler.page.extract.dates import in_the_future
 from crawler.page.urls import amp_to_canonical_guess, canonicalize, same_site
 from crawler.record.article import StoredArticle
-from crawler.record.store import iso
 
 _QUOTES = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"', "–": "-", "—": "-",
            "\u00a0": " ", "\u202f": " "}
@@ -47,17 +47,17 @@ def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArti
         authors=ex.authors,
         topic=item.hint.topic or ex.topic or item.fallback_topic,
         section=ex.section,
-        published_at=iso(published),
-        published_local=_local(published),
-        updated_at=iso(ex.updated),
-        updated_local=_local(ex.updated),
+        published_at=stamp(published),
+        published_local=local_stamp(published),
+        updated_at=stamp(ex.updated),
+        updated_local=local_stamp(ex.updated),
         image_url=ex.image_url,
         image_caption=ex.image_caption,
         language=ex.language or item.default_language,
         word_count=ex.word_count,
         content_hash=content_hash(ex.body),
         listed_url=listed_url,
-        listed_at=iso(item.hint.listed_at),
+        listed_at=stamp(item.hint.listed_at),
     )
 
 
@@ -87,10 +87,6 @@ def _usable_canonical(url: str | None, fetched: str, domains: tuple[str, ...]) -
 def _believable(listed_at: datetime | None) -> datetime | None:
     """A listing's or feed's time, unless it is in the future (the page's own was refused
     for that; the feed usually carries the same mistake)."""
-    if listed_at is not None and in_the_future(listed_at, datetime.now(UTC)):
+    if listed_at is not None and in_the_future(listed_at, utc_now()):
         return None
     return listed_at
-
-
-def _local(dt: datetime | None) -> str | None:
-    return dt.replace(microsecond=0).isoformat() if dt else None

@@ -7,14 +7,11 @@ import re
 from typing import Any
 
 from scrapy.crawler import Crawler
-from scrapy.settings import Settings
 
-from crawler.config.model import StorySettings
 from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.ledger import open_store, release_store
 from crawler.crawl.normalize import normalize_article
-from crawler.record.outbox import Outbox
 from crawler.record.store import STORAGE_ERRORS, Store, one_line
-from crawler.record.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
 
@@ -63,46 +60,6 @@ def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
             level="warning", run_id=item.run_id,
         ))
     return warnings
-
-
-# The stores of the crawl running in this process, one per database and alert set-up,
-# with their number of users: every source's spider and store pipeline share one SQLite
-# connection instead of two each (each connection holds its own copy of the schema and
-# page cache, about 0.9 MB: 21 were open through a 10-source crawl). One thread (the
-# reactor's) uses it, and each write is one transaction that never waits on the network.
-_SHARED: dict[str, list[Any]] = {}
-
-
-def open_store(settings: Settings) -> Store:
-    """The crawl's database with its alert outbox and story index, from Scrapy settings
-    (`crawler.crawl.process.scrapy_settings`): the store pipeline's, and the spiders', whose
-    listings can owe an alert too (`Store.list_links`). Shared by every crawler of the
-    process with the same database and alert settings; give it back with `release_store`."""
-    stories: StorySettings = settings["VEILLE_STORIES"] or StorySettings()
-    conflicts = settings.getlist("VEILLE_CONFLICTS")
-    subscriptions = settings.getlist("VEILLE_SUBSCRIPTIONS")
-    max_age = settings.getfloat("VEILLE_ALERT_MAX_AGE") or None
-    key = repr((str(settings["VEILLE_DB"]), conflicts, subscriptions, max_age, stories))
-    if key in _SHARED:
-        _SHARED[key][1] += 1
-        return _SHARED[key][0]
-    outbox = Outbox(conflicts, subscriptions, max_age,
-                    update_threshold=stories.update_threshold)
-    store = Store.open(settings["VEILLE_DB"], outbox=outbox, stories=StoryIndex(stories))
-    _SHARED[key] = [store, 1]
-    return store
-
-
-def release_store(store: Store) -> None:
-    """Give back a store from `open_store`: closed when its last user gives it back."""
-    for key, entry in list(_SHARED.items()):
-        if entry[0] is store:
-            entry[1] -= 1
-            if entry[1] <= 0:
-                del _SHARED[key]
-                store.close()
-            return
-    store.close()  # not a shared one
 
 
 class NormalizePipeline:

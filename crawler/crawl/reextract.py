@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from crawler.clock import parse_time
 from crawler.config.model import Config, Source
 from crawler.crawl.items import ArticleItem
 from crawler.crawl.normalize import normalize_article
@@ -116,7 +116,7 @@ def _reextract_one(store: Store, archive: PageArchive, source: Source, tz: ZoneI
     if not extracted.body.strip() and not extracted.title:
         report.no_text += 1
         return
-    published = datetime.fromisoformat(article.published) if article.published else None
+    published = parse_time(article.published)
     item = ArticleItem(
         source_id=article.source_id,
         hint=ListingHint(url=page.url, via="fetched", topic=article.topic,

@@ -9,7 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
-from crawler.crawl.pipelines import open_store, release_store
+from crawler.crawl.ledger import open_store, release_store
 from crawler.record.store import STORAGE_ERRORS, one_line
 
 LOGGER = logging.getLogger(__name__)

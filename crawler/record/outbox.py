@@ -12,10 +12,11 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlite_utils
 
+from crawler.clock import stamp_before
 from crawler.config.model import Conflict, Subscription
 from crawler.page.matching import FIELDS, Match, Matcher
 from crawler.record.article import Change, StoredArticle
@@ -279,8 +280,7 @@ class Outbox:
     def _too_old(self, published_at: str | None, now: str) -> bool:
         if self.max_age is None or not published_at:
             return False
-        moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - self.max_age
-        return published_at < moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return published_at < stamp_before(now, self.max_age)
 
     def _active(self, db: sqlite_utils.Database, now: str) -> list[Subscription]:
         # Only subscriptions the database already knew: one first seen later than this

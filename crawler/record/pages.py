@@ -35,6 +35,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.clock import stamp, utc_now
 from crawler.errors import PageError, PageGone
 
 LOGGER = logging.getLogger(__name__)
@@ -98,14 +99,10 @@ class Page:
         return next((v for k, v in self.headers if k.lower() == lowered), None)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class PageArchive:
     """The WARC day files of one pages dir: append a response, read one back, prune."""
 
-    def __init__(self, root: str | os.PathLike[str], clock: Any = _utc_now):
+    def __init__(self, root: str | os.PathLike[str], clock: Any = utc_now):
         self.root = Path(root)
         self.clock = clock
 
@@ -243,7 +240,7 @@ def _response_record(url: str, http: StatusAndHeaders, body: bytes,
     """
     http.compute_headers_buffer()
     warc = StatusAndHeaders("", [
-        ("WARC-Date", _iso(fetched)),
+        ("WARC-Date", stamp(fetched) or ""),
         ("WARC-Type", "response"),
         ("WARC-Record-ID", _WRITER._make_warc_id()),
         ("WARC-Target-URI", url),
@@ -297,7 +294,3 @@ def _status_and_headers(status: int, headers: Iterable[tuple[str, str]]) -> Stat
         for name, value in headers
     ]
     return StatusAndHeaders(f"{status} {reason}".strip(), kept, protocol="HTTP/1.1")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

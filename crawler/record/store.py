@@ -14,13 +14,15 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
+from crawler.clock import stamp, utc_now
 from crawler.config.model import Source
 from crawler.page.fingerprints import Fingerprint, article_fingerprint
+from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.matching import Match
 from crawler.record.article import Change, StoredArticle
 from crawler.record.outbox import Outbox
@@ -55,17 +57,6 @@ _KNOWN_SQL = (
 )
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime | None) -> str | None:
-    """UTC ISO 8601 with a Z, to the second: sortable text, the same everywhere."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 # A stored article URL, its article, and the latest time the site showed for it
 # (published, updated, or listed beside a link): what `Store.known` answers per URL, and
 # what `veille ingest` copies to Redis for the workers.
@@ -90,32 +81,6 @@ class KnownArticle:
 
 
 @dataclass(frozen=True)
-class Link:
-    """An article link as a source listed it (topic page, feed entry, sitemap entry).
-
-    `url` is canonical; `alias` is the URL the article likely has under another spelling
-    (the non-AMP page of an AMP link), which names the same fetch.
-    """
-
-    url: str
-    alias: str | None = None
-    topic: str | None = None  # the label the listing gives it
-    listed_at: str | None = None  # the time the listing shows beside it
-
-    @property
-    def key(self) -> str:
-        """The URL its fetch is claimed under: one claim for every spelling of a page."""
-        return self.alias or self.url
-
-
-# What a crawl does about a listed link (`Store.list_links`):
-FETCH = "fetch"  # new, or changed since the site last showed it: this run fetches it
-UNCHANGED = "unchanged"  # stored, and the site shows nothing newer: not fetched
-ELSEWHERE = "elsewhere"  # fetched (or being fetched) by another source's run this crawl
-DEAD = "dead"  # failed for good lately (404, 410, robots.txt): not fetched
-
-
-@dataclass(frozen=True)
 class Prepared:
     """What depends on an article alone, computed before its transaction by a `veille
     worker` so that the ingester, the one writer, does less: its story fingerprint, and
@@ -133,15 +98,6 @@ class Prepared:
                                 topic=article.topic)),
             matcher.digest,
         )
-
-
-@dataclass(frozen=True)
-class HttpValidators:
-    """What a listing or feed URL answered at its last clean poll, for a conditional GET."""
-
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -192,7 +148,7 @@ class Store:
         self.close()
 
     def now(self) -> str:
-        return iso(self.clock()) or ""
+        return stamp(self.clock()) or ""
 
     # -- sources -------------------------------------------------------------------------
 
@@ -218,7 +174,7 @@ class Store:
         2099): counted, it would be later than any listing, and the article would never
         be fetched again when it changes."""
         row = self.db.execute(
-            _KNOWN_SQL, {"url": url, "ahead": iso(self.clock() + timedelta(hours=1))},
+            _KNOWN_SQL, {"url": url, "ahead": stamp(self.clock() + timedelta(hours=1))},
         ).fetchone()
         return KnownArticle(row[0], row[1], row[2] or None, row[3], row[4] or 0) if row else None
 
@@ -368,7 +324,7 @@ class Store:
         Links that robots.txt forbids or that answer 404/410 are not fetched again for
         `days`, so that they neither cost a request on every poll nor look new.
         """
-        since = iso(self.clock() - timedelta(days=days))
+        since = stamp(self.clock() - timedelta(days=days))
         row = self.db.execute(
             "SELECT 1 FROM fetch_errors WHERE url = ? AND kind IN ('ignored', 'gone') "
             "AND at >= ? LIMIT 1",
@@ -422,7 +378,7 @@ class Store:
     def cached_robots(self, origin: str, max_age: float) -> tuple[int, bytes] | None:
         """(status, body) of the robots.txt of `origin` ("scheme://netloc") if fetched less
         than `max_age` seconds ago."""
-        since = iso(self.clock() - timedelta(seconds=max_age))
+        since = stamp(self.clock() - timedelta(seconds=max_age))
         row = self.db.execute(
             "SELECT status, body FROM robots_cache WHERE origin = ? AND fetched_at > ?",
             [origin, since],
@@ -790,7 +746,7 @@ class Store:
     def prune_pending(self, days: float = 30.0) -> int:
         """Forget listed links whose article was never stored (every fetch of them failed)
         after `days`; a source that lists one again records it again."""
-        since = iso(self.clock() - timedelta(days=days))
+        since = stamp(self.clock() - timedelta(days=days))
         with write_transaction(self.db):
             return self.db.execute(
                 "DELETE FROM pending_listings WHERE last_listed_at < ?", [since]).rowcount

@@ -13,11 +13,12 @@ Jaccard threshold for the bands keeps truncated copies among the candidates.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import sqlite_utils
 
+from crawler.clock import stamp_before
 from crawler.config.model import StorySettings
 from crawler.page.fingerprints import NUM_PERM, Fingerprint, containment, fingerprint
 from crawler.record.schema import write_transaction
@@ -128,5 +129,4 @@ def prune(db: sqlite_utils.Database, now: str, window_days: float) -> int:
 
 
 def _days_before(now: str, days: float) -> str:
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(days=days)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp_before(now, timedelta(days=days))

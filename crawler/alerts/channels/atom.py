@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from crawler.alerts.channels.message import AlertMessage, parse_utc
+from crawler.alerts.channels.message import AlertMessage
+from crawler.clock import parse_time_or_none, stamp, stamp_now
 from crawler.config.model import FeedChannel
 
 LOGGER = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def build_feed(channel: FeedChannel, subscription_id: str, subscription_name: st
     _text(feed, "id", f"urn:veille:subscription:{quote(subscription_id, safe='')}")
     _text(feed, "title", channel.title or f"Veille: {subscription_name}")
     _text(feed, "subtitle", f"Alerts for the subscription \"{subscription_name}\"")
-    _text(feed, "updated", rfc3339(updated) or rfc3339(datetime.now(UTC).isoformat()))
+    _text(feed, "updated", rfc3339(updated) or stamp_now())
     author = ET.SubElement(feed, "author")
     _text(author, "name", "Veille")
     _text(feed, "generator", "Veille")
@@ -71,8 +72,7 @@ def entry_id(uid: str) -> str:
 
 def rfc3339(value: str | None) -> str | None:
     """An ISO 8601 time as RFC 3339 UTC ("2024-05-01T10:00:00Z"); naive times are UTC."""
-    moment = parse_utc(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return stamp(parse_time_or_none(value))
 
 
 def _entry(alert: AlertMessage, feed_updated: str) -> ET.Element:
@@ -117,7 +117,7 @@ def _clean(value: str) -> str:
 
 
 def _moment(value: str) -> datetime:
-    return parse_utc(value) or datetime.min.replace(tzinfo=UTC)
+    return parse_time_or_none(value) or datetime.min.replace(tzinfo=UTC)
 
 
 def _replace(path: Path, data: bytes) -> None:

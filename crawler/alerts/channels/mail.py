@@ -12,14 +12,14 @@ import re
 import smtplib
 import ssl
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
 from hashlib import sha256
 
 from crawler.alerts.channels.message import AlertMessage
 from crawler.alerts.channels.webhook import byline
+from crawler.clock import mail_date
 from crawler.config.model import EmailChannel
 from crawler.errors import DeliveryError
 
@@ -140,7 +140,7 @@ def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[AlertMes
     message["Subject"] = subject(alerts)
     message["From"] = channel.sender
     message["To"] = ", ".join(channel.to)
-    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Date"] = mail_date(now)
     message["Message-ID"] = message_id(batch_uid)
     message["X-Veille-Alert-Id"] = batch_uid
     message["X-Veille-Subscription"] = alerts[0].subscription_id

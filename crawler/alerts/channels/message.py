@@ -8,20 +8,6 @@ The dispatcher (`crawler.alerts.dispatch`) decides what to send and when; a chan
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-
-def parse_utc(value: str | None) -> datetime | None:
-    """An ISO 8601 time as an aware UTC datetime (naive times are UTC); None if unreadable."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from ssl import SSLError
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.alerts.channels.message import AlertMessage, parse_utc
+from crawler.alerts.channels.message import AlertMessage
+from crawler.clock import readable_utc
 from crawler.config.model import WebhookChannel
 from crawler.config.redaction import redact, redact_url, url_secrets
 from crawler.errors import DeliveryError
@@ -133,14 +134,8 @@ def _headline(alert: AlertMessage) -> str:
 
 def byline(alert: AlertMessage) -> str:
     """The source and the publication time: "Le Levant, 2024-05-01 07:30 UTC"."""
-    when = format_time(alert.published_at)
+    when = readable_utc(alert.published_at)
     return f"{alert.source_name}, {when}" if when else alert.source_name
-
-
-def format_time(value: str | None) -> str | None:
-    """An ISO 8601 time as "2024-05-01 10:00 UTC" (unparsable values are returned as is)."""
-    moment = parse_utc(value)
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else value
 
 
 def _escape(text: str) -> str:
