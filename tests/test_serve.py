@@ -10,7 +10,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,23 +17,22 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
 import pytest
 from click.testing import CliRunner
 from conftest import PROJECT, rows, serving, veille
+from demo_record import demo_record
 from receivers import SmtpSink, WebhookReceiver
 
 from crawler.cli import cli
-from crawler.demo import DEMO_DIR, SiteServer, render_demo_config
+from crawler.demo import render_demo_config
 from crawler.record.schema import open_database
 from crawler.serve import DATABASE_NAME, SETTINGS, build_datasette, load_metadata
 
 NEW_ARTICLE = "/levant/2026/11/23/karabakh-familles-deplacees-visite-cimetiere-stepanakert.html"
 UPDATED_ARTICLE = "/levant/2026/11/23/armenie-traite-paix-azerbaidjan-feu-vert-commission.html"
-BROKEN_FEED = "/gazette/rss.xml"  # answers 404 in the second crawl: a source to look after
 HIDDEN = {"_sqlite_migrations", "article_fingerprints", "story_bands", "http_validators",
           "robots_cache", "article_pages", "pending_listings", "fetch_claims"}
 QUERIES = {"latest_by_conflict", "conflict_feed", "stories_with_sources",
@@ -57,26 +55,10 @@ def query(ds, name: str, **params: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo site crawled twice (the second time a few hours later, with one new and one
     updated article and a feed gone), then its alerts sent: the database to browse."""
-    tmp = tmp_path_factory.mktemp("serve")
-    db = tmp / "veille.db"
-    with SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"]) as site:
-        config = render_demo_config(site.origin, tmp / "veille.toml")
-        first = veille("--config", config, "--db", db, "crawl", "--no-progress")
-        assert first.returncode == 0, first.stdout + first.stderr
-        site.edition = 2
-        site.overrides[BROKEN_FEED] = (404, {"Content-Type": "text/plain"}, b"gone")
-        second = veille("--config", config, "--db", db, "crawl", "--no-progress")
-        assert second.returncode == 1, second.stdout + second.stderr  # the 404 feed failed
-        # VEILLE_DEMO_WEBHOOK_SECRET is not set: the webhook desk's alerts fail at once.
-        env = {k: v for k, v in os.environ.items() if k != "VEILLE_DEMO_WEBHOOK_SECRET"}
-        sent = subprocess.run([sys.executable, "-m", "crawler", "--config", str(config),
-                               "--db", str(db), "alerts", "send"],
-                              capture_output=True, text=True, env=env, cwd=PROJECT, timeout=60)
-        assert sent.returncode in (0, 1), sent.stdout + sent.stderr
-    yield db
+    return demo_record(tmp_path_factory)
 
 
 @pytest.fixture
@@ -281,7 +263,7 @@ def test_atom_feed_of_a_conflict(crawled, ds):
     matches = rows(crawled, "SELECT count(*) AS n FROM article_conflicts "
                             "WHERE conflict_id = 'karabakh'")[0]["n"]
     assert len(feed.entries) == matches
-    assert feed.feed.title == "Veille feed: latest articles on a conflict"
+    assert feed.feed.title == "Veille: Haut-Karabakh (Arménie-Azerbaïdjan)"
     newest = feed.entries[0]
     assert newest.link.endswith(NEW_ARTICLE)
     assert newest.id.startswith("urn:veille:article:")

@@ -1,4 +1,4 @@
-"""Browse the record in Datasette 0.65: the shipped metadata, the Atom plugin, read-only.
+"""The Datasette 0.65 app of `veille serve`: settings, read-only database, the server.
 
 The database is served in Datasette's normal (mutable) mode, never `--immutable`: immutable
 mode assumes the file never changes, while a crawl writes to it. Datasette then reads through
@@ -35,16 +35,12 @@ from datasette.utils import (
 )
 from datasette.utils.asgi import Forbidden
 
-from crawler.config.model import PROJECT_ROOT
 from crawler.errors import ServeError
 from crawler.record.schema import needs_immutable
+from crawler.serve import feeds, plugin
+from crawler.serve.paths import DATABASE_NAME, METADATA_FILE, STATIC_DIR, TEMPLATES_DIR
 
 LOGGER = logging.getLogger(__name__)
-
-METADATA_FILE = PROJECT_ROOT / "data" / "datasette" / "metadata.yaml"
-# The name (and URL path) of the database whatever the file is called, so that the
-# metadata, the canned query URLs and the feed URLs are the same on every install.
-DATABASE_NAME = "veille"
 
 
 @dataclass(frozen=True)
@@ -118,10 +114,19 @@ class ReadOnlyDatabase(Database):
 
 
 class VeilleDatasette(Datasette):
-    """Datasette whose web app answers only GET and HEAD (405 otherwise)."""
+    """Datasette whose web app answers only GET and HEAD (405 otherwise), and whose `.atom`
+    twin is Veille's (crawler/serve/feeds.py): every search and filter of the articles, not
+    only the queries shaped for datasette-atom, with a stable id, a title, ETag and
+    Last-Modified."""
 
     def app(self) -> Any:
         return _GetOnly(super().app())
+
+    def _register_renderers(self) -> None:
+        super()._register_renderers()
+        # Whichever plugin registered "atom" first, this one answers (it hands the queries
+        # with atom_* columns to datasette-atom itself).
+        self.renderers[feeds.EXTENSION] = (feeds.render_atom, feeds.can_render_atom)
 
 
 class _GetOnly:
@@ -141,11 +146,14 @@ class _GetOnly:
         await self.app(scope, receive, send)
 
 
-def _register_atom_plugin() -> None:
-    # Normally found through its entry point; registering it here as well means the feed
-    # also works where entry points are not scanned (Datasette skips them under its tests).
+def _register_plugins() -> None:
+    # datasette-atom is normally found through its entry point; registering it here as well
+    # means the feed also works where entry points are not scanned (Datasette skips them
+    # under its tests). Veille's own plugin (pages, cells) is a module of the project.
     if not pm.is_registered(datasette_atom):
         pm.register(datasette_atom, name="datasette_atom")
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="veille")
 
 
 def build_datasette(db_file: str | os.PathLike[str], *,
@@ -160,10 +168,12 @@ def build_datasette(db_file: str | os.PathLike[str], *,
     path = Path(db_file)
     if not path.is_file():
         raise ServeError(f"{path}: no such database (run `veille crawl` or `veille init` first)")
-    _register_atom_plugin()
+    _register_plugins()
     meta = copy.deepcopy(dict(metadata if metadata is not None else load_metadata()))
     ds = VeilleDatasette([str(path)], metadata=meta,
-                         settings={**default_settings(), **dict(settings or {})})
+                         settings={**default_settings(), **dict(settings or {})},
+                         template_dir=str(TEMPLATES_DIR),
+                         static_mounts=[(plugin.STATIC_MOUNT, str(STATIC_DIR))])
     # Datasette named the database after the file; serve it under the fixed name instead,
     # through a database object that refuses writes.
     for name in [n for n in ds.databases if n != "_internal"]:
