@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
+from crawler.clock import parse_time_or_none
 from crawler.serve.paths import DATABASE_NAME
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z$")
@@ -37,7 +38,7 @@ def parse_utc(value: object) -> datetime | None:
     """A stored ISO 8601 UTC time (``2026-11-23T19:10:00Z``) as a datetime, else None."""
     if not isinstance(value, str) or not ISO_UTC.match(value):
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return parse_time_or_none(value)
 
 
 def local_time(value: object, zone: ZoneInfo) -> Markup | None:

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -142,8 +141,8 @@ async def feed_title(datasette: Any, request: Any, query_name: str | None,
 
 
 def _http_date(value: str) -> str:
-    moment = parse_utc(value) or datetime.fromisoformat(EPOCH.replace("Z", "+00:00"))
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
+    # HTTP dates say GMT (RFC 9110), where an e-mail's say +0000.
+    return format_datetime(parse_utc(value) or parse_utc(EPOCH), usegmt=True)
 
 
 def _not_modified(request: Any, etag: str, last_modified: str) -> bool:
