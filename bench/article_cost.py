@@ -52,7 +52,7 @@ from bench.archive import SOURCES, ensure
 from bench.corpus import cases
 from bench.warc_size import HEADERS
 from crawler.config.model import DEFAULT_CONFIG, load_config
-from crawler.crawl.items import ArticleItem
+from crawler.crawl.items import ArticleItem, NormalizedArticle
 from crawler.crawl.normalize import normalize_article
 from crawler.crawl.pipelines import article_warnings
 from crawler.page.charset import decode_html
@@ -117,8 +117,7 @@ def process(page: Page, store: Store, archive: PageArchive) -> dict[str, float]:
     item = page.item
     _timed(times, "decode", lambda: decode_html(page.body, "text/html"))
     item.page = _timed(times, "warc", lambda: archive.write(page.url, 200, HEADERS, page.body))
-    article = item.stored = _timed(times, "normalize",
-                                   lambda: normalize_article(item, page.domains))
+    article = _timed(times, "normalize", lambda: normalize_article(item, page.domains))
     print_ = _timed(times, "fingerprint", lambda: article_fingerprint(article.lead, article.body))
     matcher = store.outbox.matcher
     matches = _timed(times, "match", lambda: matcher.match(
@@ -127,7 +126,7 @@ def process(page: Page, store: Store, archive: PageArchive) -> dict[str, float]:
     _timed(times, "sql", lambda: store.save_article(article, prepared, page=item.page))
 
     def pipeline() -> None:
-        for warning in article_warnings(item):
+        for warning in article_warnings(NormalizedArticle(article, item)):
             store.record_error(None, warning.source_id, warning.url, warning.kind,
                                warning.message, warning.level)
 

@@ -46,7 +46,7 @@ from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
 from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.listing import ListingHint
-from crawler.page.urls import amp_to_canonical_guess, canonicalize, entry_url, same_site
+from crawler.page.urls import amp_to_canonical_guess, canonicalize, entry_link, same_site
 
 
 class SourceSpider(scrapy.Spider):
@@ -229,8 +229,7 @@ class SourceSpider(scrapy.Spider):
         fresh = []
         for hint in hints:
             try:
-                hint.url = entry_url(hint.url, response.url)
-                url = canonicalize(hint.url)
+                url = self.resolve(hint, response.url)
             except BadLink as exc:  # one bad entry is recorded and skipped, never the rest
                 yield self.skipped_entry(response, hint, str(exc))
                 continue
@@ -255,6 +254,15 @@ class SourceSpider(scrapy.Spider):
                 yield self.article_request(hint, link, known_time)
             else:
                 stats.inc_value(f"veille/{_VERDICT_STATS[verdict]}")
+
+    @staticmethod
+    def resolve(hint: ListingHint, document_url: str) -> str:
+        """The canonical URL of an entry's link, made absolute against its document and
+        canonicalized once (a listing page's hints arrive canonical already); kept on
+        the hint for the article's record. Raises BadLink for a link no page can have."""
+        if hint.canonical is None:
+            hint.url, hint.canonical = entry_link(hint.url, document_url)
+        return hint.canonical
 
     def skipped_entry(self, response: Response, hint: ListingHint, why: str
                       ) -> FetchErrorItem:

@@ -496,7 +496,7 @@ def test_an_articles_warnings_reach_the_ingester_with_its_run(
 
     from crawler.cluster.ingest import Ingester
     from crawler.cluster.worker import StreamPipeline, WorkerSpider
-    from crawler.crawl.items import ArticleItem
+    from crawler.crawl.items import ArticleItem, NormalizedArticle
     from crawler.crawl.normalize import normalize_article
     from crawler.page.extract import extract_article
     from crawler.record.store import Store
@@ -513,9 +513,9 @@ def test_an_articles_warnings_reach_the_ingester_with_its_run(
             "</article></body></html>")
     extracted = dataclasses.replace(extract_article(page, url),
                                     warnings=("broken JSON-LD: Expecting ',' delimiter",))
-    item = ArticleItem("levant-rss", ListingHint(url, "feed"), url, (), extracted,
-                       run_id=run_id)
-    item.stored = normalize_article(item, ("127.0.0.1",))
+    fetched = ArticleItem("levant-rss", ListingHint(url, "feed"), url, (), extracted,
+                          run_id=run_id)
+    item = NormalizedArticle(normalize_article(fetched, ("127.0.0.1",)), fetched)
     pipeline = StreamPipeline(SimpleNamespace(spider=spider, stats=get_crawler().stats))
     assert pipeline.process_item(item) is item
     events = redis_client.xrange(f"{redis_prefix}:articles")

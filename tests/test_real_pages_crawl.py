@@ -15,7 +15,7 @@ from conftest import crawl, rows, veille, write_config
 from scrapy.utils.test import get_crawler
 
 from bench.corpus import CORPUS
-from crawler.crawl.items import ArticleItem
+from crawler.crawl.items import ArticleItem, NormalizedArticle
 from crawler.crawl.normalize import content_hash, normalize_article
 from crawler.crawl.pipelines import MIN_ARTICLE_WORDS, NO_TEXT, StorePipeline, text_words
 from crawler.demo import SiteServer
@@ -215,8 +215,8 @@ def test_what_the_extraction_reports_is_recorded_as_warnings_with_the_article(tm
         "published time in the future (2027-01-01T00:00:00Z): first-seen time used",
         "no article text",  # the pipeline's own rule decides that one: not twice
     ))
-    item = ArticleItem("s1", ListingHint(url, "feed"), url, (), extracted)
-    item.stored = normalize_article(item, ("127.0.0.1",))
+    fetched = ArticleItem("s1", ListingHint(url, "feed"), url, (), extracted)
+    item = NormalizedArticle(normalize_article(fetched, ("127.0.0.1",)), fetched)
     pipeline = StorePipeline.from_crawler(crawler)
     pipeline.open_spider()
     try:

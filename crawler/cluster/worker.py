@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 from crawler.cluster import wire
 from crawler.cluster.shared import Cluster, RedisLedger
 from crawler.config.model import Config
-from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.items import ArticleItem, FetchErrorItem, NormalizedArticle
 from crawler.crawl.middlewares import CachedRobotsTxtMiddleware
 from crawler.crawl.pipelines import article_warnings
 from crawler.crawl.process import quiet_libraries, scrapy_settings
@@ -340,13 +340,14 @@ class StreamPipeline:
         try:
             if isinstance(item, FetchErrorItem):
                 spider.send_error(item)
-            elif isinstance(item, ArticleItem) and item.stored is not None:
-                spider.cluster.push_event("article", item.run_id, item.stored,
-                                          prepared=self.prepare(item.stored))
+            elif isinstance(item, NormalizedArticle):
+                run_id = item.fetched.run_id
+                spider.cluster.push_event("article", run_id, item.article,
+                                          prepared=self.prepare(item.article))
                 stats.inc_value("veille/sent")
                 # Its defects go as warnings, as a single-machine crawl records them.
                 for warning in article_warnings(item):
-                    spider.cluster.push_event("error", item.run_id, warning)
+                    spider.cluster.push_event("error", run_id, warning)
                     stats.inc_value("veille/warnings")
         except redis.RedisError as exc:
             spider.fail(f"could not send to {spider.cluster.keys.articles}: {exc}")

@@ -1,11 +1,13 @@
-"""The items spiders yield: an extracted article page, or a failure to record."""
+"""The items of a crawl: an extracted article page (`ArticleItem`, yielded by spiders), the
+same made a record (`NormalizedArticle`, from the normalize pipeline), or a failure to record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from crawler.page.extract import ExtractedArticle
 from crawler.page.listing import ListingHint
+from crawler.record.article import StoredArticle
 from crawler.record.pages import PageRef
 
 
@@ -20,9 +22,21 @@ class ArticleItem:
     extracted: ExtractedArticle
     fallback_topic: str | None = None
     default_language: str | None = None
-    stored: object | None = field(default=None, repr=False)  # set by the normalize pipeline
     run_id: int | None = None  # set by `veille worker`, whose items go to the ingester
     page: PageRef | None = None  # where the response is kept (None: not kept, as in a worker)
+
+
+@dataclass(frozen=True)
+class NormalizedArticle:
+    """An article page made the record `Store.save_article` writes (`NormalizePipeline`):
+    the one shape the store pipeline, and a worker's stream to the ingester, take."""
+
+    article: StoredArticle
+    fetched: ArticleItem  # the page it came from: its run, kept page and extraction warnings
+
+    @property
+    def source_id(self) -> str:
+        return self.article.source_id
 
 
 @dataclass

@@ -227,7 +227,8 @@ class OneFetchMiddleware:
         spider = self.crawler.spider
         if link is None or getattr(spider, "local", None) is None:
             return
-        url = canonicalize(request.url)
+        # The listed link's request goes out under its canonical URL; a redirect's may not.
+        url = link.url if request.url == link.url else canonicalize(request.url)
         run_id = self.crawler.stats.get_value("veille/run_id")
         if spider.local.fetched_elsewhere(url, spider.source.id, run_id,
                                             claimed=url == link.key):

@@ -20,13 +20,14 @@ _QUOTES = {"’": "'", "‘": "'", "“": '"', "”": '"', "«": '"', "»": '"',
 def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArticle:
     """The record for an article page: canonical URL and aliases, UTC times, one topic."""
     ex = item.extracted
-    fetched = canonicalize(item.response_url)
+    listed_url = item.hint.canonical or canonicalize(item.hint.url)
+    # An article requested under its listed, canonical URL and not redirected: the same.
+    fetched = listed_url if item.response_url == listed_url else canonicalize(item.response_url)
     canonical = _usable_canonical(ex.canonical_url, fetched, domains)
     if canonical is None and ex.is_amp:
         canonical = amp_to_canonical_guess(fetched)
     canonical = canonical or fetched
     urls: dict[str, str] = {canonical: "canonical"}
-    listed_url = canonicalize(item.hint.url)
     urls.setdefault(listed_url, item.hint.via)
     for url in item.redirect_urls:
         urls.setdefault(canonicalize(url), "redirect")

@@ -8,7 +8,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from crawler.crawl.items import ArticleItem, FetchErrorItem
+from crawler.crawl.items import ArticleItem, FetchErrorItem, NormalizedArticle
 from crawler.crawl.ledger import open_store, release_store
 from crawler.crawl.normalize import normalize_article
 from crawler.record.store import STORAGE_ERRORS, Store, one_line
@@ -38,18 +38,16 @@ def text_words(body: str, word_count: int) -> int:
                           for token in _UNSPACED.sub(" ", body).split())
 
 
-def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
+def article_warnings(item: NormalizedArticle) -> list[FetchErrorItem]:
     """The defects of a normalized article page, as warnings for fetch_errors: each line
     the extraction reported, and "no article text" for a body under MIN_ARTICLE_WORDS
     words. The article is stored all the same; a run with warnings is still clean."""
-    article = item.stored
-    if article is None:
-        return []
+    article, fetched = item.article, item.fetched
     url = article.canonical_url
     warnings = [
         FetchErrorItem(item.source_id, url, "extract", line, level="warning",
-                       run_id=item.run_id)
-        for line in item.extracted.warnings
+                       run_id=fetched.run_id)
+        for line in fetched.extracted.warnings
         # The rule below decides what is "no article text", with one threshold.
         if line and not line.startswith("no article text")
     ]
@@ -57,7 +55,7 @@ def article_warnings(item: ArticleItem) -> list[FetchErrorItem]:
     if words < MIN_ARTICLE_WORDS:
         warnings.append(FetchErrorItem(
             item.source_id, url, NO_TEXT, f"no article text ({words} words)",
-            level="warning", run_id=item.run_id,
+            level="warning", run_id=fetched.run_id,
         ))
     return warnings
 
@@ -84,8 +82,7 @@ class NormalizePipeline:
             )
         # A `veille worker` crawls many sources: ask for the item's own.
         domains = self.crawler.spider.domains_of(item.source_id)
-        item.stored = normalize_article(item, domains)
-        return item
+        return NormalizedArticle(normalize_article(item, domains), item)
 
 
 class StorePipeline:
@@ -113,25 +110,26 @@ class StorePipeline:
         if isinstance(item, FetchErrorItem):
             self.record(item)
             return item
-        if isinstance(item, ArticleItem) and item.stored is not None:
+        if isinstance(item, NormalizedArticle):
+            article = item.article
             try:
-                result = self.store.save_article(item.stored, page=item.page)
+                result = self.store.save_article(article, page=item.fetched.page)
             except STORAGE_ERRORS as exc:  # disk full, database locked too long, I/O error
                 stats.inc_value("veille/store_errors")
                 stats.set_value("veille/store_error", one_line(exc))
-                self.record(FetchErrorItem(item.source_id, item.stored.canonical_url,
+                self.record(FetchErrorItem(item.source_id, article.canonical_url,
                                            "store-failed", f"article not stored: {one_line(exc)}"))
                 return item
             # Logged after the commit: a reader of the log knows the article is on disk.
             LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
-                        result.article_id, item.stored.canonical_url)
+                        result.article_id, article.canonical_url)
             stats.inc_value(f"veille/{result.outcome}")
             if result.alerts:
                 stats.inc_value("veille/alerts", result.alerts)
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")
             if note := result.canonical_warning():
-                self.record(FetchErrorItem(item.source_id, item.response_url,
+                self.record(FetchErrorItem(item.source_id, item.fetched.response_url,
                                            "canonical-refused", note, level="warning"))
             for warning in article_warnings(item):
                 self.record(warning)

@@ -12,7 +12,7 @@ from dateutil import parser as dateparser
 from parsel import Selector
 
 from crawler.errors import BadLink
-from crawler.page.urls import canonicalize, entry_url, same_site
+from crawler.page.urls import canonicalize, entry_link, same_site
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class ListingHint:
     title: str | None = None
     guid: str | None = None
     categories: tuple[str, ...] = ()
+    # `url` made canonical (`crawler.page.urls.canonicalize`), once per link: by the
+    # listing reader, which dedupes on it, else by the spider that reads the entry.
+    canonical: str | None = None
 
 
 def find_article_links(
@@ -86,12 +89,11 @@ def find_article_links(
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
             continue
         try:
-            url = entry_url(href, page_url)
+            url, key = entry_link(href, page_url)
         except BadLink:  # a page's other links (mailto:, javascript:, malformed): not articles
             continue
         if not same_site(url, domains):
             continue
-        key = canonicalize(url)
         if key == page_key or key in hints:
             continue
         title = _text(anchor)
@@ -99,7 +101,7 @@ def find_article_links(
                                   and _is_headline(anchor)):
             continue
         hints[key] = ListingHint(
-            url=url, via="listing", title=title or None,
+            url=url, via="listing", title=title or None, canonical=key,
             topic=_label(anchor, title), listed_at=_listed_at(anchor),
         )
     return list(hints.values())
@@ -117,12 +119,13 @@ def find_next_page(page: Selector, page_url: str, next_css: str | None = None) -
                 a.attrib["href"] for a in page.xpath("//a[@href]")
                 if _text(a).lower().strip(" .") in _NEXT_WORDS
             ]
+    page_key = canonicalize(page_url)
     for href in hrefs:
         try:
-            url = entry_url(href, page_url)
+            url, key = entry_link(href, page_url)
         except BadLink:
             continue
-        if canonicalize(url) != canonicalize(page_url):
+        if key != page_key:
             return url
     return None
 

@@ -81,7 +81,13 @@ def same_site(url: str, domains: tuple[str, ...]) -> bool:
 
 def entry_url(link: str, base: str) -> str:
     """The absolute http(s) URL of an entry's `link`, resolved against the document it is
-    listed in (`base`).
+    listed in (`base`). Raises BadLink as `entry_link` does."""
+    return entry_link(link, base)[0]
+
+
+def entry_link(link: str, base: str) -> tuple[str, str]:
+    """An entry's `link` resolved against the document it is listed in (`base`): its
+    absolute http(s) URL, and that URL canonical (`canonicalize`, done here once).
 
     Raises:
         BadLink: the link is not http(s) (`javascript:`, `mailto:`, `tel:`, `ftp:`...),
@@ -97,12 +103,12 @@ def entry_url(link: str, base: str) -> str:
         if not link or not parts.hostname or (given.scheme and not given.netloc):
             raise BadLink(f"link without a host: {_shown(link)}")
         parts.port  # noqa: B018 - raises ValueError on a port out of range
-        canonicalize(url)
+        canonical = canonicalize(url)
     except BadLink:
         raise
     except ValueError as exc:
         raise BadLink(f"malformed link {_shown(link)} ({exc})") from None
-    return url
+    return url, canonical
 
 
 def _shown(link: str) -> str:
