@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.config.redaction import redact_url
+from crawler.config.selectors import Selectors
 from crawler.config.subscriptions import (
     AlertSettings,
     Channel,
@@ -58,9 +59,6 @@ DEFAULT_CONFIG = PROJECT_ROOT / "data" / "veille.toml"
 DEFAULT_DB = PROJECT_ROOT / "data" / "veille.db"
 
 SOURCE_KINDS = ("topic", "feed", "sitemap")
-SELECTOR_FIELDS = (
-    "title", "lead", "body", "authors", "published", "updated", "topic", "section", "image",
-)
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ class Source:
     max_pages: int = 3
     links: str | None = None
     next: str | None = None
-    selectors: Mapping[str, str] = field(default_factory=dict)
+    selectors: Selectors = field(default_factory=Selectors)
     timezone: str | None = None
     language: str | None = None
     encoding: str | None = None
@@ -425,15 +423,7 @@ def _parse_source(entry: Any, where: str) -> Source:
             if key in entry:
                 raise ConfigError(f"{where}: {key!r} only applies to kind = \"topic\"")
     check_numbers("source", entry, where)
-    selectors = entry.get("selectors", {})
-    for name, css in selectors.items():
-        if name not in SELECTOR_FIELDS:
-            raise ConfigError(
-                f"{where}: selectors.{name} is not a field (one of {', '.join(SELECTOR_FIELDS)})"
-            )
-        if not isinstance(css, str):
-            raise ConfigError(f"{where}: selectors.{name} must be a string (a CSS selector)")
-        check_selector(css, f"{where}: selectors.{name}")
+    selectors = Selectors(entry.get("selectors", {}), f"{where}: selectors")
     for key in ("links", "next"):
         if key in entry:
             check_selector(entry[key], f"{where}: {key}")
@@ -451,7 +441,7 @@ def _parse_source(entry: Any, where: str) -> Source:
     for key in ("every", "jitter", "min_every", "max_every"):
         values.pop(key, None)
     values.setdefault("name", values["id"])
-    values["selectors"] = dict(selectors)
+    values["selectors"] = selectors
     values["allowed_domains"] = strings(entry, "allowed_domains", where)
     values["max_age_days"] = float(values.get("max_age_days", 2.0))
     return Source(**values)

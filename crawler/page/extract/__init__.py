@@ -6,6 +6,7 @@ kind of reading: `page` parses once and asks each field's readers in order; `str
 `dates`, `authors`, `language`, `body` and `text` do one job each.
 """
 
-from crawler.page.extract.article import SELECTOR_FIELDS, ExtractedArticle, extract_article
+from crawler.config.selectors import SELECTOR_FIELDS
+from crawler.page.extract.article import ExtractedArticle, extract_article
 
 __all__ = ["SELECTOR_FIELDS", "ExtractedArticle", "extract_article"]

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
 
-from cssselect import SelectorError
-from parsel.csstranslator import css2xpath
-
+from crawler.config.selectors import Selectors
 from crawler.page.extract.body import drop_repeated_header
 from crawler.page.extract.page import Page
 
@@ -22,9 +20,6 @@ LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SELECTOR_FIELDS = frozenset(
-    {"title", "lead", "body", "authors", "published", "updated", "topic", "section", "image"}
-)
 
 # Boilerplate blocks that sit inside article containers, where trafilatura's own
 
@@ -85,7 +80,7 @@ def extract_article(
     Raises:
         ValueError: A selector names an unknown field or is not valid CSS.
     """
-    page = Page(html or "", url, checked_selectors(selectors), default_tz or UTC,
+    page = Page(html or "", url, Selectors.of(selectors), default_tz or UTC,
                 default_language)
     title = page.title()
     image_url = page.image_url()
@@ -113,18 +108,3 @@ def extract_article(
         word_count=len(body.split()),
         warnings=tuple(page.warnings),
     )
-
-
-def checked_selectors(selectors: Mapping[str, str] | None) -> dict[str, str]:
-    """Validate selector overrides up front: a typo in a source's config must be loud."""
-    checked = dict(selectors or {})
-    for field, css in checked.items():
-        if field not in SELECTOR_FIELDS:
-            raise ValueError(
-                f"unknown selector field {field!r}; expected one of {sorted(SELECTOR_FIELDS)}"
-            )
-        try:
-            css2xpath(css)
-        except SelectorError as err:
-            raise ValueError(f"invalid CSS selector for field {field!r}: {css!r}") from err
-    return checked

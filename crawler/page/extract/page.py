@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from typing import Any, TypeVar
@@ -120,7 +120,7 @@ def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -
 class Page:
     """One parsed page and the metadata sources extracted from it, queried per field."""
 
-    def __init__(self, html: str, url: str, selectors: dict[str, str], tz: tzinfo,
+    def __init__(self, html: str, url: str, selectors: Mapping[str, str], tz: tzinfo,
                  default_language: str | None = None) -> None:
         self.url = url
         self.default_language = default_language
