@@ -60,6 +60,9 @@ SETTINGS = (
                  "the conflict facet reads a JSON array per article"),
     ServeSetting("truncate_cells_html", 300,
                  "article bodies would fill the table pages; the row page shows them whole"),
+    ServeSetting("suggest_facets", False,
+                 "the facets a reader uses are set in the metadata; suggestions push the "
+                 "articles down the page"),
     ServeSetting("allow_download", False,
                  "Datasette 0.65 never offers a file that is being written; publish a copy "
                  "(sqlite3 veille.db '.backup copy.db') instead"),
