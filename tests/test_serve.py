@@ -158,6 +158,17 @@ def test_canned_queries_are_all_listed(ds):
         assert f'href="/veille/{name}"' in html, name
 
 
+def test_the_database_page_starts_with_the_desk(ds):
+    """/veille: the list of articles and the queries first, the tables, then the SQL box,
+    folded; canned query pages show no SQL."""
+    html = get(ds, "/veille").text
+    desk = html.index('href="/veille/articles_with_conflicts"')
+    assert desk < html.index('id="queries"') < html.index('id="tables"') \
+        < html.index('<details class="own-sql">')
+    page = get(ds, "/veille/source_health").text
+    assert "from sources s" not in page and "Source health" in page
+
+
 def test_behind_a_proxy_with_base_url(crawled):
     ds = build_datasette(crawled, settings={"base_url": "/news/"})
     html = get(ds, "/veille").text  # the client adds the prefix to the path itself
