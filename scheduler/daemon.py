@@ -76,8 +76,8 @@ class Daemon:
         # shutdown(wait=True) deadlocks with a job that is calling back into the scheduler.
         self.active_jobs = 0
         self.jobs_done = threading.Condition()
-        with Store.open(db_path) as store:  # creates the schema before any child does
-            store.sync_sources(self.config.sources)
+        # Creates the schema before any child does.
+        Store.open_for(self.config, db_path).close()
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(
                 url=f"sqlite:///{jobs_path(self.config, db_path)}")},
@@ -172,8 +172,7 @@ class Daemon:
             LOGGER.error("config not reloaded, keeping the previous one: %s", exc)
             return
         self.config = config
-        with Store.open(self.db_path) as store:
-            store.sync_sources(config.sources)
+        Store.open_for(config, self.db_path).close()
         self.sync_jobs()
 
     # -- jobs ----------------------------------------------------------------------------
@@ -349,14 +348,10 @@ class Daemon:
     def dispatch(self) -> None:
         """Send the due alerts (one dispatcher at a time in this process)."""
         from crawler.alerts.dispatch import Dispatcher
-        from crawler.record.outbox import sync_alerting
-
         if not self.dispatch_lock.acquire(blocking=False):
             return
         try:
-            with Store.open(self.db_path) as store:
-                sync_alerting(store.db, self.config.conflicts, self.config.subscriptions,
-                              store.now())
+            with Store.open_for(self.config, self.db_path) as store:
                 report = Dispatcher(store.db, self.config.subscriptions, self.config.alerts,
                                     user_agent=self.config.crawl.user_agent,
                                     environ=self.environ).run()

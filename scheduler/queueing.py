@@ -40,8 +40,7 @@ def queue_sources(config: Config, db_path: Path, sources: Iterable[Source],
     assert config.redis is not None
     cluster = cluster or Cluster.open(config.redis)
     done: list[Queued] = []
-    with Store.open(db_path) as store:
-        store.sync_sources(config.sources)
+    with Store.open_for(config, db_path) as store:
         limit = stamp(store.clock() - timedelta(seconds=config.schedule.timeout_seconds))
         for source in sources:
             open_run = store.db.execute(

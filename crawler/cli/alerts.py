@@ -19,12 +19,9 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 def dispatch_now(config: Config, db_file, only: tuple[str, ...] = ()) -> int:
     """Send the due alerts; print what happened; return the number given up on."""
     from crawler.alerts.dispatch import Dispatcher
-    from crawler.record.outbox import sync_alerting
     from crawler.record.store import Store
 
-    with Store(open_database(db_file)) as store:
-        store.sync_sources(config.sources)
-        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+    with Store.open_for(config, db_file) as store:
         dispatcher = Dispatcher(store.db, config.subscriptions, config.alerts,
                                 user_agent=config.crawl.user_agent)
         report = dispatcher.run(only)
@@ -203,12 +200,11 @@ def rematch(obj: Context) -> None:
 
     Example: veille rematch
     """
-    from crawler.record.outbox import Outbox, sync_alerting
+    from crawler.record.outbox import Outbox
     from crawler.record.store import Store
 
     config = obj.load()
-    with Store(open_database(obj.db_file)) as store:
-        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+    with Store.open_for(config, obj.db_file) as store:
         report = Outbox(config.conflicts, config.subscriptions).rematch(store.db, store.now())
     click.echo(f"{report.articles} articles matched again: {report.flagged} about a tracked "
                f"conflict; {report.added} new matches, {report.removed} dropped; no alert sent")

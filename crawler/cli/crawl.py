@@ -55,8 +55,9 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     if not sources:
         raise click.ClickException(f"{obj.config_file}: no [[source]] configured")
     if due:
-        # No sync_sources here: the crawl (or queue_sources) that follows does it, and a
-        # cron run with nothing due then writes nothing.
+        # The record is not brought in line with the config here (`Store.open_for`): the
+        # crawl (or queue_sources) that follows does it, and a cron run with nothing due
+        # then writes nothing.
         sources = due_only(obj.db_file, config, sources)
         if config.schedule.distributed:
             from crawler.cli.cluster import queue_and_print

@@ -24,7 +24,6 @@ from crawler.errors import BadInputError, ConfigError, VeilleError
 from crawler.processes import pid_alive
 from crawler.record.schema import (
     busy_timeout_ms,
-    open_database,
     open_for_reading,
     refuse_read_only,
     writable,
@@ -159,8 +158,7 @@ def init(obj: Context) -> None:
     from crawler.record.store import Store
 
     config = obj.load()
-    with Store(open_database(obj.db_file)) as store:
-        store.sync_sources(config.sources)
+    with Store.open_for(config, obj.db_file) as store:
         tables = store.db.table_names()
     click.echo(f"{obj.db_file}: schema ready ({len(tables)} tables), "
                f"{len(config.sources)} sources from {obj.config_file}")
@@ -191,9 +189,10 @@ def sources(obj: Context, as_json: bool) -> None:
 
     config = obj.load()
     now = utc_now()
-    with Store(obj.read_database()) as store:
-        if writable(obj.database):
-            store.sync_sources(config.sources)
+    # Brought in line with the config when this user can write it; else read as it is.
+    opened = (Store.open_for(config, obj.db_file) if writable(obj.database)
+              else Store(obj.read_database()))
+    with opened as store:
         rows = {r["id"]: r for r in store.db["sources"].rows}
         # A read-only copy may lack a source configured since: shown as never run.
         blank = {column: None for column in store.db["sources"].columns_dict}

@@ -36,7 +36,7 @@ from crawler.errors import ClusterError
 from crawler.page.links import HttpValidators, Link
 from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
-from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.outbox import Outbox
 from crawler.record.schema import write_transaction
 from crawler.record.store import KNOWN_SQL, Prepared, Store
 from crawler.record.stories import StoryIndex
@@ -94,11 +94,8 @@ class Ingester:
                         self.config.alerts.max_age_seconds,
                         update_threshold=self.config.stories.update_threshold)
         try:
-            with Store.open(self.db_path, outbox=outbox,
-                            stories=StoryIndex(self.config.stories)) as store:
-                store.sync_sources(self.config.sources)
-                sync_alerting(store.db, self.config.conflicts, self.config.subscriptions,
-                              store.now())
+            with Store.open_for(self.config, self.db_path, outbox=outbox,
+                                stories=StoryIndex(self.config.stories)) as store:
                 self.publish_record(store)
                 self._loop(store, drain)
         finally:

@@ -28,7 +28,6 @@ from twisted.internet.task import LoopingCall
 from crawler.config.model import Config, Source
 from crawler.crawl.pipelines import NO_TEXT
 from crawler.processes import pid_alive
-from crawler.record.outbox import sync_alerting
 from crawler.record.pages import PageArchive
 from crawler.record.store import Store
 from crawler.record.stories import prune
@@ -195,9 +194,7 @@ def crawl(
     progress: TextIO | None = None,
 ) -> list[RunSummary]:
     """Crawl `sources` into the database at `db_path`; one summary per source, in order."""
-    with Store.open(db_path) as store:
-        store.sync_sources(config.sources)
-        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+    with Store.open_for(config, db_path) as store:
         # Copies are looked for within the story window: older band rows only cost space.
         prune(store.db, store.now(), config.stories.window_days)
         store.prune_pending()

@@ -27,7 +27,7 @@ from crawler.errors import PageError, PageGone
 from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
 from crawler.page.listing import ListingHint
-from crawler.record.outbox import Outbox, sync_alerting
+from crawler.record.outbox import Outbox
 from crawler.record.pages import PageArchive, PageRef
 from crawler.record.store import Store
 from crawler.record.stories import StoryIndex
@@ -83,8 +83,8 @@ def reextract(config: Config, db_path: Path, sources: tuple[Source, ...],
     archive = PageArchive.beside(db_path)
     # The outbox only matches conflicts here: `save_reextraction` never queues an alert.
     outbox = Outbox(config.conflicts, config.subscriptions)
-    with Store.open(db_path, outbox=outbox, stories=StoryIndex(config.stories)) as store:
-        sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+    with Store.open_for(config, db_path, outbox=outbox,
+                        stories=StoryIndex(config.stories)) as store:
         for source in sources:
             tz = ZoneInfo(source.timezone or config.crawl.timezone)
             for article in _articles(store, source.id, since):

@@ -20,12 +20,12 @@ from typing import Any
 import sqlite_utils
 
 from crawler.clock import stamp, utc_now
-from crawler.config.model import Source
+from crawler.config.model import Config, Source
 from crawler.page.fingerprints import Fingerprint, article_fingerprint
 from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.matching import Match
 from crawler.record.article import Change, StoredArticle
-from crawler.record.outbox import Outbox
+from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.pages import PageRef
 from crawler.record.schema import open_database, write_transaction
 from crawler.record.stories import StoryIndex
@@ -137,6 +137,22 @@ class Store:
     def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now,
              outbox: Outbox | None = None, stories: StoryIndex | None = None) -> Store:
         return cls(open_database(path), clock, outbox, stories)
+
+    @classmethod
+    def open_for(cls, config: Config, path: str | os.PathLike[str],
+                 outbox: Outbox | None = None, stories: StoryIndex | None = None) -> Store:
+        """The record at `path` in line with `config`, as every writer opens it: schema
+        current, the configured sources registered (names and URLs refreshed, state kept),
+        and the conflicts and subscriptions too (`sync_alerting`: a subscription removed
+        from the config has its pending alerts cancelled)."""
+        store = cls.open(path, outbox=outbox, stories=stories)
+        try:
+            store.sync_sources(config.sources)
+            sync_alerting(store.db, config.conflicts, config.subscriptions, store.now())
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def close(self) -> None:
         self.db.close()
