@@ -62,7 +62,7 @@ from crawler.page.listing import ListingHint
 from crawler.record.outbox import Outbox
 from crawler.record.pages import PageArchive
 from crawler.record.schema import open_database
-from crawler.record.store import Prepared, Store
+from crawler.record.store import Store, TextAnalysis
 from crawler.record.stories import StoryIndex
 
 PARTS = ("decode", "warc", "normalize", "fingerprint", "match", "sql", "pipeline")
@@ -122,8 +122,8 @@ def process(page: Page, store: Store, archive: PageArchive) -> dict[str, float]:
     matcher = store.outbox.matcher
     matches = _timed(times, "match", lambda: matcher.match(
         title=article.title, lead=article.lead, body=article.body, topic=article.topic))
-    prepared = Prepared(print_, tuple(matches), matcher.digest)
-    _timed(times, "sql", lambda: store.save_article(article, prepared, page=item.page))
+    analysis = TextAnalysis(print_, tuple(matches), matcher.digest)
+    _timed(times, "sql", lambda: store.save_article(article, analysis, page=item.page))
 
     def pipeline() -> None:
         for warning in article_warnings(NormalizedArticle(article, item)):

@@ -41,7 +41,7 @@ from scheduler.schedules import (
     SourceState,
     backoff_until,
     failing_for_long,
-    fingerprint,
+    timetable,
     trigger_for,
     update_timing,
 )
@@ -187,7 +187,7 @@ class Daemon:
             job_id = f"source:{source.id}"
             wanted.add(job_id)
             state = states[source.id]
-            name = fingerprint(source, config.schedule, state, config.crawl.timezone)
+            name = timetable(source, config.schedule, state, config.crawl.timezone)
             trigger = trigger_for(source, config.schedule, config.crawl.timezone, state)
             job = self.scheduler.get_job(job_id)
             if job is None:
@@ -285,7 +285,7 @@ class Daemon:
         """`distributed = true`: hand the poll to the workers through Redis."""
         from crawler.cluster.shared import Cluster
         from crawler.errors import ClusterError
-        from scheduler.queueing import queue_sources
+        from scheduler.handoff import queue_sources
 
         try:
             # One connection for every poll, made again after a reload or a failure.
@@ -334,7 +334,7 @@ class Daemon:
                 # The new interval first: the job's next fire time follows from it.
                 update_timing(self.config, store.db, [source.id], utc_now())
                 state = SourceState.load(store.db, source.id)
-                name = fingerprint(source, self.config.schedule, state,
+                name = timetable(source, self.config.schedule, state,
                                    self.config.crawl.timezone)
                 if job.name != name:
                     job.modify(name=name)

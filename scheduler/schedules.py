@@ -83,7 +83,7 @@ def _jitter(source: Source, settings: ScheduleSettings) -> float:
     return source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
 
 
-def fingerprint(source: Source, settings: ScheduleSettings, state: SourceState | None = None,
+def timetable(source: Source, settings: ScheduleSettings, state: SourceState | None = None,
                 timezone: str = "UTC") -> str:
     """A short text that changes when the source's timetable changes (the daemon's job name)."""
     if source.schedule:

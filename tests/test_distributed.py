@@ -452,7 +452,7 @@ def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(t
     from crawler.config.model import Conflict, Source
     from crawler.page.matching import Matcher
     from crawler.record.outbox import Outbox, sync_alerting
-    from crawler.record.store import Prepared, Store
+    from crawler.record.store import Store, TextAnalysis
     from crawler.record.stories import StoryIndex
 
     talks = Conflict("talks", "Talks", ("ceasefire",))
@@ -468,8 +468,9 @@ def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(t
         sync_alerting(store.db, [talks], [], store.now())
         for version in (first, update):
             # Through Redis, as the ingester receives it.
-            prepared = wire.loads(wire.dumps(Prepared.of(version, prepare))) if prepare else None
-            store.save_article(version, prepared)
+            analysis = (wire.loads(wire.dumps(TextAnalysis.of(version, prepare)))
+                        if prepare else None)
+            store.save_article(version, analysis)
         tables = [list(store.db.query(f"SELECT * FROM {t} ORDER BY 1"))
                   for t in ("article_conflicts", "article_fingerprints", "story_bands",
                             "stories")]
@@ -478,8 +479,8 @@ def test_what_a_worker_prepares_stores_exactly_what_the_ingester_would_compute(t
 
     computed = stored("computed", None)
     assert computed[0] and computed[1] and computed[2]  # matched, fingerprinted, banded
-    assert stored("prepared", Matcher([talks])) == computed
-    # Matches prepared under other conflicts (a worker with an older config) are not used:
+    assert stored("analysed", Matcher([talks])) == computed
+    # Matches found under other conflicts (a worker with an older config) are not used:
     # the ingester matches again, under its own.
     assert stored("stale", Matcher([other])) == computed
 
@@ -544,7 +545,7 @@ def test_a_queued_request_is_reported_queued_to_scrapy():
     from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.test import get_crawler
 
-    from crawler.cluster.queue import StreamScheduler
+    from crawler.cluster.request_stream import StreamScheduler
 
     pushed, seen = [], set()
     scheduler = StreamScheduler.__new__(StreamScheduler)

@@ -155,7 +155,7 @@ def test_one_alert_per_subscription_per_story_is_enforced_by_the_database(store)
     result = store.save_article(article(body=KARABAKH_TEXT))
     outbox = store.outbox
     with store.db.atomic():
-        again = outbox.record(store.db, result.article_id, "new",
+        again = outbox.saved(store.db, result.article_id, "new",
                               replace(article(body=KARABAKH_TEXT)), store.now())
     assert again == [] and len(alerts(store)) == 1
 

@@ -27,10 +27,10 @@ from scheduler.schedules import (
     backoff_until,
     due_sources,
     failing_for_long,
-    fingerprint,
     interval_seconds,
     is_due,
     next_due,
+    timetable,
     trigger_for,
     update_timing,
 )
@@ -292,37 +292,37 @@ def test_failing_for_a_day():
     assert not failing_for_long(ran(T0), SETTINGS, T0)
 
 
-# -- fingerprints ----------------------------------------------------------------------------
+# -- timetables ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("base", [
     source(every_seconds=600), source(schedule="*/10 * * * *"), ADAPTIVE,
 ], ids=["interval", "cron", "adaptive"])
-def test_fingerprint_unchanged_by_what_does_not_move_the_timetable(base):
-    same = fingerprint(base, SETTINGS, ran(T0))
-    assert fingerprint(replace(base, name="Renamed", url="https://news.example/rss",
+def test_timetable_unchanged_by_what_does_not_move_the_timetable(base):
+    same = timetable(base, SETTINGS, ran(T0))
+    assert timetable(replace(base, name="Renamed", url="https://news.example/rss",
                                max_age_days=5), SETTINGS, ran(T0 + timedelta(hours=1),
                                                               failure_count=3)) == same
-    assert fingerprint(base, replace(SETTINGS, backoff_seconds=1), SourceState()) == same
-    assert fingerprint(base, SETTINGS, ran(T0), "UTC") == same
-    assert fingerprint(replace(base, jitter_seconds=30), SETTINGS, ran(T0)) != same
-    assert fingerprint(base, replace(SETTINGS, jitter_seconds=30), ran(T0)) != same
+    assert timetable(base, replace(SETTINGS, backoff_seconds=1), SourceState()) == same
+    assert timetable(base, SETTINGS, ran(T0), "UTC") == same
+    assert timetable(replace(base, jitter_seconds=30), SETTINGS, ran(T0)) != same
+    assert timetable(base, replace(SETTINGS, jitter_seconds=30), ran(T0)) != same
 
 
-def test_fingerprint_follows_interval_and_cron_expression():
-    every = fingerprint(source(every_seconds=600), SETTINGS)
-    assert fingerprint(source(every_seconds=900), SETTINGS) != every
+def test_timetable_follows_interval_and_cron_expression():
+    every = timetable(source(every_seconds=600), SETTINGS)
+    assert timetable(source(every_seconds=900), SETTINGS) != every
     # the default interval matters only to a source that gives none
-    assert fingerprint(source(every_seconds=600), replace(SETTINGS, every_seconds=60)) == every
-    assert fingerprint(source(), replace(SETTINGS, every_seconds=60)) != fingerprint(
+    assert timetable(source(every_seconds=600), replace(SETTINGS, every_seconds=60)) == every
+    assert timetable(source(), replace(SETTINGS, every_seconds=60)) != timetable(
         source(), SETTINGS)
-    cron = fingerprint(source(schedule="*/10 * * * *"), SETTINGS)
-    assert fingerprint(source(schedule="*/15 * * * *"), SETTINGS) != cron
-    assert fingerprint(source(schedule="*/10 * * * *"), SETTINGS, timezone="Asia/Beirut") != cron
+    cron = timetable(source(schedule="*/10 * * * *"), SETTINGS)
+    assert timetable(source(schedule="*/15 * * * *"), SETTINGS) != cron
+    assert timetable(source(schedule="*/10 * * * *"), SETTINGS, timezone="Asia/Beirut") != cron
     # an adaptive source's computed interval is its timetable; another source ignores it
-    assert fingerprint(ADAPTIVE, SETTINGS, ran(T0, interval_seconds=1800)) != fingerprint(
+    assert timetable(ADAPTIVE, SETTINGS, ran(T0, interval_seconds=1800)) != timetable(
         ADAPTIVE, SETTINGS, ran(T0, interval_seconds=900))
-    assert fingerprint(source(every_seconds=600), SETTINGS,
+    assert timetable(source(every_seconds=600), SETTINGS,
                        ran(T0, interval_seconds=1800)) == every
 
 

@@ -116,7 +116,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
 
 def queue_and_print(obj: Context, config, sources) -> None:
     """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
-    from scheduler.queueing import queue_sources
+    from scheduler.handoff import queue_sources
 
     for queued in queue_sources(config, obj.db_file, sources):
         suffix = f" (run {queued.run_id})" if queued.run_id else ""

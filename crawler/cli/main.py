@@ -185,7 +185,7 @@ def sources(obj: Context, as_json: bool) -> None:
     from crawler.clock import stamp, utc_now
     from crawler.crawl.pipelines import NO_TEXT
     from crawler.record.store import Store
-    from scheduler.schedules import SourceState, failing_for_long, fingerprint, next_due
+    from scheduler.schedules import SourceState, failing_for_long, next_due, timetable
 
     config = obj.load()
     now = utc_now()
@@ -223,7 +223,7 @@ def sources(obj: Context, as_json: bool) -> None:
                                                  config.crawl.timezone))
         report.append({
             "id": source.id, "kind": source.kind, "url": source.url,
-            "schedule": fingerprint(source, config.schedule, state,
+            "schedule": timetable(source, config.schedule, state,
                                     config.crawl.timezone).split(": ", 1)[1],
             "articles": counts.get(source.id, 0), "fetched": fetched.get(source.id, 0),
             "last_run": run.get("started_at"),

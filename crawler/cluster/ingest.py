@@ -38,7 +38,7 @@ from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox
 from crawler.record.schema import write_transaction
-from crawler.record.store import KNOWN_SQL, Prepared, Store
+from crawler.record.store import KNOWN_SQL, Store, TextAnalysis
 from crawler.record.stories import StoryIndex
 
 LOGGER = logging.getLogger("veille.ingest")
@@ -132,8 +132,8 @@ class Ingester:
             run_id = int(run) if run.isdigit() else None
             try:
                 if kind == "article":
-                    prepared = wire.loads(fields["prepared"]) if "prepared" in fields else None
-                    self.save_article(store, run_id, wire.loads(fields["data"]), prepared)
+                    analysis = wire.loads(fields["analysis"]) if "analysis" in fields else None
+                    self.save_article(store, run_id, wire.loads(fields["data"]), analysis)
                 elif kind == "error":
                     self.save_error(store, run_id, wire.loads(fields["data"]))
                 elif kind == "listing":
@@ -154,12 +154,12 @@ class Ingester:
     # -- events --------------------------------------------------------------------------
 
     def save_article(self, store: Store, run_id: int | None, article: Any,
-                     prepared: Any = None) -> None:
+                     analysis: Any = None) -> None:
         if not isinstance(article, StoredArticle):
             raise TypeError(f"an article event holds a {type(article).__name__}")
-        if prepared is not None and not isinstance(prepared, Prepared):
-            raise TypeError(f"an article's prepared part holds a {type(prepared).__name__}")
-        result = store.save_article(article, prepared)
+        if analysis is not None and not isinstance(analysis, TextAnalysis):
+            raise TypeError(f"an article's analysis part holds a {type(analysis).__name__}")
+        result = store.save_article(article, analysis)
         LOGGER.info("%s: %s article #%d %s", article.source_id, result.outcome,
                     result.article_id, article.canonical_url)
         self.report.outcomes[result.outcome] += 1

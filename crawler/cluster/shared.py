@@ -188,11 +188,11 @@ class Cluster:
     # -- events for the ingester -------------------------------------------------------
 
     def push_event(self, kind: str, run_id: int | None, value: object,
-                   prepared: object | None = None) -> None:
+                   analysis: object | None = None) -> None:
         fields = {"kind": kind, "run": "" if run_id is None else str(run_id),
                   "data": wire.dumps(value)}
-        if prepared is not None:
-            fields["prepared"] = wire.dumps(prepared)
+        if analysis is not None:
+            fields["analysis"] = wire.dumps(analysis)
         self.client.xadd(self.keys.articles, fields)
 
     def reject(self, stream: str, entry_id: str, fields: Mapping, problem: str) -> None:

@@ -30,12 +30,12 @@ from crawler.page.links import HttpValidators, Link
 from crawler.page.listing import ListingHint
 from crawler.page.matching import Match
 from crawler.record.article import StoredArticle
-from crawler.record.store import Prepared
+from crawler.record.store import TextAnalysis
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (
-        ListingHint, HttpValidators, StoredArticle, FetchErrorItem, Prepared, Fingerprint, Match,
-        Link,
+        ListingHint, HttpValidators, StoredArticle, FetchErrorItem, TextAnalysis, Fingerprint,
+        Match, Link,
     )
 }
 

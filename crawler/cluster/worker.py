@@ -2,7 +2,7 @@
 `veille ingest` through Redis. Any number of workers, on any number of machines.
 
 One Scrapy crawler runs the `WorkerSpider`, fed by scrapy-redis's scheduler with a Redis
-stream as its queue (`crawler.cluster.queue`). The worker holds no database: what the
+stream as its queue (`crawler.cluster.request_stream`). The worker holds no database: what the
 single-machine spiders ask the SQLite record (validators, known articles, dead links) it
 asks Redis (`RedisLedger`), and every article, failure and run end goes onto the
 `P:articles` stream. A request's entry is acknowledged only once everything its page
@@ -44,7 +44,7 @@ from crawler.crawl.process import quiet_libraries, scrapy_settings
 from crawler.errors import ClusterError
 from crawler.page.matching import Matcher
 from crawler.record.article import StoredArticle
-from crawler.record.store import Prepared
+from crawler.record.store import TextAnalysis
 from spiders import SPIDERS
 from spiders.base import SourceSpider
 
@@ -65,9 +65,9 @@ def worker_settings(config: Config, concurrency: int, log_level: str) -> dict[st
     del settings["VEILLE_DB"]
     settings.update({
         "REDIS_URL": config.redis.resolved_url(),
-        "SCHEDULER": "crawler.cluster.queue.StreamScheduler",
-        "SCHEDULER_QUEUE_CLASS": "crawler.cluster.queue.StreamQueue",
-        "DUPEFILTER_CLASS": "crawler.cluster.queue.SharedDupeFilter",
+        "SCHEDULER": "crawler.cluster.request_stream.StreamScheduler",
+        "SCHEDULER_QUEUE_CLASS": "crawler.cluster.request_stream.StreamQueue",
+        "DUPEFILTER_CLASS": "crawler.cluster.request_stream.SharedDupeFilter",
         "CONCURRENT_REQUESTS": concurrency,
         # The delay between two requests to a site is kept by all workers together
         # (SharedDelayMiddleware); a local delay or AutoThrottle after it would reorder
@@ -327,12 +327,12 @@ class StreamPipeline:
     def from_crawler(cls, crawler: Crawler) -> StreamPipeline:
         return cls(crawler)
 
-    def prepare(self, article: StoredArticle) -> Prepared:
+    def analyse(self, article: StoredArticle) -> TextAnalysis:
         """Story fingerprint and conflict matches, computed here rather than by the
         ingester, the one writer: workers scale with machines, the ingester does not."""
         if self.matcher is None:
             self.matcher = Matcher(self.crawler.spider.config.conflicts)
-        return Prepared.of(article, self.matcher)
+        return TextAnalysis.of(article, self.matcher)
 
     def process_item(self, item: Any) -> Any:
         spider: WorkerSpider = self.crawler.spider
@@ -343,7 +343,7 @@ class StreamPipeline:
             elif isinstance(item, NormalizedArticle):
                 run_id = item.fetched.run_id
                 spider.cluster.push_event("article", run_id, item.article,
-                                          prepared=self.prepare(item.article))
+                                          analysis=self.analyse(item.article))
                 stats.inc_value("veille/sent")
                 # Its defects go as warnings, as a single-machine crawl records them.
                 for warning in article_warnings(item):

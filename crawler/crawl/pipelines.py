@@ -108,7 +108,7 @@ class StorePipeline:
         assert self.store is not None
         stats = self.crawler.stats
         if isinstance(item, FetchErrorItem):
-            self.record(item)
+            self.save_failure(item)
             return item
         if isinstance(item, NormalizedArticle):
             article = item.article
@@ -117,7 +117,7 @@ class StorePipeline:
             except STORAGE_ERRORS as exc:  # disk full, database locked too long, I/O error
                 stats.inc_value("veille/store_errors")
                 stats.set_value("veille/store_error", one_line(exc))
-                self.record(FetchErrorItem(item.source_id, article.canonical_url,
+                self.save_failure(FetchErrorItem(item.source_id, article.canonical_url,
                                            "store-failed", f"article not stored: {one_line(exc)}"))
                 return item
             # Logged after the commit: a reader of the log knows the article is on disk.
@@ -129,13 +129,13 @@ class StorePipeline:
             if result.duplicate_of_other_url:
                 stats.inc_value("veille/same_text_other_url")
             if note := result.canonical_warning():
-                self.record(FetchErrorItem(item.source_id, item.fetched.response_url,
+                self.save_failure(FetchErrorItem(item.source_id, item.fetched.response_url,
                                            "canonical-refused", note, level="warning"))
             for warning in article_warnings(item):
-                self.record(warning)
+                self.save_failure(warning)
         return item
 
-    def record(self, item: FetchErrorItem) -> None:
+    def save_failure(self, item: FetchErrorItem) -> None:
         """One failure or warning: its row in fetch_errors, its count, one log line."""
         assert self.store is not None
         stats = self.crawler.stats

@@ -111,7 +111,7 @@ class Outbox:
         self.max_age = timedelta(seconds=max_age_seconds) if max_age_seconds else None
         self.update_threshold = update_threshold
 
-    def record(
+    def saved(
         self, db: sqlite_utils.Database, article_id: int, outcome: str,
         article: StoredArticle, now: str, story_id: int | None = None,
         change: Change | None = None, matches: list[Match] | None = None,

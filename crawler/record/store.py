@@ -81,7 +81,7 @@ class KnownArticle:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class TextAnalysis:
     """What depends on an article alone, computed before its transaction by a `veille
     worker` so that the ingester, the one writer, does less: its story fingerprint, and
     its conflict matches under the conflicts named by `conflicts_digest`."""
@@ -91,7 +91,7 @@ class Prepared:
     conflicts_digest: str
 
     @classmethod
-    def of(cls, article: StoredArticle, matcher: Any) -> Prepared:
+    def of(cls, article: StoredArticle, matcher: Any) -> TextAnalysis:
         return cls(
             article_fingerprint(article.lead, article.body),
             tuple(matcher.match(title=article.title, lead=article.lead, body=article.body,
@@ -412,22 +412,22 @@ class Store:
 
     # -- articles ------------------------------------------------------------------------
 
-    def save_article(self, article: StoredArticle, prepared: Prepared | None = None,
+    def save_article(self, article: StoredArticle, analysis: TextAnalysis | None = None,
                      page: PageRef | None = None) -> SaveResult:
         """Insert a new article, or record a new version, or note that it was seen again.
 
-        `prepared`: its fingerprint and matches, computed already (see `Prepared`).
+        `analysis`: its fingerprint and matches, computed already (see `TextAnalysis`).
         `page`: where the response it was extracted from is kept (crawler/record/pages.py).
         """
         now = self.now()
         matches = None
-        if prepared is not None and self.outbox is not None \
-                and prepared.conflicts_digest == self.outbox.matcher.digest:
-            matches = list(prepared.matches)
+        if analysis is not None and self.outbox is not None \
+                and analysis.conflicts_digest == self.outbox.matcher.digest:
+            matches = list(analysis.matches)
 
         def fingerprint() -> Fingerprint | None:  # only new or changed texts need one
-            if prepared is not None:
-                return prepared.fingerprint
+            if analysis is not None:
+                return analysis.fingerprint
             return article_fingerprint(article.lead, article.body)
 
         change, joined, refused = None, False, None
@@ -465,7 +465,7 @@ class Store:
                 self._record_page(article_id, page)
             alerts = []
             if self.outbox is not None:
-                alerts = self.outbox.record(
+                alerts = self.outbox.saved(
                     self.db, article_id, outcome, article, now, story_id=story_id,
                     change=change, matches=matches, listed_by=listed_by,
                 )

@@ -1,5 +1,6 @@
-"""Distributed polls (`[schedule] distributed = true`): a due source is not crawled here
-but queued in Redis for `veille worker`s; `veille ingest` closes its run."""
+"""The hand-off to `veille worker`s, for distributed polls (`[schedule] distributed =
+true`): a due source is not crawled here but its run is queued in Redis for the workers;
+`veille ingest` closes it."""
 
 from __future__ import annotations
 
