@@ -347,14 +347,12 @@ class Daemon:
 
     def dispatch(self) -> None:
         """Send the due alerts (one dispatcher at a time in this process)."""
-        from crawler.alerts.dispatch import Dispatcher
+        from crawler.alerts.dispatch import send_due
+
         if not self.dispatch_lock.acquire(blocking=False):
             return
         try:
-            with Store.open_for(self.config, self.db_path) as store:
-                report = Dispatcher(store.db, self.config.subscriptions, self.config.alerts,
-                                    user_agent=self.config.crawl.user_agent,
-                                    environ=self.environ).run()
+            report = send_due(self.config, self.db_path, environ=self.environ)
             if report.batches:
                 LOGGER.info("alerts: %d sent, %d to retry, %d failed", report.sent,
                             report.retrying, report.failed)

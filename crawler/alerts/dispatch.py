@@ -32,6 +32,7 @@ from crawler.alerts.channels.webhook import send_webhook
 from crawler.clock import parse_time, stamp, utc_now
 from crawler.config.model import (
     AlertSettings,
+    Config,
     EmailChannel,
     FeedChannel,
     Subscription,
@@ -41,6 +42,7 @@ from crawler.config.redaction import redact, url_secrets
 from crawler.errors import DeliveryError
 from crawler.processes import holder_alive, this_process
 from crawler.record.schema import write_transaction
+from crawler.record.store import Store
 
 LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +56,20 @@ class DispatchReport:
     retrying: int = 0  # alerts back to pending after a temporary failure
     failed: int = 0  # alerts given up on in this run
     errors: list[str] = field(default_factory=list)
+    waiting: int = 0  # alerts still pending or being sent when the run ended (`send_due`)
+
+
+def send_due(config: Config, db_path: str | os.PathLike[str], only: Sequence[str] = (),
+             environ: Mapping[str, str] | None = None) -> DispatchReport:
+    """Send the due alerts of the record at `db_path` (of the subscriptions in `only`, or
+    of all): what `veille alerts send`, `crawl --send` and the daemon do."""
+    with Store.open_for(config, db_path) as store:
+        report = Dispatcher(store.db, config.subscriptions, config.alerts,
+                            user_agent=config.crawl.user_agent, environ=environ).run(only)
+        report.waiting = store.db.execute(
+            "SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')"
+        ).fetchone()[0]
+    return report
 
 
 class Dispatcher:

@@ -18,20 +18,13 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 def dispatch_now(config: Config, db_file, only: tuple[str, ...] = ()) -> int:
     """Send the due alerts; print what happened; return the number given up on."""
-    from crawler.alerts.dispatch import Dispatcher
-    from crawler.record.store import Store
+    from crawler.alerts.dispatch import send_due
 
-    with Store.open_for(config, db_file) as store:
-        dispatcher = Dispatcher(store.db, config.subscriptions, config.alerts,
-                                user_agent=config.crawl.user_agent)
-        report = dispatcher.run(only)
-        waiting = store.db.execute(
-            "SELECT count(*) FROM alerts WHERE status IN ('pending', 'sending')"
-        ).fetchone()[0]
+    report = send_due(config, db_file, only)
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
     click.echo(f"alerts: {report.sent} sent in {report.batches} deliveries, "
-               f"{report.retrying} to retry, {report.failed} failed; {waiting} waiting")
+               f"{report.retrying} to retry, {report.failed} failed; {report.waiting} waiting")
     return report.failed
 
 
