@@ -35,7 +35,7 @@ NEW_ARTICLE = "/levant/2026/11/23/karabakh-familles-deplacees-visite-cimetiere-s
 UPDATED_ARTICLE = "/levant/2026/11/23/armenie-traite-paix-azerbaidjan-feu-vert-commission.html"
 HIDDEN = {"_sqlite_migrations", "article_fingerprints", "story_bands", "http_validators",
           "robots_cache", "article_pages", "pending_listings", "fetch_claims"}
-QUERIES = {"latest_by_conflict", "conflict_feed", "stories_with_sources",
+QUERIES = {"search", "latest_by_conflict", "conflict_feed", "stories_with_sources",
            "alerts_pending_failed", "source_health", "crawl_runs_last_day", "articles_changed"}
 
 

@@ -112,6 +112,26 @@ def test_etag_and_last_modified_spare_a_reader_the_download(ds):
     assert other.headers["etag"] != etag
 
 
+def test_best_matches_first_and_its_feed(ds):
+    """/veille/search ranks the matches (bm25), the best first; an empty search finds
+    nothing rather than failing; its feed is named after the words."""
+    found = get(ds, "/veille/search.json?q=Stepanakert&_shape=array").json()
+    newest = get(ds, "/veille/articles_with_conflicts.json?_search=Stepanakert&_shape=array"
+                 ).json()
+    assert {r["article_id"] for r in found} == {r["id"] for r in newest}
+    scores = [r["score"] for r in found]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+    assert get(ds, "/veille/search.json?q=&_shape=array").json() == []
+    assert get(ds, '/veille/search.json?q="unbalanced&_shape=array').status_code == 200
+    feed = feed_of(get(ds, "/veille/search.atom?q=Kalaban"))
+    assert feed.feed.title == 'Veille: Best matches for a search "Kalaban"'
+    assert [e.title for e in feed.entries] == [
+        "Mali fuel shortages ease as escorted convoys reach Bamako"]
+    # A list's search offers the same words ranked.
+    page = get(ds, "/veille/articles_with_conflicts?_search=Stepanakert").text
+    assert 'href="/veille/search?q=Stepanakert"' in page
+
+
 def test_a_page_of_other_rows_has_no_feed(ds):
     assert "atom" not in get(ds, "/veille/sources.json").json().get("renderers", {})
     assert get(ds, "/veille/sources.atom").status_code == 400

@@ -134,6 +134,8 @@ async def feed_title(datasette: Any, request: Any, query_name: str | None,
                 CONFLICT_NAME, {"id": conflict})).first()
             name = row["name"] if row else conflict
             return f"{SITE_TITLE}: {name}" if conflict else f"{SITE_TITLE}: every conflict"
+        if request.args.get("q"):
+            return f'{SITE_TITLE}: {about} "{request.args["q"]}"'
         return f"{SITE_TITLE}: {about}"
     about = (meta.get("tables", {}).get(table, {}) or {}).get("title") or table
     described = (data.get("human_description_en") or "").split(" sorted by ")[0].strip()
