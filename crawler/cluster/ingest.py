@@ -37,7 +37,6 @@ from crawler.page.links import HttpValidators, Link
 from crawler.processes import holder_alive, this_process
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox
-from crawler.record.schema import write_transaction
 from crawler.record.store import KNOWN_SQL, Store, TextAnalysis
 from crawler.record.stories import StoryIndex
 
@@ -168,11 +167,7 @@ class Ingester:
             store.record_error(run_id, article.source_id, article.canonical_url,
                                "canonical-refused", note, "warning")
         if run_id is not None:
-            with write_transaction(store.db):
-                store.db.execute(
-                    f"UPDATE crawl_runs SET {result.outcome} = coalesce({result.outcome}, 0) "
-                    "+ 1, alerts = coalesce(alerts, 0) + ? WHERE id = ?",
-                    [result.alerts, run_id])
+            store.count_saved(run_id, result.outcome, result.alerts)
         self.publish_known(store, result.article_id)
 
     def save_listing(self, store: Store, listing: Any) -> None:
@@ -189,9 +184,7 @@ class Ingester:
                            error.level)
         self.report.errors += error.level == "error"
         if error.fatal and run_id is not None:
-            with write_transaction(store.db):
-                store.db.execute("UPDATE crawl_runs SET message = ? WHERE id = ?",
-                                 [error.message, run_id])
+            store.note_run_failure(run_id, error.message)
         if error.url and error.kind in ("gone", "ignored"):
             self.cluster.client.zadd(self.keys.dead, {error.url: time.time()})
 

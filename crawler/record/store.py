@@ -1,8 +1,12 @@
 """Writes to the record: articles (one transaction each, with their alerts), their URLs and
 versions, runs, errors, and what polls remember (HTTP validators, robots.txt copies).
 
-`Store` is the only writer of these tables. Each public write is atomic: a crash or a
-kill leaves either the whole article (row, URLs, version, full-text entry) or nothing.
+`Store` is the only writer of these tables, the ingester of `veille ingest` included. Inside
+an article's transaction it calls the outbox (`crawler.record.outbox`: matches and alerts)
+and the story index (`crawler.record.stories`). Elsewhere, the dispatcher writes alerts'
+delivery state, and the scheduler a source's timing columns (`scheduler.schedules`).
+Each public write is atomic: a crash or a kill leaves either the whole article (row,
+URLs, version, full-text entry) or nothing.
 """
 
 from __future__ import annotations
@@ -704,6 +708,21 @@ class Store:
                 "UPDATE sources SET last_run_at = ? WHERE id = ?", [self.now(), source_id]
             )
         return int(cursor.lastrowid)
+
+    def count_saved(self, run_id: int, outcome: str, alerts: int) -> None:
+        """Count an article a queued run's worker sent (`outcome`: "new", "updated" or
+        "unchanged", from `save_article`) and the alerts it queued, as the ingester saves it."""
+        if outcome not in ("new", "updated", "unchanged"):
+            raise ValueError(f"not an outcome of save_article: {outcome!r}")
+        with write_transaction(self.db):
+            self.db.execute(
+                f"UPDATE crawl_runs SET {outcome} = coalesce({outcome}, 0) + 1, "
+                "alerts = coalesce(alerts, 0) + ? WHERE id = ?", [alerts, run_id])
+
+    def note_run_failure(self, run_id: int, message: str) -> None:
+        """The failure that makes a run fail (its start URL's), kept until it closes."""
+        with write_transaction(self.db):
+            self.db.execute("UPDATE crawl_runs SET message = ? WHERE id = ?", [message, run_id])
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, int], message: str | None):
         """Close a run and update its source's health in the same transaction."""
