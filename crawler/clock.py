@@ -4,7 +4,8 @@ The record keeps every time as UTC ISO 8601 text to the second with a Z
 (``2026-11-23T19:10:00Z``, a "stamp"): it sorts as text, compares in SQL and reads the same
 in Datasette, the JSON output, the WARC files and the feeds. Code holds aware datetimes and
 converts at the edges with `stamp` and `parse_time`. (Dates found on news pages, in every
-format sites write, are read by `crawler.page.extract.dates`.)
+format sites write, are read by `crawler.page.extract.dates`, and feed and sitemap dates by
+feedparser and dateutil; an HTTP Retry-After date by `email.utils`.)
 """
 
 from __future__ import annotations
