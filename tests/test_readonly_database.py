@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -114,9 +115,9 @@ def config(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("args, expected", [
-    (("sources",), "levant-rss  feed"),
-    (("sources", "--json"), '"articles": 1,'),
-    (("history", URL), "1 version(s)"),
+    (("sources",), r"levant-rss +feed"),
+    (("sources", "--json"), re.escape('"articles": 1,')),
+    (("history", URL), re.escape("1 version(s)")),
     (("alerts",), "0 pending, 0 sending, 0 sent"),
     (("conflicts",), "karabakh"),
 ])
@@ -130,7 +131,7 @@ def test_read_commands_work_on_a_database_in_a_read_only_folder(published, confi
     before = make_read_only(published)
     result = as_reader("--config", config, "--db", db, *args)
     assert result.returncode == 0, result.stderr
-    assert expected in result.stdout
+    assert re.search(expected, result.stdout), result.stdout
     assert result.stderr == ""
     assert snapshot(published) == before  # nothing created, migrated or written
 

@@ -1,7 +1,15 @@
 """The `veille` command line: the click group and its context in `main`, the commands by
 topic in the other modules (importing them registers them), `main()` the entry point."""
 
-from crawler.cli import alerts, cluster, crawl, history, reextract, serve  # noqa: F401
+from crawler.cli import (  # noqa: F401
+    alerts,
+    cluster,
+    crawl,
+    history,
+    reextract,
+    serve,
+    sources,
+)
 from crawler.cli.main import Context, cli
 
 

@@ -6,14 +6,12 @@ Only here do exceptions become messages and exit codes.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -26,13 +24,9 @@ from crawler.record.schema import (
     busy_timeout_ms,
     open_for_reading,
     refuse_read_only,
-    writable,
 )
 
 LOGGER = logging.getLogger(__name__)
-
-WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
-
 
 class Context:
     """The paths every command works on, resolved from options and environment once."""
@@ -162,96 +156,6 @@ def init(obj: Context) -> None:
         tables = store.db.table_names()
     click.echo(f"{obj.db_file}: schema ready ({len(tables)} tables), "
                f"{len(config.sources)} sources from {obj.config_file}")
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.pass_obj
-def sources(obj: Context, as_json: bool) -> None:
-    """List the configured sources with their schedule, last run, health and next run.
-
-    "articles" counts the articles a source lists (its topic pages, feed or sitemap),
-    whichever source's crawl fetched them; the JSON has "fetched" beside it.
-
-    A source failing for longer than [schedule] failing_alarm (a day) is flagged FAILING;
-    "failures" counts its failed runs in a row. "errors" counts what its runs missed over
-    the last 24 hours (pages not fetched, documents cut off: a "partial" run has some),
-    "no text" its pages stored without article text (fewer than 40 words) over the
-    same 24 hours, "warnings" its other warnings (entries skipped, broken JSON-LD,
-    a malformed feed, a page robots.txt forbids...); each is a row of fetch_errors.
-
-    Example: veille sources
-    """
-    from crawler.clock import stamp, utc_now
-    from crawler.crawl.pipelines import NO_TEXT
-    from crawler.record.store import Store
-    from scheduler.schedules import SourceState, failing_for_long, next_due, timetable
-
-    config = obj.load()
-    now = utc_now()
-    # Brought in line with the config when this user can write it; else read as it is.
-    opened = (Store.open_for(config, obj.db_file) if writable(obj.database)
-              else Store(obj.read_database()))
-    with opened as store:
-        rows = {r["id"]: r for r in store.db["sources"].rows}
-        # A read-only copy may lack a source configured since: shown as never run.
-        blank = {column: None for column in store.db["sources"].columns_dict}
-        last = {
-            r["source_id"]: r for r in store.db.query(
-                "SELECT * FROM crawl_runs WHERE id IN "
-                "(SELECT max(id) FROM crawl_runs GROUP BY source_id)"
-            )
-        }
-        # An article counts for every source that lists it, whichever one fetched it.
-        counts = dict(store.db.execute(
-            "SELECT source_id, count(*) FROM article_sources GROUP BY source_id").fetchall())
-        fetched = dict(store.db.execute(
-            "SELECT source_id, count(*) FROM articles GROUP BY source_id").fetchall())
-        warned = {
-            source_id: (errors, no_text, others)
-            for source_id, errors, no_text, others in store.db.execute(
-                "SELECT source_id, sum(level = 'error'), sum(level = 'warning' AND kind = ?), "
-                "sum(level = 'warning' AND kind != ?) FROM fetch_errors WHERE at >= ? "
-                "GROUP BY source_id",
-                [NO_TEXT, NO_TEXT, stamp(now - timedelta(hours=WARNINGS_HOURS))])
-        }
-    report = []
-    for source in config.sources:
-        row, run = rows.get(source.id, blank), last.get(source.id, {})
-        state = SourceState.from_row(row)
-        due = row["next_run_at"] or stamp(next_due(source, config.schedule, state,
-                                                 config.crawl.timezone))
-        report.append({
-            "id": source.id, "kind": source.kind, "url": source.url,
-            "schedule": timetable(source, config.schedule, state,
-                                    config.crawl.timezone).split(": ", 1)[1],
-            "articles": counts.get(source.id, 0), "fetched": fetched.get(source.id, 0),
-            "last_run": run.get("started_at"),
-            "last_status": run.get("status"), "last_success": row["last_success_at"],
-            "failures": row["failure_count"], "failing_since": row["failing_since"],
-            "failing": failing_for_long(state, config.schedule, now),
-            "backoff_until": row["backoff_until"], "next_run": due or "now",
-            "last_error": row["last_error"],
-            f"errors_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[0],
-            f"no_text_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[1],
-            f"warnings_{WARNINGS_HOURS}h": warned.get(source.id, (0, 0, 0))[2],
-        })
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-        return
-    width = max((len(r["id"]) for r in report), default=2)
-    click.echo(f"{'source':<{width}}  {'kind':<7} {'articles':>8}  {'last run':<20} "
-               f"{'status':<11} {'failures':>8}  {f'errors {WARNINGS_HOURS}h':>10} "
-               f"{f'no text {WARNINGS_HOURS}h':>11} "
-               f"{f'warnings {WARNINGS_HOURS}h':>12}  {'next run':<20}  last error")
-    for r in report:
-        flag = "FAILING since " + r["failing_since"] + ": " if r["failing"] else ""
-        click.echo(f"{r['id']:<{width}}  {r['kind']:<7} {r['articles']:>8}  "
-                   f"{r['last_run'] or 'never':<20} {r['last_status'] or '-':<11} "
-                   f"{r['failures']:>8}  {r[f'errors_{WARNINGS_HOURS}h']:>10} "
-                   f"{r[f'no_text_{WARNINGS_HOURS}h']:>11} "
-                   f"{r[f'warnings_{WARNINGS_HOURS}h']:>12}  "
-                   f"{r['next_run']:<20}  {flag}{r['last_error'] or ''}")
 
 
 @cli.command()
