@@ -23,6 +23,7 @@ from bench import (
     overlap,
     polls,
     scale_out,
+    search,
 )
 
 BENCHMARKS = {
@@ -52,6 +53,8 @@ BENCHMARKS = {
                memory.run),
     "overlap": ("6 overlapping sources of one site (listing, 4 topic listings, feed), 150 "
                 "real-page articles: article fetches per stored article", overlap.run),
+    "search": ("Ranked full-text search (/veille/search), 1,000,000 articles: median and "
+               "worst ms over 5 queries, beside bm25 over every match", search.run),
     "scale_out": ("Scale-out over Redis, 1,000 articles: articles/s end to end, 3 workers + "
                   "ingester", scale_out.run),
 }
