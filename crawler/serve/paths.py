@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crawler.config.model import PROJECT_ROOT
+from crawler.config.model import SHIPPED_DATA
 
-DATASETTE_DIR = PROJECT_ROOT / "data" / "datasette"
+DATASETTE_DIR = SHIPPED_DATA / "datasette"
 METADATA_FILE = DATASETTE_DIR / "metadata.yaml"
 TEMPLATES_DIR = DATASETTE_DIR / "templates"
 STATIC_DIR = DATASETTE_DIR / "static"
