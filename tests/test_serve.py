@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -167,6 +169,26 @@ def test_the_database_page_starts_with_the_desk(ds):
         < html.index('<details class="own-sql">')
     page = get(ds, "/veille/source_health").text
     assert "from sources s" not in page and "Source health" in page
+
+
+def test_front_page_leads_to_todays_articles_on_a_conflict(crawled, tmp_path):
+    """The front page's "Today" link of a conflict lists that conflict's articles of the
+    day (here one article of the demo record moved to today, in a copy)."""
+    copy = tmp_path / "today.db"
+    with sqlite3.connect(crawled) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    with sqlite3.connect(copy) as db:
+        db.execute("UPDATE articles SET published_at = ? || 'T06:30:00Z' WHERE canonical_url "
+                   "LIKE ?", [today, f"%{NEW_ARTICLE}"])
+    html = get(build_datasette(copy), "/").text
+    box = html.split('id="conflict-karabakh"', 1)[1].split("</article>", 1)[0]
+    link = re.search(r'class="latest-day" href="([^"]+)">Today</a>', box)
+    assert link, box
+    found = get(build_datasette(copy), link.group(1).replace("&amp;", "&").replace(
+        "/veille/articles_with_conflicts", "/veille/articles_with_conflicts.json") +
+        "&_shape=array").json()
+    assert [r["canonical_url"].endswith(NEW_ARTICLE) for r in found] == [True]
 
 
 def test_behind_a_proxy_with_base_url(crawled):

@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from crawler.clock import utc_now
+
 LOGGER = logging.getLogger(__name__)
 
 LATEST_PER_CONFLICT = 5
@@ -85,7 +87,10 @@ async def front_page(db: Any) -> dict[str, Any]:
         conflict["latest"] = latest.get(conflict["id"], [])
     sources = [dict(r) for r in (await db.execute(FRONT_SOURCES)).rows]
     day = (await db.execute(FRONT_LATEST_DAY)).first()
-    return {"conflicts": conflicts, "sources": sources, "latest_day": day["day"] if day else None}
+    latest = day["day"] if day else None
+    # Days are UTC, as the lists' `day` column (and its facet) has them.
+    return {"conflicts": conflicts, "sources": sources, "latest_day": latest,
+            "latest_is_today": latest == utc_now().strftime("%Y-%m-%d")}
 
 
 @dataclass(frozen=True)
