@@ -47,6 +47,8 @@ def test_a_search_is_a_feed_of_its_articles(ds):
     assert feed.feed.title == ('Veille: Articles with their conflicts where search matches '
                                '"Stepanakert"')
     assert feed.feed.id == "urn:veille:feed:/veille/articles_with_conflicts?_search=Stepanakert"
+    assert [link.href for link in feed.feed.links if link.rel == "alternate"] == [
+        "http://localhost/veille/articles_with_conflicts?_search=Stepanakert"]
     # The page says it can be followed, and where.
     page = get(ds, "/veille/articles_with_conflicts?_search=Stepanakert").text
     assert 'rel="alternate" type="application/atom+xml"' in page
@@ -135,6 +137,13 @@ def test_best_matches_first_and_its_feed(ds):
 def test_a_page_of_other_rows_has_no_feed(ds):
     assert "atom" not in get(ds, "/veille/sources.json").json().get("renderers", {})
     assert get(ds, "/veille/sources.atom").status_code == 400
+
+
+def test_the_package_exports_what_it_says():
+    import crawler.serve as serve
+    assert sorted(serve.__all__) == sorted(
+        name for name in vars(serve) if not name.startswith("_") and name not in
+        {"app", "cells", "desk", "feeds", "paths", "plugin"})
 
 
 def test_word_diff_marks_the_changed_words():

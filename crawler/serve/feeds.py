@@ -173,7 +173,9 @@ async def render_atom(datasette: Any, request: Any, columns: list[str], rows: li
     fg.id(feed_id(name, [(k, v) for k in request.args for v in request.args.getlist(k)]))
     fg.title(await feed_title(datasette, request, query_name, table, data))
     fg.link(href=request.url, rel="self")
-    fg.link(href=request.url.replace(f".{EXTENSION}", "", 1), rel="alternate")
+    page, _, args = request.url.partition("?")
+    page = page.removesuffix(f".{EXTENSION}") + (f"?{args}" if args else "")
+    fg.link(href=page, rel="alternate")  # the HTML page this feed follows
     newest = max((e.updated for e in items), default=EPOCH)
     fg.updated(newest)
     for item in reversed(items):  # feedgen puts the last added first
