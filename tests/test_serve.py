@@ -199,6 +199,11 @@ def test_behind_a_proxy_with_base_url(crawled):
     assert 'href="veille/articles_with_conflicts"' in html
     feed = get(ds, "/veille/conflict_feed?conflict=karabakh").text
     assert "/news/veille/conflict_feed.atom?conflict=karabakh" in feed
+    # The desk's pages and stylesheet follow the prefix too.
+    front = get(ds, "/").text
+    assert 'action="/news/veille/articles_with_conflicts"' in front
+    assert 'href="/news/veille/articles/' in front and "/news/veille-static/desk.css" in front
+    assert get(ds, "/veille-static/desk.css").status_code == 200
 
 
 def test_latest_articles_per_conflict(crawled, ds):
