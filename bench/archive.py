@@ -37,7 +37,7 @@ from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
 from bench.sites import PLACES, WORDS
 from crawler.clock import stamp, utc_now
-from crawler.config.model import DEFAULT_CONFIG, Source, StorySettings, load_config
+from crawler.config.model import SHIPPED_CONFIG, Source, StorySettings, load_config
 from crawler.crawl.normalize import content_hash
 from crawler.page.fingerprints import BANDS, NUM_PERM
 from crawler.record.article import StoredArticle
@@ -155,7 +155,7 @@ def build(n: int, path: Path) -> dict:
     for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SHIPPED_CONFIG)
     now = datetime.now(UTC).replace(microsecond=0)
     with Store(open_database(partial)) as store:
         store.sync_sources(_sources())
@@ -346,7 +346,7 @@ def time_store(path: Path, corpus: Corpus) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds per save_article of STORE_SAMPLES new articles (each its own
     transaction, as in a crawl); the rows are deleted afterwards so the cached archive stays
     as built."""
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SHIPPED_CONFIG)
     outbox = Outbox(config.conflicts, config.subscriptions, config.alerts.max_age_seconds,
                     update_threshold=config.stories.update_threshold)
     rng = np.random.default_rng(SEED - 1)

@@ -51,7 +51,7 @@ from bench import label
 from bench.archive import SOURCES, ensure
 from bench.corpus import cases
 from bench.warc_size import HEADERS
-from crawler.config.model import DEFAULT_CONFIG, load_config
+from crawler.config.model import SHIPPED_CONFIG, load_config
 from crawler.crawl.items import ArticleItem, NormalizedArticle
 from crawler.crawl.normalize import normalize_article
 from crawler.crawl.pipelines import article_warnings
@@ -149,7 +149,7 @@ def _warm_up(page: Page, store: Store, archive: PageArchive) -> None:
 def _store(path: Path) -> Store:
     """The store a crawl opens; the archive copy gets the migrations written since it was
     generated (not measured)."""
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SHIPPED_CONFIG)
     outbox = Outbox(config.conflicts, config.subscriptions, None,
                     update_threshold=config.stories.update_threshold)
     db = open_database(path)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from crawler.config.model import DEFAULT_CONFIG
+from crawler.config.model import SHIPPED_CONFIG
 from crawler.demo import SiteServer
 
 # Common French words (our own list). Place names from the tracked conflicts are mixed in
@@ -212,7 +212,7 @@ class _CountingWriter:
 
 def shipped_conflicts() -> list[dict]:
     """The [[conflict]] tables of data/veille.toml."""
-    with open(DEFAULT_CONFIG, "rb") as fh:
+    with open(SHIPPED_CONFIG, "rb") as fh:
         return tomllib.load(fh)["conflict"]
 
 

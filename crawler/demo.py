@@ -22,11 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from crawler.config.model import PROJECT_ROOT
+from crawler.config.model import SHIPPED_DATA
 
 LOGGER = logging.getLogger(__name__)
 
-DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+DEMO_DIR = SHIPPED_DATA / "demo"
 PLACEHOLDER = b"{{ORIGIN}}"
 CONTENT_TYPES = {
     ".html": "text/html", ".htm": "text/html", ".xml": "application/xml",

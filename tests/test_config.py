@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config.model import DEFAULT_CONFIG, Source, config_path, load_config
+from crawler.config.model import (
+    DEFAULT_CONFIG,
+    SHIPPED_CONFIG,
+    Source,
+    config_path,
+    load_config,
+)
 from crawler.errors import ConfigError
 
 GOOD = """
@@ -102,7 +108,7 @@ def test_environment_names_the_config(tmp_path, monkeypatch):
 
 
 def test_shipped_config_loads():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SHIPPED_CONFIG)
     ids = [s.id for s in config.sources]
     assert "olj-karabakh" in ids and "olj-rss" in ids
     assert {s.kind for s in config.sources} >= {"topic", "feed"}

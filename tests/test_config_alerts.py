@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config.model import (
-    DEFAULT_CONFIG,
+    SHIPPED_CONFIG,
     EmailChannel,
     FeedChannel,
     WebhookChannel,
@@ -172,7 +172,7 @@ def test_durations(text, minutes):
 
 
 def test_the_shipped_and_demo_configs_track_conflicts(tmp_path):
-    shipped = load_config(DEFAULT_CONFIG)
+    shipped = load_config(SHIPPED_CONFIG)
     assert len(shipped.conflicts) >= 10
     for conflict in shipped.conflicts:
         assert conflict.aliases, conflict.id

@@ -144,11 +144,11 @@ def test_a_crawl_has_download_handlers_for_http_and_https_only(tmp_path):
     from scrapy.settings import default_settings
     from scrapy.utils.misc import load_object
 
-    from crawler.config.model import DEFAULT_CONFIG, load_config
+    from crawler.config.model import SHIPPED_CONFIG, load_config
     from crawler.crawl.process import scrapy_settings
 
     handlers = {**default_settings.DOWNLOAD_HANDLERS_BASE,
-                **scrapy_settings(load_config(DEFAULT_CONFIG), tmp_path / "x.db")[
+                **scrapy_settings(load_config(SHIPPED_CONFIG), tmp_path / "x.db")[
                     "DOWNLOAD_HANDLERS"]}
     assert {scheme for scheme, path in handlers.items() if path} == {"http", "https"}
     for path in filter(None, handlers.values()):

@@ -17,7 +17,15 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from crawler.config.model import config_path, db_path, load_config
+from crawler.cli.output import plural
+from crawler.config.model import (
+    DEFAULT_CONFIG,
+    DEFAULT_DB,
+    SHIPPED_CONFIG,
+    config_path,
+    db_path,
+    load_config,
+)
 from crawler.errors import BadInputError, ConfigError, VeilleError
 from crawler.processes import pid_alive
 from crawler.record.schema import (
@@ -40,6 +48,7 @@ class Context:
         """The database, checked when a command first asks for it (so that `discover`,
         which never opens it, takes any --db)."""
         if not self.database_checked:
+            check_folder(self.database, DEFAULT_DB)
             check_database_file(self.database)
             self.database_checked = True
         return self.database
@@ -58,6 +67,13 @@ class Context:
 
     def load(self):
         return load_config(self.config_file)  # a ConfigError ends the command: exit 2
+
+
+def check_folder(path: Path, default: Path) -> None:
+    """Refuse a file in a folder that does not exist (`--db /nonexistent/x.db`: a typo is
+    not a reason to create folders); only the default data/ folder is made when missing."""
+    if path != default and not path.parent.is_dir():
+        raise BadInputError(f"{path}: folder {path.parent} does not exist")
 
 
 def check_database_file(path: Path) -> None:
@@ -145,17 +161,39 @@ def cli(ctx: click.Context, config: str | None, db: str | None) -> None:
 @cli.command()
 @click.pass_obj
 def init(obj: Context) -> None:
-    """Create the database (or bring its schema up to date) and register the sources.
+    """Write a starter configuration if there is none, create the database (or bring its
+    schema up to date) and register the configured sources.
 
-    Example: veille --db data/veille.db init
+    The starter is Veille's example: a few newsrooms' topic pages and feeds and the
+    tracked conflicts, each key commented. An existing configuration is never
+    overwritten. Add sources to it with `veille add URL`.
+
+    Example: veille init
     """
     from crawler.record.store import Store
 
+    written = write_starter(obj.config_file)
+    click.echo(f"{obj.config_file}: " + (
+        "starter configuration written; edit it, or add a source with `veille add URL`"
+        if written else "kept as it is (an existing configuration is never overwritten)"))
     config = obj.load()
     with Store.open_for(config, obj.db_file) as store:
         tables = store.db.table_names()
-    click.echo(f"{obj.db_file}: schema ready ({len(tables)} tables), "
-               f"{len(config.sources)} sources from {obj.config_file}")
+    click.echo(f"{obj.db_file}: schema ready ({plural(len(tables), 'table')}), "
+               f"{plural(len(config.sources), 'source')} from {obj.config_file}")
+
+
+def write_starter(path: Path) -> bool:
+    """Copy the shipped example configuration to `path` unless a file is there (checked
+    and created in one step: never overwritten, even by two `init`s at once)."""
+    check_folder(path, DEFAULT_CONFIG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "xb") as out:
+            out.write(SHIPPED_CONFIG.read_bytes())
+    except FileExistsError:
+        return False
+    return True
 
 
 @cli.command()

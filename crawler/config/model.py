@@ -55,8 +55,24 @@ __all__ = [
 LOGGER = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = PROJECT_ROOT / "data" / "veille.toml"
-DEFAULT_DB = PROJECT_ROOT / "data" / "veille.db"
+
+
+def _shipped_data() -> Path:
+    """What ships with Veille: the demo site, the Datasette metadata and templates, the
+    example configuration. An installed wheel carries the checkout's top-level data/
+    folder as `crawler/data` (pyproject.toml's package-dir); a checkout reads it in place."""
+    packaged = Path(__file__).resolve().parents[1] / "data"
+    return packaged if packaged.is_dir() else PROJECT_ROOT / "data"
+
+
+SHIPPED_DATA = _shipped_data()
+# The example configuration (real newsrooms' pages and feeds, the tracked conflicts), which
+# `veille init` copies as a starter.
+SHIPPED_CONFIG = SHIPPED_DATA / "veille.toml"
+# The files a command works on, in the folder it runs in (as `datasette` and `sqlite-utils`
+# take their files), unless --config/--db or $VEILLE_CONFIG/$VEILLE_DB say otherwise.
+DEFAULT_CONFIG = Path("data") / "veille.toml"
+DEFAULT_DB = Path("data") / "veille.db"
 
 SOURCE_KINDS = ("topic", "feed", "sitemap")
 
@@ -262,7 +278,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             raise ConfigError(f"{path}: is not a regular file, so not a configuration file")
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
+        hint = ("`veille init` writes a starter one there" if path == DEFAULT_CONFIG
+                else f"`veille --config {path} init` writes a starter one")
+        raise ConfigError(f"{path}: no such configuration file: {hint}, or pass --config "
+                          "FILE (or set $VEILLE_CONFIG)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
