@@ -119,14 +119,16 @@ def veille(*args: str | Path, env: dict[str, str] | None = None,
 
 
 @contextmanager
-def serving(*args: str | Path, prefix: tuple[str, ...] = ()
-            ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`veille *args` (a `serve --port 0` command) started and read up to its "Serving ...
-    at URL" line: the process and the URL. A server that hangs is killed after 30 s,
-    failing its test, not the run; one still running at the end is stopped."""
+def serving(*args: str | Path, prefix: tuple[str, ...] = (),
+            command: tuple[str | Path, ...] = (sys.executable, "-m", "crawler"),
+            cwd: Path = PROJECT) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`veille *args` (a `serve --port 0` command; `command` runs `veille`) started and
+    read up to its "Serving ... at URL" line: the process and the URL. A server that hangs
+    is killed after 30 s, failing its test, not the run; one still running at the end is
+    stopped."""
     proc = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "crawler", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=PROJECT,
+        [*prefix, *map(str, command), *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
     )
     watchdog = threading.Timer(30, proc.kill)
     watchdog.start()
