@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import scrapy
-from dateutil import parser as dateparser
-from lxml import etree
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 
@@ -17,6 +15,7 @@ from crawler.crawl.items import FetchErrorItem
 from crawler.errors import BadLink
 from crawler.page.links import HttpValidators
 from crawler.page.listing import ListingHint
+from crawler.page.sitemaps import parse_sitemap, sitemap_entries, sitemap_hints
 from crawler.page.urls import entry_url
 from spiders.base import SourceSpider
 
@@ -27,7 +26,8 @@ class SitemapSpider(SourceSpider):
     """Reads a sitemap (or index of sitemaps) and fetches the articles published recently.
 
     Scrapy's own SitemapSpider drops the nested `<news:news>` element, where news
-    sitemaps keep the publication date and title, hence this small reader.
+    sitemaps keep the publication date and title, hence the reader of
+    `crawler.page.sitemaps`.
 
     Sitemaps of URLs are polled conditionally (see `SourceSpider`); an index is always
     read in full, because it need not change when its sitemaps do (a static index of
@@ -51,27 +51,20 @@ class SitemapSpider(SourceSpider):
         body, cut = self.document(response, body)
         if cut:
             yield cut
-        parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True)
-        try:
-            root = etree.fromstring(body, parser=parser)
-        except etree.XMLSyntaxError as exc:
-            root, problem = None, str(exc)
-        else:
-            problem = "empty document"
-        if root is None or etree.QName(root).localname not in ("urlset", "sitemapindex"):
+        root, name = parse_sitemap(body)
+        if root is None:
             yield FetchErrorItem(
-                self.source.id, response.url, "sitemap-malformed",
-                f"not a sitemap ({problem if root is None else etree.QName(root).localname})",
+                self.source.id, response.url, "sitemap-malformed", f"not a sitemap ({name})",
                 fatal=depth == 0,
             )
             return
         cutoff = None
         if self.source.max_age_days > 0:
             cutoff = utc_now() - timedelta(days=self.source.max_age_days)
-        if etree.QName(root).localname == "sitemapindex":
+        if name == "sitemapindex":
             # No validators for an index: the next poll reads it again.
             self.polled[response.meta["veille_poll"][0]] = HttpValidators(None, None, None)
-            for loc, when in _entries(root, "sitemap"):
+            for loc, when in sitemap_entries(root, "sitemap"):
                 if depth >= MAX_INDEX_DEPTH or (cutoff and when and when < cutoff):
                     continue
                 try:  # a relative <loc> is resolved; one bad entry never costs the others
@@ -81,44 +74,6 @@ class SitemapSpider(SourceSpider):
                     continue
                 yield self.poll_request(url, self.parse_sitemap, depth=depth + 1)
             return
-        hints = []
-        for node in root:
-            if not isinstance(node.tag, str) or etree.QName(node).localname != "url":
-                continue
-            fields = _fields(node)
-            when = _date(fields.get("publication_date") or fields.get("lastmod"))
-            if not fields.get("loc") or (cutoff and when and when < cutoff):
-                continue
-            hint = ListingHint(
-                url=fields["loc"], via="sitemap", title=fields.get("title"),
-                listed_at=_date(fields.get("lastmod")) or when,
-            )
-            hints.append(hint)
+        hints = sitemap_hints(root, cutoff)
         yield from self.article_requests(hints, response)
 
-
-def _fields(node: etree._Element) -> dict[str, str]:
-    """The text of every element under a <url>, by local name (news:* included)."""
-    fields = {}
-    for child in node.iter():
-        if isinstance(child.tag, str) and child.text and child.text.strip():
-            fields.setdefault(etree.QName(child).localname, child.text.strip())
-    return fields
-
-
-def _entries(root: etree._Element, tag: str) -> Iterator[tuple[str, datetime | None]]:
-    for node in root:
-        if isinstance(node.tag, str) and etree.QName(node).localname == tag:
-            fields = _fields(node)
-            if fields.get("loc"):
-                yield fields["loc"], _date(fields.get("lastmod"))
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dateparser.isoparse(value)
-    except (ValueError, OverflowError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

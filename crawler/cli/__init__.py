@@ -2,6 +2,7 @@
 topic in the other modules (importing them registers them), `main()` the entry point."""
 
 from crawler.cli import (  # noqa: F401
+    adding,
     alerts,
     cluster,
     crawl,

@@ -1,15 +1,19 @@
-"""`veille sources`: the configured sources with their schedule, health and next run."""
+"""`veille sources`: the configured sources with their schedule, health and next run;
+`veille sources import` and `export`: OPML, as feed readers write it."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.cli.output import emit, format_options
+from crawler.cli.output import emit, format_options, plural
+from crawler.config.model import SOURCE_KINDS
+from crawler.errors import BadInputError
 
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
 
@@ -125,3 +129,74 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
             f"warnings_{WARNINGS_HOURS}h": others or 0,
         })
     return report
+
+
+@sources.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), default="feed", show_default=True,
+              help="The kind of source each outline becomes.")
+@click.option("--dry-run", is_flag=True, help="Show what would be added; write nothing.")
+@click.pass_obj
+def import_opml(obj: Context, file: Path, kind: str, dry_run: bool) -> None:
+    """Add the feeds of an OPML file (a feed reader's export) as sources.
+
+    Reads OPML as Miniflux, NetNewsWire, Feedly and other feed readers write it: each
+    feed (xmlUrl) becomes a source, named by its title, with the folder it is filed in
+    as its topic ("Monde", or "Monde / Afrique" for a folder in a folder). Feeds already
+    configured are skipped. The sources are appended to the configuration file, keeping
+    its comments and layout, once the whole result is checked.
+
+    Example: veille sources import subscriptions.opml
+    """
+    from crawler.config.editing import append_sources
+    from crawler.config.opml import plan_import, read_opml
+
+    config = obj.load()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"{file}: cannot be read: {exc.strerror or exc}") from None
+    entries, skipped = plan_import(read_opml(data, str(file)), config, kind)
+    for item in skipped:
+        click.echo(f"skipped {item.url}: {item.reason}")
+    if entries:
+        append_sources(obj.config_file, entries, dry_run=dry_run,
+                       comment=f"Imported from {file.name} by `veille sources import`")
+    verb = "would add" if dry_run else "added"
+    for entry in entries:
+        topic = f"  (topic: {entry['topic']})" if entry.get("topic") else ""
+        click.echo(f"{verb} {entry['id']}: {entry['url']}{topic}")
+    where = (f"would be added to {obj.config_file} (--dry-run: nothing written)" if dry_run
+             else f"added to {obj.config_file}")
+    click.echo(f"{plural(len(entries), 'source')} {where}; {len(skipped)} skipped")
+
+
+@sources.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Write the OPML to FILE [default: standard output].")
+@click.pass_obj
+def export_opml(obj: Context, output: Path | None) -> None:
+    """Write the feed sources as OPML 2.0, for a feed reader; topics become folders.
+
+    Topic pages and sitemaps are left out: a feed reader can only follow feeds.
+
+    Example: veille sources export -o veille.opml
+    """
+    from crawler.config.opml import write_opml
+
+    config = obj.load()
+    feeds = [source for source in config.sources if source.kind == "feed"]
+    text = write_opml(feeds)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise BadInputError(f"{output}: cannot be written: {exc.strerror or exc}") \
+                from None
+    others = len(config.sources) - len(feeds)
+    left_out = (f"; {plural(others, 'topic page or sitemap', 'topic pages or sitemaps')} "
+                "left out (OPML lists feeds)") if others else ""
+    click.echo(f"{plural(len(feeds), 'feed')} exported"
+               + (f" to {output}" if output else "") + left_out, err=True)

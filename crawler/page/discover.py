@@ -12,6 +12,7 @@ from parsel import Selector
 
 from crawler.errors import DiscoveryError
 from crawler.page.charset import decode_html
+from crawler.page.fetch import require_http_url
 
 LOGGER = logging.getLogger(__name__)
 
@@ -47,8 +48,11 @@ def discover(url: str, user_agent: str, timeout: float = 30.0) -> list[FeedLink]
     """Fetch `url` and list the feeds it advertises.
 
     Raises:
+        BadInputError: `url` is not an absolute http(s) URL ("has no scheme: did you
+            mean https://...?").
         DiscoveryError: the page could not be fetched.
     """
+    url = require_http_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

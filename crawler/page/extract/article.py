@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
 
@@ -46,6 +46,11 @@ class ExtractedArticle:
     # Defects worth telling the desk about, one line each ("no article text", "broken
     # JSON-LD: ...", "published time in the future: ..."): recorded as fetch_errors warnings.
     warnings: tuple[str, ...] = ()
+    # Where each field found was read, by field name: "json-ld", "opengraph", "meta
+    # article:published_time", "selector", "trafilatura (fast mode)", "htmldate"... (the
+    # readers' names in `crawler.page.extract.page`). Not part of equality: two
+    # extractions of the same values are the same article, wherever they were read.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 def extract_article(
@@ -107,4 +112,5 @@ def extract_article(
         language=page.language(body),
         word_count=len(body.split()),
         warnings=tuple(page.warnings),
+        origins=dict(page.origins),
     )

@@ -230,7 +230,7 @@ def _guarded(element: HtmlElement, paragraphs: int, kind: str) -> bool:
 
 def main_text(root: HtmlElement, url: str,
               language: tuple[Callable[[str], str | None], str | None] | None = None,
-              ) -> list[Paragraph]:
+              origins: dict[str, str] | None = None) -> list[Paragraph]:
     """The article's paragraphs, by trafilatura, from a pruned tree (see `prune_page`).
 
     trafilatura's fast mode first (its most precise); a short result is checked against
@@ -241,8 +241,12 @@ def main_text(root: HtmlElement, url: str,
     `language`: a function that tells the page's language from a text (its declaration
     first), and the source's language for a page whose own cannot be told; the full mode
     is given the first that jusText knows (see `_justext_language`).
+
+    `origins`, when given, gets "body": which of trafilatura's modes gave the text.
     """
     paragraphs = _trafilatura(root, url, fast=True)
+    if origins is not None:
+        origins["body"] = "trafilatura (fast mode)"
     words = sum(len(p.split()) for p in paragraphs)
     if words < SECOND_OPINION_WORDS:
         lang = None
@@ -253,6 +257,8 @@ def main_text(root: HtmlElement, url: str,
         other = _trafilatura(root, url, fast=False, lang=lang)
         if sum(len(p.split()) for p in other) > words:
             LOGGER.debug("short text in fast mode; full mode kept for %s", url)
+            if origins is not None:
+                origins["body"] = "trafilatura (full mode, with its fallbacks)"
             return other
     return paragraphs
 

@@ -152,11 +152,13 @@ def has_time_of_day(when: datetime) -> bool:
 
 def most_precise(
     candidates: Iterable[tuple[str, Callable[[], datetime | None]]],
+    origins: dict[str, str] | None = None, field: str = "published",
 ) -> datetime | None:
     """The first date found, unless it is a bare date and a later source gives the time
     of day on that same day: JSON-LD "2019-08-06" and a meta tag's
     "2019-08-06T17:56:27Z" give the latter. Sources are read in order, lazily, and no
     further than needed; a later source's different day never overrides an earlier one.
+    Which sources gave the date is noted in `origins` under `field`, when given.
     """
     chosen: datetime | None = None
     chosen_source = ""
@@ -168,11 +170,15 @@ def most_precise(
             chosen, chosen_source = when, source
         elif has_time_of_day(when) and _same_day(chosen, when):
             LOGGER.debug("published: time of day from %s, day from %s", source, chosen_source)
+            if origins is not None:
+                origins[field] = f"{chosen_source} (day), {source} (time of day)"
             return when
         if has_time_of_day(chosen):
             break
     if chosen is not None:
         LOGGER.debug("published from %s", chosen_source)
+        if origins is not None:
+            origins[field] = chosen_source
     return chosen
 
 

@@ -106,12 +106,16 @@ def _once(method: Callable[[Page], T]) -> Callable[[Page], T]:
     return read
 
 
-def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]]) -> T | None:
-    """Return the first non-empty candidate value, logging which source supplied it."""
+def pick(field: str, candidates: Iterable[tuple[str, Callable[[], T | None]]],
+         origins: dict[str, str] | None = None) -> T | None:
+    """Return the first non-empty candidate value, logging which source supplied it (and
+    noting it in `origins`, by field, when given)."""
     for source, getter in candidates:
         value = getter()
         if value:
             LOGGER.debug("%s from %s", field, source)
+            if origins is not None:
+                origins[field] = source
             return value
     LOGGER.debug("%s not found", field)
     return None
@@ -129,6 +133,8 @@ class Page:
         # Defects to report (one line each): broken JSON-LD, dates refused...
         self.warnings: list[str] = []
         self.memo: dict[str, Any] = {}  # what `_once` readers found
+        # Where each field found was read (field -> "json-ld", "opengraph", "selector"...).
+        self.origins: dict[str, str] = {}
         # Parsed once, the way trafilatura parses (repairs, no comments): every reader,
         # trafilatura included, works from this tree.
         self.root = parse_page(html, self.warnings)
@@ -253,6 +259,10 @@ class Page:
         absolute = urljoin(self.base_url, link.strip())
         return absolute if urlsplit(absolute).scheme in {"http", "https"} else None
 
+    def _pick(self, field: str,
+              candidates: Iterable[tuple[str, Callable[[], T | None]]]) -> T | None:
+        return pick(field, candidates, self.origins)
+
     # -- fields --------------------------------------------------------------------
 
     def title(self) -> str | None:
@@ -268,7 +278,7 @@ class Page:
             authors=self.authors(),
             url=self.url,
         )
-        return pick(
+        return self._pick(
             "title",
             [
                 ("selector", lambda: clean_text(self._override_text("title"))),
@@ -284,7 +294,7 @@ class Page:
         )
 
     def canonical_url(self) -> str | None:
-        return pick(
+        return self._pick(
             "canonical_url",
             [
                 (
@@ -324,9 +334,11 @@ class Page:
                 ),
                 ("time element", lambda: self._time_element(updated=False)),
                 ("url", lambda: url_date(self.url, self.tz)),
-            ]
-        ) or most_precise([("htmldate", lambda: self._date(self._htmldate()))])
+            ],
+            self.origins,
+        ) or most_precise([("htmldate", lambda: self._date(self._htmldate()))], self.origins)
         if published is not None and in_the_future(published, now or datetime.now(UTC)):
+            self.origins.pop("published", None)
             self.warnings.append(
                 f"published time in the future ({published.isoformat()}): first-seen time used"
             )
@@ -334,7 +346,7 @@ class Page:
         return published
 
     def updated(self) -> datetime | None:
-        return pick(
+        return self._pick(
             "updated",
             [
                 ("selector", lambda: self._override_date("updated")),
@@ -347,7 +359,7 @@ class Page:
 
     def authors(self) -> tuple[str, ...]:
         return (
-            pick(
+            self._pick(
                 "authors",
                 [
                     # each selector match is one author: no splitting on "and"/commas
@@ -379,7 +391,7 @@ class Page:
         )
 
     def topic(self) -> str | None:
-        return pick(
+        return self._pick(
             "topic",
             [
                 ("selector", lambda: clean_text(self._override_text("topic"))),
@@ -390,7 +402,7 @@ class Page:
         )
 
     def section(self) -> str | None:
-        return pick(
+        return self._pick(
             "section",
             [
                 ("selector", lambda: clean_text(self._override_text("section"))),
@@ -401,7 +413,7 @@ class Page:
 
     @_once
     def lead(self) -> str | None:
-        return pick(
+        return self._pick(
             "lead",
             [
                 ("selector", lambda: clean_text(self._override_text("lead"))),
@@ -426,6 +438,7 @@ class Page:
         override = self._override("body")
         if override:
             LOGGER.debug("body from selector")
+            self.origins["body"] = "selector"
             paragraphs = [
                 text
                 for node in override
@@ -435,12 +448,13 @@ class Page:
         else:
             prune_page(self.root)
             paragraphs = drop_repeated_standfirst(
-                main_text(self.root, self.url, (self.language, self.default_language)),
+                main_text(self.root, self.url, (self.language, self.default_language),
+                          self.origins),
                 self.lead())
         return [p for p in paragraphs if not is_boilerplate_paragraph(p)]
 
     def image_url(self) -> str | None:
-        return pick(
+        return self._pick(
             "image_url",
             [
                 ("selector", lambda: self._absolute(image_src(self._override("image")))),
@@ -454,7 +468,7 @@ class Page:
         )
 
     def image_caption(self, image_url: str | None) -> str | None:
-        return pick(
+        return self._pick(
             "image_caption",
             [
                 ("json-ld", lambda: clean_text(ld_image(self._ld("image"), self.jsonld_index)[1])),
@@ -464,7 +478,7 @@ class Page:
 
     def language(self, body: str) -> str | None:
         root = self.sel.root
-        return pick(
+        return self._pick(
             "language",
             [
                 ("html lang", lambda: language_code(root.get("lang") or root.get("xml:lang"))),
