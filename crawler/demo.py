@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from crawler.config.model import SHIPPED_DATA
+from crawler.errors import BadInputError
 
 LOGGER = logging.getLogger(__name__)
 
@@ -258,6 +260,26 @@ class HookReceiver:
 def demo_site() -> SiteServer:
     """The bundled demo site (data/demo), not yet started."""
     return SiteServer(DEMO_DIR / "site", [DEMO_DIR / "edition-2"])
+
+
+# The file that marks a folder `veille demo` made: only such a folder is emptied again.
+MARKER = ".veille-demo"
+
+
+def prepare_output(out: Path) -> Path:
+    """`out` ready for a demo: created, or emptied if an earlier demo made it (it holds
+    MARKER). An existing folder the demo did not make is never touched unless it is empty:
+    `-o data` must not delete a newsroom's configuration and database."""
+    if out.is_dir() and (out / MARKER).is_file():
+        shutil.rmtree(out)
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BadInputError(
+            f"{out}: exists and was not made by `veille demo` (no {MARKER} file in it); "
+            "choose another --output, or remove it yourself")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("Made by `veille demo`, which empties this folder when it "
+                              "runs again.\n", encoding="utf-8")
+    return out
 
 
 def render_demo_config(origin: str, dest: Path, hooks: str = "http://127.0.0.1:9") -> Path:

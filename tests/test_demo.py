@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
+import threading
 
 from click.testing import CliRunner
 from conftest import PROJECT, rows, veille
@@ -58,3 +62,48 @@ def test_every_command_has_help_and_is_in_the_readme():
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and "Example:" in result.output, name
         assert f"veille {name}" in readme, name
+
+
+def test_demo_never_empties_a_folder_it_did_not_make(tmp_path):
+    mine = tmp_path / "data"
+    mine.mkdir()
+    (mine / "veille.toml").write_text("# the newsroom's sources\n", encoding="utf-8")
+    result = veille("demo", "--output", mine)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"Error: {mine}: exists and was not made by `veille demo` (no .veille-demo file in "
+        "it); choose another --output, or remove it yourself")
+    assert [p.name for p in mine.iterdir()] == ["veille.toml"]
+    assert (mine / "veille.toml").read_text(encoding="utf-8") == "# the newsroom's sources\n"
+
+
+def test_demo_serve_keeps_the_site_up_to_crawl_again(tmp_path):
+    """`demo --serve`: after the demo, its site stays up until Ctrl-C, and the printed
+    command crawls it again (the demo's own folder, emptied and reused by a second demo)."""
+    out = tmp_path / "demo"
+    out.mkdir()  # an empty folder is fine
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "demo", "-o", str(out),
+                             "--serve"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=PROJECT)
+    watchdog = threading.Timer(240, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                break
+        command = next(line for line in lines if "veille --config" in line).split()
+        secret = command[0].split("=", 1)[1]
+        again = veille(*command[2:], env={"VEILLE_DEMO_WEBHOOK_SECRET": secret})
+        # Edition 2 is still served: nothing new, every source answered (one partial).
+        assert again.returncode in (0, 3), again.stderr
+        assert "0 failed: 0 new" in again.stdout
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+    assert (out / ".veille-demo").is_file()

@@ -7,7 +7,6 @@ Only here do exceptions become messages and exit codes.
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -221,8 +220,12 @@ def discover(obj: Context, url: str) -> None:
 
 @cli.command()
 @click.option("--output", "-o", default="demo-output", show_default=True, metavar="DIR",
-              help="Folder for the demo's configuration, database and feeds (recreated).")
-def demo(output: str) -> None:
+              help="Folder for the demo's configuration, database and feeds: a new or "
+                   "empty folder, or one an earlier demo made (emptied first).")
+@click.option("--serve", "keep_serving", is_flag=True,
+              help="Keep the demo site (and its webhook receiver) up after the demo, until "
+                   "Ctrl-C, so that its configuration can be crawled again.")
+def demo(output: str, keep_serving: bool) -> None:
     """Serve the bundled demo news site on 127.0.0.1, crawl it and deliver its alerts.
 
     Crawls it three times: a first crawl, an idle re-crawl (nothing new: no article is
@@ -231,18 +234,15 @@ def demo(output: str) -> None:
     them (`crawl --send`) to a local webhook receiver and to Atom files. Then prints what
     was stored and what each desk received.
 
-    Example: veille demo --output /tmp/veille-demo
+    Example: veille demo --output /tmp/veille-demo --serve
     """
     import os
     import secrets
 
-    from crawler.demo import HookReceiver, demo_site, render_demo_config
+    from crawler.demo import HookReceiver, demo_site, prepare_output, render_demo_config
     from crawler.report import print_demo_report
 
-    out = Path(output)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = prepare_output(Path(output))
     db_file = out / "veille.db"
     secret = secrets.token_hex(16)
     env = {**os.environ, "VEILLE_DEMO_WEBHOOK_SECRET": secret}
@@ -266,12 +266,31 @@ def demo(output: str) -> None:
                 check=False, env=env,
             )
             requests.append(sum(site.hits.values()))
-            click.echo(f"   ({requests[-1]} requests reached the site, exit status "
+            click.echo(f"   ({plural(requests[-1], 'request')} reached the site, exit status "
                        f"{result.returncode})\n")
-        received = dict(hooks.deliveries)
-    print_demo_report(db_file, requests, received, hooks.bad_signatures)
-    click.echo(f"\nBrowse it in Datasette: veille --db {db_file} serve   (then open "
-               "http://127.0.0.1:8001/veille)")
+        print_demo_report(db_file, requests, dict(hooks.deliveries), hooks.bad_signatures)
+        click.echo(f"\nBrowse it in Datasette: veille --db {db_file} serve   (then open "
+                   "http://127.0.0.1:8001/veille)")
+        if keep_serving:
+            click.echo(f"\nThe demo site stays up at {site.origin}: crawl it again with\n"
+                       f"  VEILLE_DEMO_WEBHOOK_SECRET={secret} veille --config {config_file} "
+                       f"--db {db_file} crawl --send\nCtrl-C stops it.", nl=True)
+            wait_for_interrupt()
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @cli.command()
