@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -19,8 +19,10 @@ from crawler.cli.main import Context, cli
 from crawler.config.model import SOURCE_KINDS, Config, CrawlSettings
 from crawler.errors import BadInputError, ConfigError, VeilleError
 from crawler.page.fetch import Fetched, fetch, require_http_url
-from crawler.page.listing import ListingHint
-from crawler.page.probe import Document, read_document
+
+if TYPE_CHECKING:  # the readers (trafilatura...) are imported when a command runs
+    from crawler.page.listing import ListingHint
+    from crawler.page.probe import Document
 
 SHOWN = 10  # articles or links listed before "... and N more"
 MIN_LISTING_LINKS = 3  # `try`: an HTML page with this many article links is a listing
@@ -45,6 +47,8 @@ def get(url: str, crawl: CrawlSettings) -> Fetched:
 
 
 def read(url: str, crawl: CrawlSettings) -> Document:
+    from crawler.page.probe import read_document
+
     fetched = get(url, crawl)
     return read_document(fetched.body, fetched.final_url, fetched.content_type)
 
@@ -267,6 +271,7 @@ def try_(obj: Context, url: str, source_id: str | None, force_article: bool,
     Example: veille try https://www.lorientlejour.com/article/1234567/titre.html
     """
     from crawler.page.extract import extract_article
+    from crawler.page.probe import read_document
 
     url = require_http_url(url)
     config, crawl = settings(obj, required=source_id is not None)
