@@ -60,7 +60,7 @@ def test_add_a_feed_appends_a_source_and_keeps_the_file_as_it_was(site, config):
     result = veille("--config", config, "add", site.url("/rss.xml"), "--topic", "World")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert f'{site.url("/rss.xml")}: RSS 2.0 feed "The Harbour Herald: latest"' in out
+    assert f'{site.url("/rss.xml")}: an RSS 2.0 feed "The Harbour Herald: latest"' in out
     assert "2 articles (times in UTC):" in out
     assert "2026-11-20 08:15  Ceasefire talks resume in Geneva after a week of shelling" in out
     assert f"Appended to {config}:" in out

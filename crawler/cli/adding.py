@@ -76,8 +76,9 @@ def what_it_is(document: Document) -> str:
     what = {"feed": f"{document.format} feed", "sitemap": document.format,
             "topic": "HTML page with article links (a topic page)",
             "page": "HTML page without article links"}[document.kind]
+    article = "an" if what[0] in "AEIOUaeiou" or what.startswith(("HTML", "RSS")) else "a"
     title = f' "{document.title}"' if document.title else ""
-    return f"{what}{title}"
+    return f"{article} {what}{title}"
 
 
 def when_text(when: datetime | None, tz: str) -> str:
@@ -167,7 +168,7 @@ def add(obj: Context, url: str, kind: str | None, source_id: str | None, topic: 
 
     Example: veille add https://www.lorientlejour.com/rss/dernieres-infos.xml --topic Liban
     """
-    from crawler.config.editing import append_sources, derive_id
+    from crawler.config.editing import append_sources, derive_id, source_table, url_key
 
     url = require_http_url(url)
     config, crawl = settings(obj, required=not dry_run)
@@ -178,7 +179,7 @@ def add(obj: Context, url: str, kind: str | None, source_id: str | None, topic: 
         hints, index_note = index_articles(document, crawl)
     sources = config.sources if config else ()
     for source in sources:
-        if source.url == document.url:
+        if url_key(source.url) == url_key(document.url):
             raise BadInputError(f"{document.url}: already configured, as source "
                                 f"{source.id!r}")
     chosen_id = source_id or derive_id(document.url, (s.id for s in sources))
@@ -213,7 +214,7 @@ def add(obj: Context, url: str, kind: str | None, source_id: str | None, topic: 
     if config is None:
         click.echo(f"\n{obj.config_file} does not exist: nothing to add to "
                    "(`veille init` writes a starter configuration). The source would be:")
-        click.echo(entry)
+        click.echo(source_table(entry).strip("\n"))
         return
     verb = "Appended to" if written else "Would append to"
     click.echo(f"\n{verb} {obj.config_file}" + ("" if written else " (--dry-run: nothing "

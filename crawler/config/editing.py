@@ -79,6 +79,17 @@ def derive_id(url: str, taken: Iterable[str] = ()) -> str:
     return candidate
 
 
+def url_key(url: str) -> str:
+    """A source URL as compared for duplicates: scheme and host in lower case, no default
+    port, no fragment. Raises ValueError for a URL that cannot be split (a bad port)."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    port = parts.port if parts.port not in (None, 80, 443) else None
+    netloc = f"{host}:{port}" if port else host
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme.lower()}://{netloc}{parts.path or '/'}{query}"
+
+
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")

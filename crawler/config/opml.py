@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import listparser
 
-from crawler.config.editing import derive_id
+from crawler.config.editing import derive_id, url_key
 from crawler.config.model import Config, Source
 from crawler.errors import BadInputError
 
@@ -66,7 +66,7 @@ def plan_import(outlines: Iterable[Outline], config: Config, kind: str = "feed",
                 ) -> tuple[list[dict[str, Any]], list[Skipped]]:
     """The `[[source]]` entries to add for `outlines`, and the outlines skipped: a URL
     already configured (or listed twice), or one that is not an http(s) URL."""
-    known = {_url_key(source.url): source for source in config.sources}
+    known = {url_key(source.url): source for source in config.sources}
     taken = {source.id for source in config.sources}
     entries: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
@@ -75,7 +75,7 @@ def plan_import(outlines: Iterable[Outline], config: Config, kind: str = "feed",
             parts = urlsplit(outline.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError
-            key = _url_key(outline.url)
+            key = url_key(outline.url)
         except ValueError:
             skipped.append(Skipped(outline.url, "not an http(s) URL"))
             continue
@@ -118,13 +118,3 @@ def write_opml(sources: Iterable[Source], title: str = "Veille sources") -> str:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             + ET.tostring(opml, encoding="unicode") + "\n")
 
-
-def _url_key(url: str) -> str:
-    """A URL as compared for duplicates: scheme and host in lower case, no default port,
-    no fragment."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port not in (None, 80, 443) else None
-    netloc = f"{host}:{port}" if port else host
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{parts.scheme.lower()}://{netloc}{parts.path or '/'}{query}"
