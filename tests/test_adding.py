@@ -204,6 +204,13 @@ def test_feed_readers_opml_exports_are_read_with_their_folders_as_topics():
         ("OC Media", "Caucase"), ("CivilNet", "Caucase"),
         ("Le Monde - International", "Monde"),
     ]
+    # An outline with only a page's URL (and no text, else listparser takes it for a
+    # folder) is read as a page, and not imported.
+    page = read_opml(b'<opml version="2.0"><body><outline htmlUrl="https://a.org/"/>'
+                     b'</body></opml>', "pages.opml")
+    assert [(o.url, o.feed) for o in page] == [("https://a.org/", False)]
+    entries, skipped = plan_import(page, _empty_config())
+    assert entries == [] and skipped[0].reason.startswith("a page without a feed URL")
     with pytest.raises(BadInputError, match="not an OPML subscription list"):
         read_opml(b"<html><body>hello</body></html>", "page.html")
 
@@ -263,6 +270,12 @@ def test_export_then_import_round_trips(config, tmp_path):
 
 
 # -- the pieces, in process ------------------------------------------------------------
+
+
+def _empty_config():
+    from crawler.config.model import parse_config
+
+    return parse_config({}, Path("veille.toml"))
 
 
 def test_ids_come_from_host_and_path_and_are_unique():

@@ -26,11 +26,13 @@ FOLDER_SEPARATOR = " / "
 
 @dataclass(frozen=True)
 class Outline:
-    """A feed of an OPML file: its URL (xmlUrl), title, and folder path joined by " / "."""
+    """A feed of an OPML file: its URL (xmlUrl), title, and folder path joined by " / ".
+    An outline with a page's URL (htmlUrl) but no feed's is read with `feed` False."""
 
     url: str
     title: str | None
     category: str | None
+    feed: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class Skipped:
 
 
 def read_opml(data: bytes, where: str) -> list[Outline]:
-    """The feeds an OPML file lists, in file order (a feed listed twice, once).
+    """The feeds an OPML file lists, in file order (a feed listed twice, once), then the
+    pages it lists without a feed.
 
     `where` names the file in messages. listparser is given the bytes, never a path or
     URL (it would fetch one).
@@ -54,11 +57,12 @@ def read_opml(data: bytes, where: str) -> list[Outline]:
         raise BadInputError(f"{where}: not an OPML subscription list"
                             + (f" ({problem})" if problem else ""))
     outlines = []
-    for feed in parsed["feeds"]:
-        # listparser lists a feed's folders (the outline nesting) as lists of names.
-        folders = [path for path in feed.get("categories", []) if path]
-        category = FOLDER_SEPARATOR.join(folders[0]) if folders else None
-        outlines.append(Outline(feed["url"], feed.get("title") or None, category))
+    for found, is_feed in ((parsed["feeds"], True), (parsed["opportunities"], False)):
+        for feed in found:
+            # listparser lists a feed's folders (the outline nesting) as lists of names.
+            folders = [path for path in feed.get("categories", []) if path]
+            category = FOLDER_SEPARATOR.join(folders[0]) if folders else None
+            outlines.append(Outline(feed["url"], feed.get("title") or None, category, is_feed))
     return outlines
 
 
@@ -71,6 +75,10 @@ def plan_import(outlines: Iterable[Outline], config: Config, kind: str = "feed",
     entries: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
     for outline in outlines:
+        if not outline.feed:
+            skipped.append(Skipped(outline.url, "a page without a feed URL (no xmlUrl): "
+                                                "`veille add` it to see what it offers"))
+            continue
         try:
             parts = urlsplit(outline.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
