@@ -4,6 +4,7 @@ of Miniflux, NetNewsWire and Feedly (tests/fixtures/opml)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import tomllib
@@ -347,3 +348,23 @@ def test_extraction_says_where_each_field_was_read_and_still_compares_equal():
     other = extract_article(html, url, selectors={"title": "h1"})
     assert other.origins["title"] == "selector"
     assert other == article  # the same values: where they were read is not compared
+
+
+def test_a_gzipped_sitemap_is_read_as_the_crawl_reads_it(site):
+    from crawler.page.fetch import fetch
+    from crawler.page.probe import read_document
+
+    xml = (FIXTURES / "sites" / "adding" / "sitemap-news.xml").read_bytes()
+    site.overrides["/sitemap-news.xml.gz"] = (
+        200, {"Content-Type": "application/gzip"},
+        gzip.compress(xml.replace(b"{{ORIGIN}}", b"https://herald.example")))
+    fetched = fetch(site.url("/sitemap-news.xml.gz"), "Veille-test/0.1", timeout=10)
+    document = read_document(fetched.body, fetched.final_url, fetched.content_type)
+    assert (document.kind, document.format) == ("sitemap", "news sitemap")
+    assert [h.url for h in document.hints] == [
+        "https://herald.example/news/2026/11/20/ceasefire-talks-resume-in-geneva.html",
+        "https://herald.example/news/2026/11/19/harbour-pilots-strike-over-night-shifts.html",
+    ]
+    # A gzip bomb stops at the size cap.
+    site.overrides["/bomb.xml.gz"] = (200, {}, gzip.compress(b"<" * 5_000_000))
+    assert fetch(site.url("/bomb.xml.gz"), "T", max_bytes=100_000).truncated
