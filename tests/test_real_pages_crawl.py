@@ -188,7 +188,7 @@ def test_a_page_without_article_text_is_stored_with_a_warning_and_counted(mini_s
     assert rows(db, "SELECT url FROM http_validators") == [{"url": mini_site.url("/feed.xml")}]
 
     listing = veille("--config", config, "--db", db, "sources")
-    header, line = listing.stdout.splitlines()
+    header, _rule, line = listing.stdout.splitlines()
     assert "no text 24h" in header and "warnings 24h" in header
     assert re.search(rf"\s0\s+2\s+{others}\s", line), listing.stdout
     [source] = json.loads(veille("--config", config, "--db", db, "sources", "--json").stdout)

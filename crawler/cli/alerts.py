@@ -16,13 +16,17 @@ from crawler.record.schema import open_database
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
-def dispatch_now(config: Config, db_file, only: tuple[str, ...] = ()) -> int:
-    """Send the due alerts; print what happened; return the number given up on."""
+def dispatch_now(config: Config, db_file, only: tuple[str, ...] = (),
+                 quiet: bool = False) -> int:
+    """Send the due alerts; print what happened (with `quiet`, only the errors); return
+    the number given up on."""
     from crawler.alerts.dispatch import send_due
 
     report = send_due(config, db_file, only)
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
+    if quiet:
+        return report.failed
     click.echo(f"alerts: {report.sent} sent in {report.batches} deliveries, "
                f"{report.retrying} to retry, {report.failed} failed; {report.waiting} waiting")
     return report.failed

@@ -114,11 +114,14 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
     queue_and_print(obj, config, due_only(obj.db_file, config, sources) if due else sources)
 
 
-def queue_and_print(obj: Context, config, sources) -> None:
-    """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`)."""
+def queue_and_print(obj: Context, config, sources, quiet: bool = False) -> None:
+    """Queue a run of each source for the workers; one line each (`queue`, `crawl --due`;
+    none with `quiet`)."""
     from scheduler.handoff import queue_sources
 
     for queued in queue_sources(config, obj.db_file, sources):
+        if quiet:
+            continue
         suffix = f" (run {queued.run_id})" if queued.run_id else ""
         click.echo(f"{queued.source_id}  {queued.note}{suffix}")
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
+from crawler.cli.output import plural
 from crawler.record.schema import open_database
 from scheduler.due import due_only
 
@@ -20,8 +21,11 @@ PARTIAL = 3
               help="Crawl only this source (repeatable). Default: all sources.")
 @click.option("--due", is_flag=True,
               help="Only the sources whose schedule says a poll is due (for system cron).")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the summary and failures.")
-@click.option("--verbose", "-v", count=True, help="Show Scrapy's log (-vv for debug).")
+@click.option("--quiet", "-q", is_flag=True,
+              help="For cron: print nothing when every source ran cleanly, else one line "
+                   "per source that failed or missed part of its pages.")
+@click.option("--verbose", "-v", count=True,
+              help="Show Scrapy's log, with tracebacks (-vv for debug).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress lines on stderr [default: when stderr is a terminal].")
 @click.option("--send", is_flag=True, help="Then deliver the alerts due (veille alerts send).")
@@ -30,7 +34,8 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
           progress: bool | None, send: bool) -> None:
     """Crawl sources once: fetch, extract, deduplicate, store new articles, queue alerts.
 
-    Prints one line per source and a summary. Exits with status 1 if a source failed
+    Prints one line per source and a summary, and on stderr one line per failure (each is
+    also a row of fetch_errors; tracebacks only with -v). Exits with status 1 if a source failed
     (after crawling all the others), or, with --send, if an alert was given up on; with
     status 3 if every source ran but one missed part of what it offered (a page that
     could not be fetched, a document cut off, an entry skipped: the run is "partial"). Alerts
@@ -62,20 +67,21 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
         if config.schedule.distributed:
             from crawler.cli.cluster import queue_and_print
 
-            queue_and_print(obj, config, sources)
-            if not sources:
+            queue_and_print(obj, config, sources, quiet=quiet)
+            if not sources and not quiet:
                 click.echo("no source is due")
             return
     with SourceLocks(obj.db_file) as locks:
         got, busy = locks.acquire(s.id for s in sources)
         for source_id, holder in busy.items():
-            click.echo(f"{source_id}  skipped: another process is crawling it ({holder})")
+            if not quiet:
+                click.echo(f"{source_id}  skipped: another process is crawling it ({holder})")
         sources = tuple(s for s in sources if s.id in got)
         summaries = []
         if sources:
             log_level = {0: "WARNING", 1: "INFO"}.get(verbose, "DEBUG")
-            if quiet:
-                log_level = "ERROR"
+            if quiet and not verbose:
+                log_level = "CRITICAL"  # the failures are in the lines printed below
             stream = (sys.stderr if progress else
                       (None if progress is False else progress_stream(quiet)))
             summaries = run_crawl(config, sources, obj.db_file, log_level=log_level,
@@ -87,7 +93,7 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     if send:
         from crawler.cli.alerts import dispatch_now
 
-        gave_up = dispatch_now(config, obj.db_file)
+        gave_up = dispatch_now(config, obj.db_file, quiet=quiet)
     if gave_up or any(s.failed for s in summaries):  # as `veille alerts send` does
         sys.exit(1)
     if any(s.status == "partial" for s in summaries):
@@ -101,27 +107,29 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
         return
     width = max(len(s.source_id) for s in summaries)
     for s in summaries:
-        if quiet and not s.failed:
+        if quiet and not (s.failed or s.status == "partial"):
             continue
         line = (f"{s.source_id:<{width}}  {s.status:<11} {s.new:>4} new {s.updated:>4} updated "
                 f"{s.unchanged:>4} unchanged {s.errors:>3} errors"
                 f"{_warning_counts(s.no_text, s.other_warnings)}"
-                f"{_elsewhere(s.fetched_elsewhere)}  ({s.requests} requests)")
+                f"{_elsewhere(s.fetched_elsewhere)}  ({plural(s.requests, 'request')})")
         if s.message:
             line += f"  {s.message}"
         click.echo(line)
     failed = [s for s in summaries if s.failed]
+    if quiet:
+        return
     total = {k: sum(getattr(s, k) for s in summaries)
              for k in ("new", "updated", "unchanged", "errors", "requests", "alerts",
                        "no_text", "other_warnings", "fetched_elsewhere")}
     seconds = summaries[0].seconds
-    click.echo(f"{len(summaries)} sources, {len(failed)} failed: {total['new']} new, "
+    click.echo(f"{plural(len(summaries), 'source')}, {len(failed)} failed: {total['new']} new, "
                f"{total['updated']} updated, {total['unchanged']} unchanged, "
                f"{total['errors']} errors"
                f"{_warning_counts(total['no_text'], total['other_warnings'])}"
                f"{_elsewhere(total['fetched_elsewhere'])}, "
-               f"{total['requests']} requests in {seconds:.1f} s; "
-               f"{total['alerts']} alerts queued -> {obj.db_file}")
+               f"{plural(total['requests'], 'request')} in {seconds:.1f} s; "
+               f"{plural(total['alerts'], 'alert')} queued -> {obj.db_file}")
 
 
 def _elsewhere(count: int) -> str:

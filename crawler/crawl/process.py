@@ -72,9 +72,11 @@ class RunSummary:
 # traceback for a broken JSON-LD block...). A page's defects are Veille's to report, one
 # line each in fetch_errors; their own lines reach stderr only with -vv (DEBUG).
 CHATTY_LIBRARIES = ("trafilatura", "htmldate", "justext", "courlan", "extruct", "readability")
-# Loggers that attach a traceback to a page's or a site's failure although one line says
-# it all (a robots.txt that could not be downloaded: the site is down or refuses).
-ONE_LINE_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt",)
+# Scrapy's own lines about a request that failed for good (retries given up, a robots.txt
+# that could not be downloaded): Veille records the failure itself, one line per source in
+# fetch_errors and on stderr, so these say it a second time; shown from -v (INFO) on.
+SCRAPY_FAILURE_LOGGERS = ("scrapy.downloadermiddlewares.retry",
+                          "scrapy.downloadermiddlewares.robotstxt")
 
 
 class _WithoutTraceback(logging.Filter):
@@ -94,18 +96,21 @@ _ONE_LINE = _WithoutTraceback()
 
 
 def quiet_libraries(log_level: str) -> None:
-    """Below DEBUG, no library line about a page, and no traceback for a site's failure
-    (Veille records each as one line in fetch_errors). Veille's own loggers are left as
-    they are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
+    """Below DEBUG, no library line about a page; below INFO (no -v), no traceback on
+    stderr and none of Scrapy's lines about a failed request (Veille records each failure
+    as one line in fetch_errors and logs that line). Veille's own loggers are left as they
+    are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
     debug = log_level == "DEBUG"
+    verbose = log_level in ("DEBUG", "INFO")
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.CRITICAL)
-    for name in ONE_LINE_LOGGERS:
-        logger = logging.getLogger(name)
-        if debug:
-            logger.removeFilter(_ONE_LINE)
+    for name in SCRAPY_FAILURE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+    for handler in logging.getLogger().handlers:
+        if verbose:
+            handler.removeFilter(_ONE_LINE)
         else:
-            logger.addFilter(_ONE_LINE)
+            handler.addFilter(_ONE_LINE)
 
 
 # Scrapy's extensions less the ones a crawl never uses: the remote-control server (it
