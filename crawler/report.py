@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from crawler.record.schema import connect
+from crawler.wording import plural
 
 
 def print_demo_report(db_file: Path, requests: list[int], webhooks: dict[str, dict],
@@ -88,7 +89,7 @@ def _print_alerts(db, db_file: Path, webhooks: dict[str, dict], bad_signatures: 
         copies = len(alert.get("other_copies", []))
         click.echo(f"     [{', '.join(alert.get('conflicts', []))}] {alert.get('title')} "
                    f"({alert.get('source', {}).get('name')})"
-                   + (f", also carried by {copies} other source(s)" if copies else ""))
+                   + (f", also carried by {plural(copies, 'other source')}" if copies else ""))
     newest = list(db.query(
         "SELECT al.subscription_id, al.created_at, a.title FROM alerts al "
         "JOIN articles a ON a.id = al.article_id ORDER BY al.id DESC LIMIT 1"))

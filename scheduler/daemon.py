@@ -37,6 +37,7 @@ from crawler.clock import stamp, utc_now
 from crawler.config.model import Config, load_config
 from crawler.errors import ConfigError
 from crawler.record.store import Store
+from crawler.wording import plural
 from scheduler.schedules import (
     SourceState,
     backoff_until,
@@ -315,9 +316,10 @@ class Daemon:
                          source.id, output.strip()[-500:])
             return
         log = LOGGER.info if run["status"] in ("ok", "partial") else LOGGER.error
-        log("%s: %s in %.1f s, %d new, %d updated, %d errors, %d alerts, %d requests%s",
+        log("%s: %s in %.1f s, %d new, %d updated, %d errors, %s, %s%s",
             source.id, run["status"], seconds, run["new"], run["updated"], run["errors"],
-            run["alerts"], run["requests"], f" ({run['message']})" if run["message"] else "")
+            plural(run["alerts"] or 0, "alert"), plural(run["requests"] or 0, "request"),
+            f" ({run['message']})" if run["message"] else "")
         if failing_for_long(state, self.config.schedule, utc_now()):
             LOGGER.warning("%s: FAILING since %s (%d failures in a row); last error: %s",
                            source.id, stamp(state.failing_since), state.failure_count,

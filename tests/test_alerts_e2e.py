@@ -60,7 +60,7 @@ def test_crawl_send_alerts_each_desk_once_per_story(demo_site, webhook_receiver,
     demo_site.edition = 2
     later = veille("--config", config, "--db", db, "crawl", "--no-progress", "--send", env=ENV)
     assert later.returncode == 0, later.stderr
-    assert "1 alerts queued" in later.stdout
+    assert "1 alert queued" in later.stdout
     [new] = rows(db, "SELECT al.subscription_id, a.canonical_url FROM alerts al JOIN articles a "
                      "ON a.id = al.article_id WHERE al.id = (SELECT max(id) FROM alerts)")
     assert new == {"subscription_id": "desk-caucase",

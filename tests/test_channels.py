@@ -383,7 +383,7 @@ def test_email_one_recipient_refused_is_reported_not_retried(smtp_sink):
     with pytest.raises(DeliveryError) as caught:
         send_email(mail_channel(smtp_sink), None, "alert-1", [make_alert()], "Desk")
     assert caught.value.permanent is True
-    assert "delivered to 1 recipient(s) but refused for chef@newsroom.test" in str(caught.value)
+    assert "delivered to 1 recipient but refused for chef@newsroom.test" in str(caught.value)
     assert smtp_sink.wait_for(1)[0].rcpt_tos == ["desk@newsroom.test"]
 
 

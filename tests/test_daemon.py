@@ -118,7 +118,7 @@ def test_the_daemon_stores_and_alerts_a_newly_published_article(
                           TOPIC + ALERTS.replace("{hook}", webhook_receiver.url))
     db = tmp_path / "veille.db"
     daemon = daemons(config, db, {"HOOK_SECRET": WEBHOOK_SECRET})
-    daemon.wait_for(r"mini-topic: ok in [\d.]+ s, 6 new, 0 updated, 0 errors, 1 alerts")
+    daemon.wait_for(r"mini-topic: ok in [\d.]+ s, 6 new, 0 updated, 0 errors, 1 alert")
     [first] = webhook_receiver.wait_for(1)
     assert "Ceasefire talks resume in Geneva" in first.json["alert"]["title"]
 
@@ -129,7 +129,7 @@ def test_the_daemon_stores_and_alerts_a_newly_published_article(
     daemon.wait_for(r"mini-topic: ok in [\d.]+ s, 1 new, 1 updated")
     # Idle polls in between cost one request each: the listing, answered 304.
     idle = [line for line in daemon.wait_for(r"mini-topic: ok .* 0 new, 0 updated")]
-    assert all(line.rstrip().endswith("1 requests") for line in idle)
+    assert all(line.rstrip().endswith("1 request") for line in idle)
     assert daemon.stop() == 0
     daemon.wait_for("veille daemon stopped")
     assert rows(db, "SELECT count(*) AS n FROM articles") == [{"n": 7}]

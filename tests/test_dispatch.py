@@ -387,7 +387,7 @@ def test_alerts_retry_and_the_listing_from_the_command_line(tmp_path, webhook_re
     assert "410" in listing.stdout
     webhook_receiver.recover()
     retried = veille("--config", config, "--db", db, "alerts", "retry")
-    assert "1 failed alert(s) queued again" in retried.stdout
+    assert "1 failed alert queued again" in retried.stdout
     sent = veille("--config", config, "--db", db, "alerts", "send", env=env)
     assert sent.returncode == 0 and "1 sent" in sent.stdout
     as_json = veille("--config", config, "--db", db, "alerts", "--json")

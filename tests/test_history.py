@@ -27,7 +27,7 @@ def test_history_prints_each_version_and_what_changed(mini_site, tmp_path):
     out = result.stdout
     [article] = rows(db, "SELECT version, story_id FROM articles WHERE canonical_url = ?",
                      [mini_site.url(CHANGED)])
-    assert f"2 version(s), story #{article['story_id']}" in out
+    assert f"2 versions, story #{article['story_id']}" in out
     assert "version 1 -> 2" in out
     [change] = rows(db, "SELECT words_added, words_removed FROM article_versions")
     assert f"+{change['words_added']} / -{change['words_removed']} words" in out

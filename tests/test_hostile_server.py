@@ -372,7 +372,7 @@ def test_documents_are_read_as_far_as_they_came_and_no_further(outcome):
     # The endless sitemap was read no further than the limit (and what was on its way).
     assert outcome.evil.streamed["/maps/endless.xml"] < 8 * CAP_KB * 1024
     [run] = rows(outcome.db, "SELECT message FROM crawl_runs WHERE source_id = 'endless-sitemap'")
-    assert run["message"] == "1 document(s) cut off"
+    assert run["message"] == "1 document cut off"
 
 
 def test_only_http_is_dialled_and_no_redirect_leaves_the_source(outcome):
@@ -428,7 +428,7 @@ def test_a_partial_run_shows_in_sources_and_in_the_exit_status(outcome):
     again = veille("--config", config, "--db", outcome.db, "crawl", "--no-progress",
                    "--source", "endless-sitemap", "--source", "relative-sitemap")
     assert again.returncode == 3, again.stdout + again.stderr
-    assert "1 document(s) cut off" in again.stdout
+    assert "1 document cut off" in again.stdout
 
 
 def test_the_same_attacks_through_a_worker_make_the_same_record(

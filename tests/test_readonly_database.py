@@ -117,7 +117,7 @@ def config(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("args, expected", [
     (("sources",), r"levant-rss +feed"),
     (("sources", "--json"), re.escape('"articles": 1,')),
-    (("history", URL), re.escape("1 version(s)")),
+    (("history", URL), re.escape("1 version,")),
     (("alerts",), "0 pending, 0 sending, 0 sent"),
     (("conflicts",), "karabakh"),
 ])
@@ -185,7 +185,7 @@ def test_an_older_read_only_database_needs_a_writable_copy_to_upgrade(published,
     assert result.returncode == 2
     assert result.stderr == (
         f"Error: {db}: database is read-only and its schema is older than this version of "
-        "Veille (1 migration(s) to apply): upgrade a writable copy (any `veille` command on "
+        "Veille (1 migration to apply): upgrade a writable copy (any `veille` command on "
         "it does)\n")
     assert snapshot(published) == before
     # The same file, writable, is upgraded by the same command.

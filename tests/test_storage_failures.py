@@ -55,7 +55,8 @@ def test_articles_that_could_not_be_written_fail_the_run(mini_site, tmp_path):
     stored = len(rows(db, "SELECT id FROM articles"))
     [run] = rows(db, "SELECT status, message, errors FROM crawl_runs")
     assert run["status"] == "failed"
-    assert run["message"] == f"{stored} write(s) to the database failed: database or disk is full"
+    writes = f"{stored} write" + ("s" if stored != 1 else "")
+    assert run["message"] == f"{writes} to the database failed: database or disk is full"
     assert run["errors"] == stored > 0
     failures = rows(db, "SELECT url, message FROM fetch_errors WHERE kind = 'store-failed'")
     assert [f["message"] for f in failures] == ["article not stored: database or disk is full"

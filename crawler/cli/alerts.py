@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from crawler.cli.main import Context, cli
+from crawler.cli.output import TABLE, emit, format_options, plural
 from crawler.clock import stamp, stamp_now, utc_now
 from crawler.config.model import Config
 from crawler.record.schema import open_database
@@ -27,7 +28,8 @@ def dispatch_now(config: Config, db_file, only: tuple[str, ...] = (),
         click.echo(f"  error: {error}", err=True)
     if quiet:
         return report.failed
-    click.echo(f"alerts: {report.sent} sent in {report.batches} deliveries, "
+    deliveries = plural(report.batches, "delivery", "deliveries")
+    click.echo(f"alerts: {report.sent} sent in {deliveries}, "
                f"{report.retrying} to retry, {report.failed} failed; {report.waiting} waiting")
     return report.failed
 
@@ -37,10 +39,10 @@ def dispatch_now(config: Config, db_file, only: tuple[str, ...] = (),
               show_default=True, help="Only alerts in this state.")
 @click.option("--subscription", "subscription", metavar="ID", help="Only this subscription's.")
 @click.option("--limit", default=30, show_default=True, help="At most this many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@format_options
 @click.pass_context
 def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int,
-           as_json: bool) -> None:
+           fmt: str) -> None:
     """List alerts (pending, sent, failed); send, retry or test them with a subcommand.
 
     Crawls queue alerts; `veille alerts send` (or `veille crawl --send`) delivers them.
@@ -69,17 +71,21 @@ def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int
         counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
     finally:
         db.close()
-    if as_json:
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+    for row in found:  # stored as JSON text: a list in every output
+        row["conflicts"] = json.loads(row["conflicts"] or "[]")
+    if fmt != TABLE:
+        emit(found, fmt)
         return
     click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES))
     for row in found:
-        when = row["sent_at"] or row["created_at"]
-        click.echo(f"#{row['id']:<5} {row['status']:<9} {row['subscription_id']:<16} {when}  "
-                   f"{(row['title'] or row['url'])[:70]}")
+        row["when"] = row["sent_at"] or row["created_at"]
+        row["article"] = (row["title"] or row["url"])[:70]
         if row["last_error"] and row["status"] != "sent":
             retry = f"; next attempt {row['next_attempt_at']}" if row["status"] == "pending" else ""
-            click.echo(f"       attempt {row['attempts']}: {row['last_error']}{retry}")
+            row["problem"] = f"attempt {row['attempts']}: {row['last_error']}{retry}"
+    emit(found, fmt, [("id", "alert"), ("status", "status"), ("subscription_id", "subscription"),
+                      ("when", "created or sent"), ("article", "article"),
+                      ("problem", "last error")])
 
 
 @alerts.command("send")
@@ -107,7 +113,7 @@ def alerts_send(obj: Context, subscriptions: tuple[str, ...]) -> None:
 def alerts_retry(obj: Context, alert_ids: tuple[int, ...], subscription: str | None) -> None:
     """Put failed alerts back in the queue (all of them, or those given by id).
 
-    Example: veille alerts retry --subscription desk-caucasus && veille alerts send
+    Example: veille alerts retry --subscription caucasus-desk && veille alerts send
     """
     from crawler.alerts.dispatch import retry_failed
 
@@ -116,7 +122,7 @@ def alerts_retry(obj: Context, alert_ids: tuple[int, ...], subscription: str | N
         count = retry_failed(db, subscription, alert_ids)
     finally:
         db.close()
-    click.echo(f"{count} failed alert(s) queued again; `veille alerts send` delivers them")
+    click.echo(f"{plural(count, 'failed alert')} queued again; `veille alerts send` delivers them")
 
 
 @alerts.command("test")
@@ -125,9 +131,11 @@ def alerts_retry(obj: Context, alert_ids: tuple[int, ...], subscription: str | N
 def alerts_test(obj: Context, subscription: str) -> None:
     """Send a test message through a subscription's channel, now.
 
-    Nothing is stored; the message says it is a test.
+    The message says it is a test, and nothing is stored in the database. A webhook or
+    e-mail subscription receives it as its people would; an Atom subscription's feed file
+    is rewritten with it as its newest entry (its next alerts replace the feed, without it).
 
-    Example: veille alerts test desk-caucasus
+    Example: veille alerts test caucasus-desk
     """
     from crawler.alerts.dispatch import Dispatcher, sample_message
     from crawler.errors import DeliveryError
@@ -148,9 +156,9 @@ def alerts_test(obj: Context, subscription: str) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@format_options
 @click.pass_obj
-def conflicts(obj: Context, as_json: bool) -> None:
+def conflicts(obj: Context, fmt: str) -> None:
     """List the tracked conflicts with their article counts.
 
     Example: veille conflicts
@@ -175,17 +183,11 @@ def conflicts(obj: Context, as_json: bool) -> None:
          "latest": counts.get(c.id, {}).get("latest"), "aliases": list(c.aliases)}
         for c in config.conflicts
     ]
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-        return
-    if not report:
+    if not report and fmt == TABLE:
         click.echo(f"{obj.config_file}: no [[conflict]] tracked")
         return
-    width = max(len(r["id"]) for r in report)
-    click.echo(f"{'conflict':<{width}}  {'articles':>8} {'24 h':>5}  {'latest':<20}  name")
-    for r in report:
-        click.echo(f"{r['id']:<{width}}  {r['articles']:>8} {r['last_day']:>5}  "
-                   f"{r['latest'] or '-':<20}  {r['name']}")
+    emit(report, fmt, [("id", "conflict"), ("articles", "articles"), ("last_day", "24 h"),
+                       ("latest", "latest"), ("name", "name")])
 
 
 @cli.command()

@@ -101,7 +101,7 @@ def queue(obj: Context, source_ids: tuple[str, ...], due: bool, status: bool) ->
     """Queue a run of sources for the workers (what the daemon does with
     `[schedule] distributed = true`), or show the shared queue with --status.
 
-    Example: veille queue --source levant-karabakh
+    Example: veille queue --source olj-karabakh
     """
     from crawler.cluster.shared import Cluster
     from scheduler.due import due_only

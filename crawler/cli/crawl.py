@@ -46,7 +46,7 @@ def crawl(obj: Context, source_ids: tuple[str, ...], due: bool, quiet: bool, ver
     `[schedule] distributed = true`, --due queues the due sources for `veille worker`s
     instead of crawling them here.
 
-    Example: veille crawl --source levant-karabakh --source levant-rss --send
+    Example: veille crawl --source olj-karabakh --source olj-rss --send
     """
     from crawler.clock import utc_now
     from crawler.crawl.process import crawl as run_crawl

@@ -10,6 +10,7 @@ import click
 
 from crawler.cli.main import Context, cli
 from crawler.page.urls import canonicalize
+from crawler.wording import plural
 
 
 @cli.command()
@@ -43,7 +44,7 @@ def history(obj: Context, url: str, width: int) -> None:
         db.close()
     click.secho(row["title"] or row["canonical_url"], bold=True)
     click.echo(f"{row['canonical_url']}\nfirst seen {row['first_seen_at']}, "
-               f"{row['version']} version(s), story #{row['story_id']}")
+               f"{plural(row['version'], 'version')}, story #{row['story_id']}")
     current = {"version": row["version"], "title": row["title"], "lead": row["lead"],
                "body": row["body"], "fetched_at": row["last_fetched_at"]}
     chain = [*versions, current]

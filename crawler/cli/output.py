@@ -14,6 +14,10 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
+from crawler.wording import plural
+
+__all__ = ["CSV", "JSON", "NL", "TABLE", "emit", "format_options", "plural"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 TABLE, JSON, CSV, NL = "table", "json", "csv", "nl"
@@ -58,11 +62,6 @@ def emit(rows: Sequence[Mapping[str, Any]], fmt: str,
             [[_shown(row.get(field)) for field, _ in columns] for row in rows],
             headers=[heading for _, heading in columns], tablefmt="simple",
             disable_numparse=True, colalign=align))
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """"1 source", "2 sources", "0 sources" (`many` for an irregular plural)."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def _cell(value: Any) -> Any:

@@ -39,7 +39,7 @@ def reextract(obj: Context, source_ids: tuple[str, ...], since: str | None) -> N
     ([crawl] keep_pages) or never was are counted and left alone. Exits with status 1 if
     a kept page could not be read, naming the article.
 
-    Example: veille reextract --source levant-rss --since 2026-11-01
+    Example: veille reextract --source olj-rss --since 2026-11-01
     """
     from crawler.crawl.reextract import reextract as run
 

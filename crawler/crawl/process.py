@@ -96,16 +96,22 @@ _ONE_LINE = _WithoutTraceback()
 
 
 def quiet_libraries(log_level: str) -> None:
-    """Below DEBUG, no library line about a page; below INFO (no -v), no traceback on
-    stderr and none of Scrapy's lines about a failed request (Veille records each failure
-    as one line in fetch_errors and logs that line). Veille's own loggers are left as they
-    are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
+    """Below DEBUG, no library line about a page and no traceback for a failed request;
+    below INFO (no -v), no traceback at all on stderr and none of Scrapy's lines about a
+    failed request (Veille records each failure as one line in fetch_errors and logs it).
+    Veille's own loggers are left as they are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
     debug = log_level == "DEBUG"
     verbose = log_level in ("DEBUG", "INFO")
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.CRITICAL)
     for name in SCRAPY_FAILURE_LOGGERS:
-        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+        # At INFO (-v, and `veille worker`'s log) one line each; their tracebacks at DEBUG.
+        if debug:
+            logger.removeFilter(_ONE_LINE)
+        else:
+            logger.addFilter(_ONE_LINE)
     for handler in logging.getLogger().handlers:
         if verbose:
             handler.removeFilter(_ONE_LINE)

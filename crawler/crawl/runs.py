@@ -11,6 +11,7 @@ from scrapy.spiders import Spider
 
 from crawler.crawl.ledger import open_store, release_store
 from crawler.record.store import STORAGE_ERRORS, one_line
+from crawler.wording import plural
 
 LOGGER = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class RunRecorder:
             skipped=int(stats.get_value("veille/entries_skipped", 0)),
             fatal=stats.get_value("veille/fatal"), reason=reason,
             # The record is missing what the site had: never a clean run.
-            unstored=(f"{unstored} write(s) to the database failed: "
+            unstored=(f"{plural(unstored, 'write')} to the database failed: "
                       f"{stats.get_value('veille/store_error')}") if unstored else None)
         stats.set_value("veille/status", status)
         try:
@@ -93,9 +94,9 @@ def run_outcome(*, errors: int, cut_off: int = 0, skipped: int = 0, fatal: str |
         return "interrupted", f"crawl stopped early: {reason}"
     parts = []
     if errors - cut_off > 0:
-        parts.append(f"{errors - cut_off} page(s) could not be fetched")
+        parts.append(f"{plural(errors - cut_off, 'page')} could not be fetched")
     if cut_off:
-        parts.append(f"{cut_off} document(s) cut off")
+        parts.append(f"{plural(cut_off, 'document')} cut off")
     if skipped:
-        parts.append(f"{skipped} entr{'y' if skipped == 1 else 'ies'} skipped")
+        parts.append(f"{plural(skipped, 'entry', 'entries')} skipped")
     return ("partial", "; ".join(parts)) if parts else ("ok", None)

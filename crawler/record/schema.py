@@ -18,6 +18,7 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 from crawler.errors import ReadOnlyDatabaseError
+from crawler.wording import plural
 
 LOGGER = logging.getLogger(__name__)
 
@@ -557,7 +558,7 @@ def open_read_only(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         db.close()
         raise ReadOnlyDatabaseError(
             f"{path}: database is read-only and its schema is older than this version of "
-            f"Veille ({len(pending)} migration(s) to apply): upgrade a writable copy "
+            f"Veille ({plural(len(pending), 'migration')} to apply): upgrade a writable copy "
             "(any `veille` command on it does)")
     return db
 

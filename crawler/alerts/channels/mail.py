@@ -22,6 +22,7 @@ from crawler.alerts.channels.webhook import byline
 from crawler.clock import mail_date
 from crawler.config.model import EmailChannel
 from crawler.errors import DeliveryError
+from crawler.wording import plural
 
 LOGGER = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
     if refused:
         # some recipients took it: a retry would send them a second copy, so report, don't retry
         raise DeliveryError(
-            f"{where}: delivered to {len(channel.to) - len(refused)} recipient(s) but refused "
-            f"for {_refusals(refused)}", permanent=True,
+            f"{where}: delivered to {plural(len(channel.to) - len(refused), 'recipient')} "
+            f"but refused for {_refusals(refused)}", permanent=True,
         )
     LOGGER.debug("%s accepted %s for %s", where, batch_uid, ", ".join(channel.to))
 
