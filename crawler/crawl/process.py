@@ -99,7 +99,8 @@ def quiet_libraries(log_level: str) -> None:
     """Below DEBUG, no library line about a page and no traceback for a failed request;
     below INFO (no -v), no traceback at all on stderr and none of Scrapy's lines about a
     failed request (Veille records each failure as one line in fetch_errors and logs it).
-    Veille's own loggers are left as they are. Called once the crawl's logging is set up (`CrawlerProcess` does it)."""
+    Veille's own loggers are left as they are. Called once the crawl's logging is set up
+    (`CrawlerProcess` does it)."""
     debug = log_level == "DEBUG"
     verbose = log_level in ("DEBUG", "INFO")
     for name in CHATTY_LIBRARIES:
