@@ -507,9 +507,9 @@ def test_no_secret_reaches_the_served_database(demo_site, tmp_path, failing):
 
 
 def test_veille_serve_command(crawled):
-    """`veille serve --port 0` listens on 127.0.0.1, says where, serves GET, refuses POST,
-    and stops cleanly on SIGTERM."""
-    with serving("--db", crawled, "serve", "--port", "0",
+    """`veille serve -h 127.0.0.1 -p 0` (`datasette serve`'s short options) listens where
+    asked, says where, serves GET, refuses POST, and stops cleanly on SIGTERM."""
+    with serving("--db", crawled, "serve", "-h", "127.0.0.1", "-p", "0",
                  "--setting", "default_page_size", "5") as (proc, url):
         assert url.startswith("http://127.0.0.1:") and url.endswith("/veille"), url
         with urllib.request.urlopen(url + "/articles.json?_shape=array") as response:
@@ -524,6 +524,14 @@ def test_veille_serve_command(crawled):
         rest, _ = proc.communicate(timeout=30)
         # uvicorn shuts down, then re-raises the signal it caught (as a service manager expects)
         assert proc.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in rest
+
+
+def test_serve_help_is_help_only():
+    result = veille("serve", "--help")
+    assert result.returncode == 0 and "-h, --host" in result.stdout
+    assert "-p, --port" in result.stdout
+    bare = veille("serve", "-h")  # a host is expected, not help
+    assert bare.returncode == 2 and "requires an argument" in bare.stderr
 
 
 def test_readme_documents_the_settings():

@@ -7,12 +7,14 @@ import click
 from crawler.cli.main import Context, cli
 
 
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
+# As `datasette serve`: -h is the host and -p the port; help is --help only.
+@cli.command(context_settings={"help_option_names": ["--help"]})
+@click.option("--host", "-h", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 to publish it on the network).")
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", "-p", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one).")
-@click.option("--open", "open_browser", is_flag=True, help="Open the browser at the database.")
+@click.option("--open", "-o", "open_browser", is_flag=True,
+              help="Open the browser at the database.")
 @click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="A Datasette setting, e.g. --setting base_url /news/ (repeatable).")
 @click.pass_obj
@@ -24,7 +26,7 @@ def serve(obj: Context, host: str, port: int, open_browser: bool,
     metadata shipped in data/datasette/metadata.yaml; crawls may run at the same time.
     The whole-file download stays off: publish a copy instead.
 
-    Example: veille --db data/veille.db serve --port 8001 --open
+    Example: veille --db data/veille.db serve -p 8001 --open
     """
     from crawler.errors import ServeError
     from crawler.serve import DATABASE_NAME, parse_settings
