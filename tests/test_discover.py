@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -20,13 +21,21 @@ def site():
 def test_discover_lists_each_advertised_feed_once_with_absolute_urls(site):
     result = veille("discover", site.url("/index.html"))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = [line.split() for line in result.stdout.splitlines()[2:]]  # under the header
     assert lines == [
-        f"rss   {site.origin}/rss/dernieres-infos.xml  (Dernières infos)",
-        f"rss   {site.origin}/rss/karabakh.xml?utm_source=site  (Nagorny Karabakh)",
-        f"atom  {site.origin}/atom/ukraine.atom",
+        ["rss", f"{site.origin}/rss/dernieres-infos.xml", "Dernières", "infos"],
+        ["rss", f"{site.origin}/rss/karabakh.xml?utm_source=site", "Nagorny", "Karabakh"],
+        ["atom", f"{site.origin}/atom/ukraine.atom", "-"],
     ]
     assert site.hits["/index.html"] == 1
+    as_csv = veille("discover", "--csv", site.url("/index.html")).stdout.splitlines()
+    assert as_csv[0] == "kind,url,title"
+    assert as_csv[3] == f"atom,{site.origin}/atom/ukraine.atom,"
+    nl = veille("discover", "--nl", site.url("/index.html")).stdout.splitlines()
+    assert [json.loads(line)["kind"] for line in nl] == ["rss", "rss", "atom"]
+    assert json.loads(veille("discover", "--json", site.url("/index.html")).stdout)[1] == {
+        "kind": "rss", "url": f"{site.origin}/rss/karabakh.xml?utm_source=site",
+        "title": "Nagorny Karabakh"}
 
 
 def test_a_page_without_feeds_says_so(site):

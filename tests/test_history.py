@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import rows, veille, write_config
 
 from crawler.cli.history import readable_diff
@@ -33,6 +35,9 @@ def test_history_prints_each_version_and_what_changed(mini_site, tmp_path):
     assert f"+{change['words_added']} / -{change['words_removed']} words" in out
     assert any(line.startswith("+ ") for line in out.splitlines())
 
+    as_json = json.loads(veille("--db", db, "history", mini_site.url(CHANGED), "--json").stdout)
+    assert as_json["article"]["version"] == 2
+    assert [v["version"] for v in as_json["versions"]] == [1]
     unchanged = veille("--db", db, "history",
                        mini_site.url("/news/2026/11/19/drone-strikes-hit-power-station.html"))
     assert "no earlier version" in unchanged.stdout

@@ -4,6 +4,7 @@ story it belongs to."""
 from __future__ import annotations
 
 import difflib
+import json
 import textwrap
 
 import click
@@ -16,8 +17,10 @@ from crawler.wording import plural
 @cli.command()
 @click.argument("url")
 @click.option("--width", default=100, show_default=True, help="Wrap the diff at this width.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the article, its versions and its story's copies as JSON.")
 @click.pass_obj
-def history(obj: Context, url: str, width: int) -> None:
+def history(obj: Context, url: str, width: int, as_json: bool) -> None:
     """Print an article's versions and what changed between them, and its story's copies.
 
     URL is any address the article was seen under (listing link, feed link, canonical...).
@@ -42,6 +45,12 @@ def history(obj: Context, url: str, width: int) -> None:
             "ORDER BY a.first_seen_at", [row["story_id"], row["id"]]))
     finally:
         db.close()
+    if as_json:
+        article = {k: row[k] for k in ("id", "canonical_url", "title", "first_seen_at",
+                                       "version", "story_id")}
+        click.echo(json.dumps({"article": article, "versions": versions, "copies": copies},
+                              indent=2, ensure_ascii=False))
+        return
     click.secho(row["title"] or row["canonical_url"], bold=True)
     click.echo(f"{row['canonical_url']}\nfirst seen {row['first_seen_at']}, "
                f"{plural(row['version'], 'version')}, story #{row['story_id']}")

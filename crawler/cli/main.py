@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from crawler.cli.output import plural
+from crawler.cli.output import TABLE, emit, format_options, plural
 from crawler.config.model import (
     DEFAULT_CONFIG,
     DEFAULT_DB,
@@ -197,8 +197,9 @@ def write_starter(path: Path) -> bool:
 
 @cli.command()
 @click.argument("url")
+@format_options
 @click.pass_obj
-def discover(obj: Context, url: str) -> None:
+def discover(obj: Context, url: str, fmt: str) -> None:
     """List the RSS/Atom feeds a page advertises (<link rel="alternate">).
 
     Example: veille discover https://www.lorientlejour.com/
@@ -211,11 +212,11 @@ def discover(obj: Context, url: str) -> None:
     except ConfigError:
         user_agent = CrawlSettings().user_agent
     feeds = find(url, user_agent)
-    if not feeds:
+    if not feeds and fmt == TABLE:
         click.echo(f"{url}: advertises no feed")
         return
-    for feed in feeds:
-        click.echo(f"{feed.kind:<5} {feed.url}" + (f"  ({feed.title})" if feed.title else ""))
+    emit([{"kind": f.kind, "url": f.url, "title": f.title} for f in feeds], fmt,
+         [("kind", "kind"), ("url", "feed"), ("title", "title")])
 
 
 @cli.command()
