@@ -109,3 +109,25 @@ def test_demo_serve_keeps_the_site_up_to_crawl_again(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert (out / ".veille-demo").is_file()
+
+
+def test_help_examples_name_ids_of_the_shipped_config():
+    """The ids in the help's examples exist in the configuration `veille init` writes."""
+    from crawler.config.model import SHIPPED_CONFIG, load_config
+
+    config = load_config(SHIPPED_CONFIG)
+    sources = {s.id for s in config.sources}
+    subscriptions = {s.id for s in config.subscriptions}
+    runner = CliRunner()
+    named = []
+    for name, command in cli.commands.items():
+        helps = [runner.invoke(cli, [name, "--help"]).output]
+        helps += [runner.invoke(cli, [name, sub, "--help"]).output
+                  for sub in getattr(command, "commands", {})]
+        for text in helps:
+            for example in re.findall(r"Example: (.+)", text):
+                named += [("source", s) for s in re.findall(r"(?:--source|-s) (\S+)", example)]
+                named += [("subscription", s) for s in re.findall(
+                    r"(?:--subscription|alerts test) (\S+)", example)]
+    assert named
+    assert all(i in (sources if kind == "source" else subscriptions) for kind, i in named), named

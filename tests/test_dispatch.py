@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -343,6 +344,14 @@ def test_a_dispatcher_killed_mid_send_loses_nothing(tmp_path, webhook_receiver):
     assert len(webhook_receiver.unique_ids()) == 2
     listing = veille("--config", config, "--db", db, "alerts", "--status", "sent")
     assert "2 sent" in listing.stdout and "Karabakh 1" in listing.stdout
+    # The same rows for programs: an alert's conflicts are a list, not JSON text.
+    as_json = json.loads(veille("--config", config, "--db", db, "alerts", "--json").stdout)
+    assert [a["conflicts"] for a in as_json] == [["karabakh"], ["karabakh"]]
+    nl = veille("--config", config, "--db", db, "alerts", "--nl").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in nl] == [a["id"] for a in as_json]
+    as_csv = veille("--config", config, "--db", db, "alerts", "--csv").stdout.splitlines()
+    assert as_csv[0].startswith("id,status,subscription_id,") and len(as_csv) == 3
+    assert '"[""karabakh""]"' in as_csv[1]
 
 
 def test_alerts_test_sends_a_test_message_and_names_what_is_missing(tmp_path, webhook_receiver):
@@ -426,3 +435,4 @@ def test_a_batch_whose_lease_ran_out_while_others_were_sent_is_sent_once(
         r[0] for r in desk.store.db.execute("SELECT uid FROM alerts"))
     assert [claimer for claimer, _ in calls] == [first.claimer] * 2 + [second.claimer]
     assert desk.statuses() == ["sent"] * 3
+
