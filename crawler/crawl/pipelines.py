@@ -10,7 +10,7 @@ from scrapy.crawler import Crawler
 
 from crawler.crawl.items import ArticleItem, FetchErrorItem, NormalizedArticle
 from crawler.crawl.ledger import open_store, release_store
-from crawler.crawl.normalize import normalize_article
+from crawler.crawl.normalize import date_disagreements, normalize_article
 from crawler.record.store import STORAGE_ERRORS, Store, one_line
 
 LOGGER = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ LOGGER = logging.getLogger(__name__)
 # markup the extraction could not read): the page is stored, with a "no-text" warning.
 MIN_ARTICLE_WORDS = 40
 NO_TEXT = "no-text"  # the fetch_errors kind of that warning, counted apart from the others
+# The kind of a warning that an article's witnesses of its date are over 24 hours apart.
+DATES_DISAGREE = "dates-disagree"
 
 # Chinese and Japanese put no spaces between words: each ideograph or kana counts as a
 # word (as Unicode word segmentation and word processors count them), or every Chinese
@@ -50,6 +52,11 @@ def article_warnings(item: NormalizedArticle) -> list[FetchErrorItem]:
         for line in fetched.extracted.warnings
         # The rule below decides what is "no article text", with one threshold.
         if line and not line.startswith("no article text")
+    ]
+    warnings += [
+        FetchErrorItem(item.source_id, url, DATES_DISAGREE, f"dates disagree: {line}",
+                       level="warning", run_id=fetched.run_id)
+        for line in date_disagreements(fetched)
     ]
     words = text_words(article.body, article.word_count)
     if words < MIN_ARTICLE_WORDS:

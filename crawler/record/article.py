@@ -31,6 +31,9 @@ class StoredArticle:
     content_hash: str
     listed_url: str | None = None  # the link (listing, feed, sitemap) that led to it
     listed_at: str | None = None  # the time the site showed beside that link
+    # Where published_at came from: "page", "listing", "feed", "sitemap", "url" (the day
+    # the URL names); None: nowhere, and the store dates it "first-seen".
+    published_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -395,6 +395,17 @@ def m011_recent_search(db: sqlite_utils.Database) -> None:
                "DELETE FROM articles_recent_fts WHERE rowid = old.id; END")
 
 
+@MIGRATIONS()
+def m012_published_from(db: sqlite_utils.Database) -> None:
+    """`articles.published_from`: where `published_at` came from ("page", "listing",
+    "feed", "sitemap", "url", or "first-seen" when nothing dated the article and its first
+    sighting did). Articles stored before it: "first-seen" where the site gave no local
+    time and published_at is the first sighting, else unknown (NULL)."""
+    db["articles"].add_column("published_from", str)
+    db.execute("UPDATE articles SET published_from = 'first-seen' "
+               "WHERE published_local IS NULL AND published_at = first_seen_at")
+
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`

@@ -579,10 +579,10 @@ class Store:
         record = _article_record(article)
         record.update(first_seen_at=now, last_seen_at=now, last_fetched_at=now, version=1)
         if record["published_at"] is None:
-            # No believable time from the page or its listing (none, or one in the future
-            # that extraction refused): the first sighting dates it. published_local stays
-            # empty, which says the site gave no time.
+            # No believable time from the page, its listing or its URL (none, or one in the
+            # future that extraction refused): the first sighting dates it, and says so.
             record["published_at"] = now
+            record["published_from"] = "first-seen"
         cursor = self.db.execute(
             f"INSERT INTO articles ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
             list(record.values()),
@@ -663,6 +663,7 @@ class Store:
         if record["published_at"] is None:  # a version without a time keeps the known one
             record.pop("published_at")
             record.pop("published_local")
+            record.pop("published_from")
         record.update(version=existing["version"] + 1)
         if refetched:
             record.update(last_seen_at=now, last_fetched_at=now)
@@ -814,6 +815,7 @@ def _article_record(article: StoredArticle) -> dict:
         "authors": json.dumps(list(article.authors), ensure_ascii=False),
         "topic": article.topic, "section": article.section,
         "published_at": article.published_at, "published_local": article.published_local,
+        "published_from": article.published_from,
         "updated_at": article.updated_at, "updated_local": article.updated_local,
         "image_url": article.image_url, "image_caption": article.image_caption,
         "language": article.language, "word_count": article.word_count,
