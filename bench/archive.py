@@ -42,7 +42,7 @@ from crawler.crawl.normalize import content_hash
 from crawler.page.fingerprints import BANDS, NUM_PERM
 from crawler.record.article import StoredArticle
 from crawler.record.outbox import Outbox, sync_alerting
-from crawler.record.schema import connect, open_database
+from crawler.record.schema import connect, fill_recent_search, open_database
 from crawler.record.store import Store
 from crawler.record.stories import StoryIndex
 
@@ -148,29 +148,69 @@ def _articles(corpus: Corpus, rng: np.random.Generator, start: int, count: int, 
         yield i, when, place, title, lead, body
 
 
-def build(n: int, path: Path) -> dict:
-    """Generate an archive of n articles at `path` (through a .partial file)."""
-    started = time.monotonic()
+def partial_file(path: Path) -> Path:
+    """Where an archive for `path` is built (moved to `path` by `bulk_publish`), emptied,
+    with the real schema."""
     partial = path.with_suffix(".partial")
     for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{partial}{suffix}").unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    open_database(partial).close()
+    return partial
+
+
+def bulk_open(partial: Path, tables: tuple[str, ...]) -> tuple[sqlite3.Connection, list]:
+    """A connection for loading millions of rows: no journal, no fsync, no foreign key
+    checks, and the indexes and triggers of `tables` dropped (returned: `bulk_index` makes
+    them again once the rows are in)."""
+    conn = sqlite3.connect(partial, isolation_level=None)
+    for pragma in ("journal_mode = DELETE", "synchronous = OFF", "foreign_keys = OFF",
+                   "cache_size = -1000000", "temp_store = MEMORY"):
+        conn.execute(f"PRAGMA {pragma}")
+    marks = ", ".join("?" * len(tables))
+    saved = conn.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND "
+        f"sql IS NOT NULL AND tbl_name IN ({marks})", tables).fetchall()
+    for kind, name, _ in saved:
+        conn.execute(f"DROP {kind.upper()} [{name}]")
+    return conn, saved
+
+
+def bulk_index(conn: sqlite3.Connection, saved: list, label: str, started: float) -> None:
+    """After a bulk load: the indexes, both full-text indexes built in one pass each, the
+    triggers back, and WAL as every Veille database has."""
+    for kind, _, sql in saved:
+        if kind == "index":
+            conn.execute(sql)
+    _log(f"{label}: full-text index ({time.monotonic() - started:.0f} s)")
+    conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
+    fill_recent_search(conn)
+    for kind, _, sql in saved:
+        if kind == "trigger":
+            conn.execute(sql)
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
+def bulk_publish(conn: sqlite3.Connection, partial: Path, path: Path) -> None:
+    """Close the loaded archive and move it to `path` in one step."""
+    conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    os.replace(partial, path)
+    Path(f"{partial}.lock").unlink(missing_ok=True)
+
+
+def build(n: int, path: Path) -> dict:
+    """Generate an archive of n articles at `path` (through a .partial file)."""
+    started = time.monotonic()
+    partial = partial_file(path)
     config = load_config(SHIPPED_CONFIG)
     now = datetime.now(UTC).replace(microsecond=0)
     with Store(open_database(partial)) as store:
         store.sync_sources(_sources())
         sync_alerting(store.db, config.conflicts, config.subscriptions,
                       stamp(now - timedelta(days=n / PER_DAY + 1)))
-    conn = sqlite3.connect(partial, isolation_level=None)
-    for pragma in ("journal_mode = DELETE", "synchronous = OFF", "foreign_keys = OFF",
-                   "cache_size = -1000000", "temp_store = MEMORY"):
-        conn.execute(f"PRAGMA {pragma}")
-    marks = ", ".join("?" * len(BULK_TABLES))
-    saved = conn.execute(
-        f"SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND "
-        f"sql IS NOT NULL AND tbl_name IN ({marks})", BULK_TABLES).fetchall()
-    for kind, name, _ in saved:
-        conn.execute(f"DROP {kind.upper()} [{name}]")
+    conn, saved = bulk_open(partial, BULK_TABLES)
     corpus, rng = Corpus(), np.random.default_rng(SEED + n)
     conn.execute("BEGIN")
     for start in range(0, n, CHUNK):
@@ -180,26 +220,14 @@ def build(n: int, path: Path) -> dict:
     _insert_bands(conn, rng, n)
     conn.execute("COMMIT")
     _log(f"{_label(n)}: rows in {time.monotonic() - started:.0f} s; indexes")
-    for kind, _, sql in saved:
-        if kind == "index":
-            conn.execute(sql)
-    _log(f"{_label(n)}: full-text index ({time.monotonic() - started:.0f} s)")
-    conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
-    for kind, _, sql in saved:
-        if kind == "trigger":
-            conn.execute(sql)
-    conn.execute("PRAGMA journal_mode = WAL")
+    bulk_index(conn, saved, _label(n), started)
     sizes = dict(conn.execute(
         "SELECT CASE WHEN name LIKE 'articles_fts%' THEN 'fts' WHEN name LIKE '%band%' OR "
         "name LIKE '%fingerprint%' THEN 'stories_index' WHEN name LIKE 'idx_articles_%' OR "
         "name LIKE 'sqlite_autoindex_articles%' THEN 'articles_indexes' WHEN name = 'articles' "
         "THEN 'articles' ELSE 'other' END AS part, sum(pgsize) FROM dbstat GROUP BY part"
     ).fetchall())
-    conn.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    os.replace(partial, path)
-    Path(f"{partial}.lock").unlink(missing_ok=True)
+    bulk_publish(conn, partial, path)
     meta = {"articles": n, "generator": GENERATOR, "built_at": stamp(now),
             "build_s": round(time.monotonic() - started, 1), "bytes": path.stat().st_size,
             "bytes_by_part": sizes}

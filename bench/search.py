@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -26,7 +25,17 @@ from datasette.utils import escape_fts
 
 from bench import RESULTS as BENCH_RESULTS
 from bench import label as _label
-from bench.archive import QUERIES, SEED, SOURCES, Corpus, _articles
+from bench.archive import (
+    QUERIES,
+    SEED,
+    SOURCES,
+    Corpus,
+    _articles,
+    bulk_index,
+    bulk_open,
+    bulk_publish,
+    partial_file,
+)
 from crawler.clock import stamp
 from crawler.record.schema import open_database
 from crawler.serve import DATABASE_NAME, load_metadata
@@ -67,20 +76,8 @@ def db_file(n: int) -> Path:
 def build(n: int, path: Path) -> dict:
     """Generate n articles into the real schema at `path`, then index them in one pass."""
     started = time.monotonic()
-    partial = path.with_suffix(".partial")
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    open_database(partial).close()
-    conn = sqlite3.connect(partial, isolation_level=None)
-    for pragma in ("journal_mode = DELETE", "synchronous = OFF", "foreign_keys = OFF",
-                   "cache_size = -1000000", "temp_store = MEMORY"):
-        conn.execute(f"PRAGMA {pragma}")
-    saved = conn.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND "
-        "sql IS NOT NULL AND tbl_name = 'articles'").fetchall()
-    for kind, name, _ in saved:
-        conn.execute(f"DROP {kind.upper()} [{name}]")
+    partial = partial_file(path)
+    conn, saved = bulk_open(partial, ("articles",))
     conn.executemany("INSERT INTO sources (id, name, kind, url) VALUES (?, ?, 'topic', ?)",
                      [(f"s{k:03d}", f"Source {k}", f"https://s{k:03d}.example/")
                       for k in range(SOURCES)])
@@ -102,20 +99,8 @@ def build(n: int, path: Path) -> dict:
         if (start // CHUNK) % 10 == 9:
             _log(f"{_label(n)}: {start + CHUNK:,} articles in {time.monotonic() - started:.0f} s")
     conn.execute("COMMIT")
-    for kind, _, sql in saved:
-        if kind == "index":
-            conn.execute(sql)
-    _log(f"{_label(n)}: full-text index ({time.monotonic() - started:.0f} s)")
-    conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
-    for kind, _, sql in saved:
-        if kind == "trigger":
-            conn.execute(sql)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    os.replace(partial, path)
-    Path(f"{partial}.lock").unlink(missing_ok=True)
+    bulk_index(conn, saved, _label(n), started)
+    bulk_publish(conn, partial, path)
     meta = {"articles": n, "generator": GENERATOR, "built_at": stamp(now),
             "build_s": round(time.monotonic() - started, 1), "bytes": path.stat().st_size}
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
