@@ -119,33 +119,44 @@ def veille(*args: str | Path, env: dict[str, str] | None = None,
 
 
 @contextmanager
-def serving(*args: str | Path, prefix: tuple[str, ...] = (),
+def running(*args: str | Path, ready: str, timeout: float = 30, prefix: tuple[str, ...] = (),
             command: tuple[str | Path, ...] = (sys.executable, "-m", "crawler"),
-            cwd: Path = PROJECT) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`veille *args` (a `serve --port 0` command; `command` runs `veille`) started and
-    read up to its "Serving ... at URL" line: the process and the URL. A server that hangs
-    is killed after 30 s, failing its test, not the run; one still running at the end is
-    stopped."""
+            cwd: Path = PROJECT) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`veille *args` (`command` runs `veille`) started and read up to its first output
+    line that starts with `ready`: the process and its lines so far (stdout and stderr).
+    A process that hangs is killed after `timeout` seconds, failing its test, not the run;
+    one still running at the end is stopped."""
     proc = subprocess.Popen(
         [*prefix, *map(str, command), *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
     )
-    watchdog = threading.Timer(30, proc.kill)
+    watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
         assert proc.stdout is not None
         lines = []
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("Serving "):
+            if line.startswith(ready):
                 break
-        assert lines and lines[-1].startswith("Serving "), lines
-        yield proc, lines[-1].split(" at ", 1)[1].split()[0]
+        assert lines and lines[-1].startswith(ready), lines
+        yield proc, lines
     finally:
         watchdog.cancel()
         if proc.poll() is None:
             proc.terminate()
         proc.communicate(timeout=30)
+
+
+@contextmanager
+def serving(*args: str | Path, prefix: tuple[str, ...] = (),
+            command: tuple[str | Path, ...] = (sys.executable, "-m", "crawler"),
+            cwd: Path = PROJECT) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`veille *args` (a `serve --port 0` command) `running` up to its "Serving ... at
+    URL" line: the process and the URL."""
+    with running(*args, ready="Serving ", prefix=prefix, command=command,
+                 cwd=cwd) as (proc, lines):
+        yield proc, lines[-1].split(" at ", 1)[1].split()[0]
 
 
 def crawl(config: Path, db: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
-import threading
 
 from click.testing import CliRunner
-from conftest import PROJECT, rows, veille
+from conftest import PROJECT, rows, running, veille
 
 from crawler.cli import cli
 from crawler.demo import DEMO_DIR
@@ -84,18 +81,8 @@ def test_demo_serve_keeps_the_site_up_to_crawl_again(tmp_path):
     command crawls it again (the demo's own folder, emptied and reused by a second demo)."""
     out = tmp_path / "demo"
     out.mkdir()  # an empty folder is fine
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "demo", "-o", str(out),
-                             "--serve"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, cwd=PROJECT)
-    watchdog = threading.Timer(240, proc.kill)
-    watchdog.start()
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("Ctrl-C stops it"):
-                break
+    with running("demo", "-o", out, "--serve", ready="Ctrl-C stops it",
+                 timeout=240) as (proc, lines):
         command = next(line for line in lines if "veille --config" in line).split()
         secret = command[0].split("=", 1)[1]
         again = veille(*command[2:], env={"VEILLE_DEMO_WEBHOOK_SECRET": secret})
@@ -104,10 +91,6 @@ def test_demo_serve_keeps_the_site_up_to_crawl_again(tmp_path):
         assert "0 failed: 0 new" in again.stdout
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
     assert (out / ".veille-demo").is_file()
 
 
