@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import urllib.request
 from dataclasses import dataclass
-from urllib.error import URLError
 from urllib.parse import urljoin
 
 from parsel import Selector
 
-from crawler.errors import DiscoveryError
 from crawler.page.charset import decode_html
-from crawler.page.fetch import require_http_url
-
-LOGGER = logging.getLogger(__name__)
+from crawler.page.fetch import fetch
 
 FEED_TYPES = {
     "application/rss+xml": "rss", "application/atom+xml": "atom",
@@ -52,14 +46,6 @@ def discover(url: str, user_agent: str, timeout: float = 30.0) -> list[FeedLink]
             mean https://...?").
         DiscoveryError: the page could not be fetched.
     """
-    url = require_http_url(url)
-    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(10 * 1024 * 1024)
-            content_type = response.headers.get("Content-Type")
-            final_url = response.geturl()
-    except (URLError, OSError, ValueError) as exc:
-        raise DiscoveryError(f"{url}: could not fetch the page: {exc}") from exc
-    html, _ = decode_html(body, content_type)
-    return find_feeds(html, final_url)
+    page = fetch(url, user_agent, timeout)
+    html, _ = decode_html(page.body, page.content_type)
+    return find_feeds(html, page.final_url)
