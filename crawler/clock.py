@@ -64,6 +64,11 @@ def readable_utc(text: str | None) -> str | None:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else text
 
 
+def http_date(moment: datetime) -> str:
+    """An HTTP header's date (Last-Modified: RFC 9110, which says GMT)."""
+    return format_datetime(moment, usegmt=True)
+
+
 def mail_date(moment: datetime | None = None) -> str:
     """An e-mail's Date header (RFC 5322) for `moment` (default: now)."""
     return format_datetime(moment or utc_now())

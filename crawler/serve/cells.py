@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup, escape
 
-from crawler.clock import parse_time_or_none
+from crawler.clock import parse_time_or_none, readable_utc
 from crawler.serve.paths import DATABASE_NAME
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z$")
@@ -48,7 +48,7 @@ def local_time(value: object, zone: ZoneInfo) -> Markup | None:
         return None
     here = moment.astimezone(zone)
     shown = f"{here.day} {here:%b %Y, %H:%M} {here:%Z}"
-    utc = f"{moment:%Y-%m-%d %H:%M} UTC"
+    utc = readable_utc(value)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(value, utc, shown)
 
 

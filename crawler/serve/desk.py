@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from crawler.clock import utc_now
+from crawler.clock import stamp_now
 
 LOGGER = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ async def front_page(db: Any) -> dict[str, Any]:
     latest = day["day"] if day else None
     # Days are UTC, as the lists' `day` column (and its facet) has them.
     return {"conflicts": conflicts, "sources": sources, "latest_day": latest,
-            "latest_is_today": latest == utc_now().strftime("%Y-%m-%d")}
+            "latest_is_today": latest == stamp_now()[:10]}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from datasette import __version__ as datasette_version
 from datasette.utils.asgi import Response
 from feedgen.feed import FeedGenerator
 
+from crawler.clock import http_date
 from crawler.serve.cells import parse_utc
 from crawler.serve.paths import DATABASE_NAME
 
@@ -143,8 +144,7 @@ async def feed_title(datasette: Any, request: Any, query_name: str | None,
 
 
 def _http_date(value: str) -> str:
-    # HTTP dates say GMT (RFC 9110), where an e-mail's say +0000.
-    return format_datetime(parse_utc(value) or parse_utc(EPOCH), usegmt=True)
+    return http_date(parse_utc(value) or parse_utc(EPOCH))
 
 
 def _not_modified(request: Any, etag: str, last_modified: str) -> bool:
