@@ -9,10 +9,11 @@ from datetime import timedelta
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.cli.output import TABLE, emit, format_options, plural
+from crawler.cli.output import TABLE, emit, format_options
 from crawler.clock import stamp, stamp_now, utc_now
 from crawler.config.model import Config
 from crawler.record.schema import open_database
+from crawler.wording import plural
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 

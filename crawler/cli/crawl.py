@@ -7,8 +7,8 @@ import sys
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.cli.output import plural
 from crawler.record.schema import open_database
+from crawler.wording import plural
 from scheduler.due import due_only
 
 # `veille crawl`'s exit status when every source ran and one missed part of what it offered

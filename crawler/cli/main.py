@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import sqlite_utils
 
-from crawler.cli.output import TABLE, emit, format_options, plural
+from crawler.cli.output import TABLE, emit, format_options
 from crawler.config.model import (
     DEFAULT_CONFIG,
     DEFAULT_DB,
@@ -32,6 +32,7 @@ from crawler.record.schema import (
     open_for_reading,
     refuse_read_only,
 )
+from crawler.wording import plural
 
 LOGGER = logging.getLogger(__name__)
 

@@ -14,10 +14,6 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
-from crawler.wording import plural
-
-__all__ = ["CSV", "JSON", "NL", "TABLE", "emit", "format_options", "plural"]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 TABLE, JSON, CSV, NL = "table", "json", "csv", "nl"

@@ -11,9 +11,10 @@ from typing import Any
 import click
 
 from crawler.cli.main import Context, cli
-from crawler.cli.output import emit, format_options, plural
+from crawler.cli.output import TABLE, emit, format_options
 from crawler.config.model import SOURCE_KINDS
 from crawler.errors import BadInputError
+from crawler.wording import plural
 
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
 
@@ -49,12 +50,10 @@ def sources(ctx: click.Context, fmt: str) -> None:
         return
     obj: Context = ctx.obj
     report = source_report(obj)
-    for row in report:
-        flag = f"FAILING since {row['failing_since']}: " if row["failing"] else ""
-        row["problem"] = f"{flag}{row['last_error'] or ''}" or None
-    if fmt != "table":
+    if fmt == TABLE:  # the table's last column: the last error, and a failing flag
         for row in report:
-            del row["problem"]
+            flag = f"FAILING since {row['failing_since']}: " if row["failing"] else ""
+            row["problem"] = f"{flag}{row['last_error'] or ''}" or None
     emit(report, fmt, COLUMNS)
 
 
