@@ -16,7 +16,7 @@ import tempfile
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,20 +150,20 @@ def append_sources(path: str | os.PathLike[str], entries: Sequence[Mapping[str, 
             block = "\n" + block
     block = block.replace("\n", newline)
     new_text = text + block
-    if dry_run:
-        try:
-            config = parse_config(tomllib.loads(new_text), path)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: the new sources would make it invalid TOML: "
-                              f"{exc}") from None
-        except ConfigError as exc:
-            raise ConfigError(f"not added: {exc}") from None
-        return Added(block, config, written=False)
-    return Added(block, _replace(path, new_text), written=True)
+    try:
+        config = parse_config(tomllib.loads(new_text), path)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: the new sources would make it invalid TOML: "
+                          f"{exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"not added: {exc}") from None
+    if not dry_run:
+        _replace(path, new_text)
+    return Added(block, config, written=not dry_run)
 
 
-def _replace(path: Path, text: str) -> Config:
-    """Write `text` beside `path`, load it as the configuration, and put it in place."""
+def _replace(path: Path, text: str) -> None:
+    """Write `text` beside `path`, then put it in place in one step."""
     target = path.resolve()
     try:
         handle = tempfile.NamedTemporaryFile(
@@ -174,15 +174,9 @@ def _replace(path: Path, text: str) -> Config:
     try:
         with handle:
             handle.write(text.encode("utf-8"))
-        try:
-            config = load_config(temporary)
-        except ConfigError as exc:
-            raise ConfigError("not added: " + str(exc).replace(str(temporary), str(path))) \
-                from None
         shutil.copymode(target, temporary)
         os.replace(temporary, target)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be written: {exc.strerror or exc}") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return replace(config, path=path)  # named by its own path, not the temporary's
