@@ -19,6 +19,7 @@ from crawler.cli.main import Context, cli
 from crawler.config.model import SOURCE_KINDS, Config, CrawlSettings
 from crawler.errors import BadInputError, ConfigError, VeilleError
 from crawler.page.fetch import Fetched, fetch, require_http_url
+from crawler.wording import plural
 
 if TYPE_CHECKING:  # the readers (trafilatura...) are imported when a command runs
     from crawler.page.listing import ListingHint
@@ -53,9 +54,12 @@ def read(url: str, crawl: CrawlSettings) -> Document:
     return read_document(fetched.body, fetched.final_url, fetched.content_type)
 
 
-def index_articles(document: Document, crawl: CrawlSettings) -> tuple[list[ListingHint], str]:
-    """A sitemap index's articles, read from its first sitemap (as the crawl follows
-    each), and a note saying so."""
+def listed_articles(document: Document, crawl: CrawlSettings
+                    ) -> tuple[list[ListingHint], str | None]:
+    """The articles a document lists, and a note on where they were read: a sitemap
+    index's are read from its first sitemap (as the crawl follows each)."""
+    if document.format != "sitemap index":
+        return document.hints, None
     if not document.sitemaps:
         return [], "an empty sitemap index"
     first = document.sitemaps[0]
@@ -117,8 +121,8 @@ def choose(document: Document, kind: str | None, crawl: CrawlSettings,
                                                         and document.kind == "page")):
         feed = document.feeds[0]
         many = len(document.feeds) > 1
-        notes.append(f"{document.url} advertises {len(document.feeds)} feed"
-                     f"{'s' if many else ''} ({advertised}): adding "
+        notes.append(f"{document.url} advertises {plural(len(document.feeds), 'feed')} "
+                     f"({advertised}): adding "
                      f"{'the first' if many else 'it'}")
         followed = read(feed.url, crawl)
         if followed.kind != "feed":
@@ -174,9 +178,7 @@ def add(obj: Context, url: str, kind: str | None, source_id: str | None, topic: 
     config, crawl = settings(obj, required=not dry_run)
     tz = crawl.timezone
     document, kind, notes = choose(read(url, crawl), kind, crawl)
-    hints, index_note = document.hints, None
-    if document.format == "sitemap index":
-        hints, index_note = index_articles(document, crawl)
+    hints, index_note = listed_articles(document, crawl)
     sources = config.sources if config else ()
     for source in sources:
         if url_key(source.url) == url_key(document.url):
@@ -208,7 +210,7 @@ def add(obj: Context, url: str, kind: str | None, source_id: str | None, topic: 
         click.echo(f"  (read despite a defect: {document.problem})")
     if index_note:
         click.echo(f"  {index_note}")
-    click.echo(f"  {len(hints)} article{'s' if len(hints) != 1 else ''}"
+    click.echo(f"  {plural(len(hints), 'article')}"
                + (f" (times in {tz}):" if hints else ""))
     show_hints(hints, tz)
     if config is None:
@@ -285,9 +287,7 @@ def try_(obj: Context, url: str, source_id: str | None, force_article: bool,
         not force_article and document.kind == "topic" and not document.article
         and len(document.hints) >= MIN_LISTING_LINKS)
     if listing:
-        hints, index_note = document.hints, None
-        if document.format == "sitemap index":
-            hints, index_note = index_articles(document, crawl)
+        hints, index_note = listed_articles(document, crawl)
         if as_json:
             click.echo(json.dumps({
                 "url": document.url, "kind": document.kind, "format": document.format,
@@ -298,7 +298,7 @@ def try_(obj: Context, url: str, source_id: str | None, force_article: bool,
         click.echo(describe(document))
         if index_note:
             click.echo(f"  {index_note}")
-        click.echo(f"  a crawl would follow {len(hints)} link{'s' if len(hints) != 1 else ''}"
+        click.echo(f"  a crawl would follow {plural(len(hints), 'link')}"
                    + (f" (times in {tz}):" if hints else ""))
         show_hints(hints, tz)
         return
