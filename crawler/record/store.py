@@ -260,13 +260,20 @@ class Store:
         where a redirect led) is to be left to another run: its article was stored since
         this run started (under another of its URLs), or its URL is claimed by another
         running run. Otherwise this run claims the URL (unless `claimed` already)."""
-        known = self.known(url)
-        if known is not None and self._stored_during(known, run_id):
+        if self._stored_since(url, run_id):
             return True
         if claimed:
             return False
         with write_transaction(self.db):
+            # Asked again under the write lock: another run may have stored the article
+            # and released its claim since the read above, and the claim would then pass.
+            if self._stored_since(url, run_id):
+                return True
             return not self._claim(url, source_id, run_id, self.now())
+
+    def _stored_since(self, url: str, run_id: int) -> bool:
+        known = self.known(url)
+        return known is not None and self._stored_during(known, run_id)
 
     def redirected(self, source_id: str, run_id: int, link: Link, target: str) -> None:
         """`link`, listed by `source_id`, redirects to `target`, which another run fetches
