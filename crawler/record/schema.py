@@ -414,6 +414,42 @@ def m012_published_from(db: sqlite_utils.Database) -> None:
                "WHERE published_local IS NULL AND published_at = first_seen_at")
 
 
+
+@MIGRATIONS()
+def m013_identity_and_events(db: sqlite_utils.Database) -> None:
+    """Layered identity and what happens to sources.
+
+    `article_guids`: the feed GUIDs a source gave each article (a GUID known for that
+    source names the article, whatever its URL became). `article_merges`: each time a
+    page or link joined a stored article by something other than its own URL (its
+    rel=canonical, an AMP variant, a GUID, a same-source headline with near-identical
+    text, identical text), with the reason and its evidence. `source_events`: what a run
+    noticed about its source (`gap`: a poll where every listed item was new, with the
+    interval it may have missed and the articles recovered)."""
+    db["article_guids"].create(
+        {"source_id": str, "guid": str, "article_id": int, "first_seen_at": str},
+        pk=("source_id", "guid"),
+        foreign_keys=[("source_id", "sources", "id"), ("article_id", "articles", "id")],
+        not_null={"article_id", "first_seen_at"},
+    )
+    db["article_guids"].create_index(["article_id"])
+    db["article_merges"].create(
+        {"id": int, "article_id": int, "version": int, "reason": str, "url": str,
+         "source_id": str, "evidence": str, "at": str},
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id"), ("source_id", "sources", "id")],
+        not_null={"article_id", "reason", "at"},
+    )
+    db["article_merges"].create_index(["article_id"])
+    db["source_events"].create(
+        {"id": int, "source_id": str, "run_id": int, "kind": str, "since": str,
+         "until": str, "count": int, "message": str, "evidence": str, "at": str},
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id"), ("run_id", "crawl_runs", "id")],
+        not_null={"source_id", "kind", "at"},
+    )
+    db["source_events"].create_index(["source_id", "kind", "at"])
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`
