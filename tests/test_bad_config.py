@@ -72,6 +72,7 @@ def test_every_number_of_the_config_has_a_range():
         "subscription.webhook": subscriptions._WEBHOOK_KEYS,
         "subscription.email": subscriptions._EMAIL_KEYS,
         "subscription.feed": subscriptions._FEED_KEYS,
+        "subscription.apprise": subscriptions._APPRISE_KEYS,
     }
     numbers = {
         f"{table}.{key}"

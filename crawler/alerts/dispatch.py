@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from crawler.alerts.channels import AlertMessage, MatchedTerm, OtherCopy
+from crawler.alerts.channels.apprise import send_apprise, split_urls
 from crawler.alerts.channels.atom import write_feed
 from crawler.alerts.channels.mail import send_email
 from crawler.alerts.channels.webhook import send_webhook
@@ -38,7 +39,8 @@ from crawler.config.model import (
     Subscription,
     WebhookChannel,
 )
-from crawler.config.redaction import redact, url_secrets
+from crawler.config.redaction import redact, service_url_secrets, url_secrets
+from crawler.config.subscriptions import AppriseChannel
 from crawler.errors import DeliveryError
 from crawler.processes import holder_alive, this_process
 from crawler.record.schema import write_transaction
@@ -219,6 +221,9 @@ class Dispatcher:
             # (write_feed keeps the newest max_entries of them, newest first)
             recent = self._feed_messages(sub, channel.max_entries, exclude=batch_uid)
             write_feed(channel, sub.id, sub.name, messages + recent, stamp(self.clock()) or "")
+        elif isinstance(channel, AppriseChannel):
+            urls = split_urls(self._secret(sub, channel.urls_env) or "")
+            send_apprise(urls, batch_uid, messages, sub.name, variable=channel.urls_env)
 
     def _secrets(self, sub: Subscription) -> list[str | None]:
         """The values an error message about `sub` must not repeat."""
@@ -227,6 +232,9 @@ class Dispatcher:
             return [*url_secrets(channel.url), self.environ.get(channel.secret_env or "")]
         if isinstance(channel, EmailChannel):
             return [self.environ.get(channel.password_env or "")]
+        if isinstance(channel, AppriseChannel):
+            urls = split_urls(self.environ.get(channel.urls_env) or "")
+            return [piece for url in urls for piece in service_url_secrets(url)]
         return []
 
     def _secret(self, sub: Subscription, name: str | None) -> str | None:

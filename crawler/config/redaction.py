@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote
 
-__all__ = ["redact", "redact_url", "url_secrets"]
+__all__ = ["redact", "redact_url", "service_url_secrets", "url_secrets"]
 
 # A URL runs to the next white space; punctuation that ends a sentence or closes a bracket
 # or a quote is given back to the text. (No word boundary before it: "_http://" is a URL too.)
@@ -23,6 +23,10 @@ _TRAILING = ".,;:!?)}>'\""  # not "]": a "[redacted]" secret stays inside its UR
 _REFERENCE = re.compile(r"([^\s?#]*/[^\s?#]*)[?#]\S*")
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+(%25[\w.~-]+)?\]|[\w.-]+)(:\d*)?")
 _SEGMENT = re.compile(r"[\w.~+-]+")
+# Where an Apprise URL's parts end: its host, user, path segments and query values can each
+# be a token (tgram://<bot token>/<chat id>).
+_PARTS = re.compile(r"[/:@?&=#,;+\s]+")
+_SEGMENTS = re.compile(r"[/@?&=#,;\s]+")  # a host with its port, "user:password"
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Shorter values (a `?v=1`) are too common to blank out wherever they occur in a message.
 _MIN_SECRET = 4
@@ -67,6 +71,16 @@ def url_secrets(url: str) -> list[str]:
     found += [part.partition("=")[2] or part for part in query.split("&")]
     found.append(fragment)
     return list(dict.fromkeys(s for v in found for s in (v, unquote(v)) if len(s) >= _MIN_SECRET))
+
+
+def service_url_secrets(url: str) -> list[str]:
+    """Every part of a notification service's URL but its scheme (an Apprise URL keeps
+    tokens in its host and path as well as in its user, password and query), as written
+    and percent-decoded, and the URL itself: what no message may repeat."""
+    url = url.strip()
+    rest = url.partition("://")[2] or url
+    parts = [url, rest, *_SEGMENTS.split(rest), *_PARTS.split(rest)]
+    return list(dict.fromkeys(s for v in parts for s in (v, unquote(v)) if len(s) >= _MIN_SECRET))
 
 
 def redact(message: str, secrets: Iterable[str | None] = ()) -> str:

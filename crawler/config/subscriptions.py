@@ -85,7 +85,18 @@ class FeedChannel:
     max_entries: int = 50
 
 
-Channel = WebhookChannel | EmailChannel | FeedChannel
+@dataclass(frozen=True)
+class AppriseChannel:
+    """Notify every service Apprise supports (Slack, Teams, Telegram, Matrix, ntfy...).
+
+    The URLs hold the services' tokens, so the config names only the environment variable
+    that holds them (one or more, separated by spaces, commas or new lines).
+    """
+
+    urls_env: str
+
+
+Channel = WebhookChannel | EmailChannel | FeedChannel | AppriseChannel
 
 
 @dataclass(frozen=True)
@@ -106,9 +117,8 @@ class Subscription:
 
     @property
     def channel_kind(self) -> str:
-        return {WebhookChannel: "webhook", EmailChannel: "email", FeedChannel: "feed"}[
-            type(self.channel)
-        ]
+        return {WebhookChannel: "webhook", EmailChannel: "email", FeedChannel: "feed",
+                AppriseChannel: "apprise"}[type(self.channel)]
 
 
 _ALERT_KEYS = {"max_attempts": int, "backoff": (str, int), "backoff_cap": (str, int),
@@ -117,7 +127,7 @@ _CONFLICT_KEYS = {"id": str, "name": str, "aliases": list, "exclude": list, "top
 _SUBSCRIPTION_KEYS = {
     "id": str, "name": str, "conflicts": list, "sources": list, "languages": list,
     "mode": str, "every": (str, int), "at": list, "timezone": str, "updates": bool,
-    "webhook": dict, "email": dict, "feed": dict,
+    "webhook": dict, "email": dict, "feed": dict, "apprise": dict,
 }
 _WEBHOOK_KEYS = {"url": str, "secret_env": str, "timeout": (int, float)}
 _EMAIL_KEYS = {
@@ -126,8 +136,11 @@ _EMAIL_KEYS = {
     "allow_plaintext_login": bool,
 }
 _FEED_KEYS = {"path": str, "title": str, "max_entries": int}
+_APPRISE_KEYS = {"urls_env": str}
 # Secrets live in the environment, never in the config or the published database.
 _SECRET_KEYS = {"secret": "secret_env", "password": "password_env", "token": "secret_env"}
+# Apprise URLs carry the services' tokens: written in the file, they are refused too.
+_APPRISE_SECRET_KEYS = ("urls", "url", "token")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -176,6 +189,14 @@ def parse_subscription(
                 f"{where}: {table}.{key} must not be written in the config; put it in an "
                 f"environment variable and name the variable with {_SECRET_KEYS[key]}"
             )
+    apprise = entry.get("apprise")
+    for key in _APPRISE_SECRET_KEYS:
+        if isinstance(apprise, dict) and key in apprise:
+            raise ConfigError(
+                f"{where}: apprise.{key} must not be written in the config (Apprise URLs hold "
+                "the services' tokens); put the URLs in an environment variable and name the "
+                "variable with urls_env"
+            )
     check_types(entry, _SUBSCRIPTION_KEYS, where)
     conflicts = strings(entry, "conflicts", where)
     if not conflicts:
@@ -185,11 +206,11 @@ def parse_subscription(
             if value not in known[kind]:
                 listed = ", ".join(sorted(known[kind])) or "none"
                 raise ConfigError(f"{where}: unknown {kind} {value!r} (known: {listed})")
-    channels = [k for k in ("webhook", "email", "feed") if k in entry]
+    channels = [k for k in ("webhook", "email", "feed", "apprise") if k in entry]
     if len(channels) != 1:
         raise ConfigError(
             f"{where}: needs exactly one channel table: [subscription.webhook], "
-            f"[subscription.email] or [subscription.feed]"
+            f"[subscription.email], [subscription.feed] or [subscription.apprise]"
             + (f" (found {', '.join(channels)})" if channels else "")
         )
     channel = _parse_channel(channels[0], entry[channels[0]], f"{where}: {channels[0]}",
@@ -220,12 +241,15 @@ def parse_subscription(
 
 
 def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -> Channel:
-    schema = {"webhook": _WEBHOOK_KEYS, "email": _EMAIL_KEYS, "feed": _FEED_KEYS}[kind]
+    schema = {"webhook": _WEBHOOK_KEYS, "email": _EMAIL_KEYS, "feed": _FEED_KEYS,
+              "apprise": _APPRISE_KEYS}[kind]
     check_types(table, schema, where)
     check_numbers(f"subscription.{kind}", table, where)
     for key in ("secret_env", "password_env"):
         if key in table and not _ENV_NAME.match(table[key]):
             raise ConfigError(f"{where}: {key} {table[key]!r} is not an environment variable name")
+    if kind == "apprise":
+        return _apprise_channel(table, where)
     if kind == "webhook":
         if not table.get("url"):
             raise ConfigError(f"{where}: missing 'url'")
@@ -283,6 +307,19 @@ def _parse_channel(kind: str, table: Any, where: str, sub_id: str, base: Path) -
     path = Path(table.get("path", f"feeds/{sub_id}.xml"))
     return FeedChannel(path=path if path.is_absolute() else base / path,
                        title=table.get("title"), max_entries=table.get("max_entries", 50))
+
+
+def _apprise_channel(table: Mapping[str, Any], where: str) -> AppriseChannel:
+    name = table.get("urls_env")
+    if not name:
+        raise ConfigError(f"{where}: missing 'urls_env' (the environment variable that holds "
+                          "the Apprise URLs)")
+    if not _ENV_NAME.match(name):
+        # never repeat the value: it may be the URLs themselves, tokens and all
+        shown = "a URL" if "://" in name else repr(name)
+        raise ConfigError(f"{where}: urls_env must name an environment variable (such as "
+                          f"VEILLE_APPRISE_URLS), not {shown}")
+    return AppriseChannel(urls_env=name)
 
 
 def parse_alert_settings(raw: Any, where: str) -> AlertSettings:

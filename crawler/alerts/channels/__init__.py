@@ -1,5 +1,6 @@
 """How an alert reaches a desk: the message every channel formats (`message`), and one
-module per channel: a webhook, an e-mail, an Atom feed."""
+module per channel: a webhook, an e-mail, an Atom feed, and `apprise` (every chat service
+Apprise knows; imported only by the dispatcher, Apprise being slow to import)."""
 
 from crawler.alerts.channels.atom import write_feed
 from crawler.alerts.channels.mail import build_email, send_email
