@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from crawler.clock import parse_time, stamp
 from crawler.config.cron import cron_trigger
 from crawler.config.model import Config, ScheduleSettings, Source
+from crawler.record.events import gaps_since
 from crawler.record.schema import write_transaction
 
 LOGGER = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ def adaptive_interval(db: sqlite_utils.Database, source: Source, settings: Sched
 
     Poll about twice per average gap between new articles over the last 48 hours: a live
     section that publishes every 10 minutes is polled every 5, a quiet one at the maximum.
+    A source with a gap in those 48 hours (a poll whose items were all new: it publishes
+    faster than it is polled) is polled twice as often again, down to its minimum.
     """
     low = source.min_every_seconds or settings.min_every_seconds
     high = source.max_every_seconds or settings.max_every_seconds
@@ -144,10 +147,10 @@ def adaptive_interval(db: sqlite_utils.Database, source: Source, settings: Sched
         "SELECT coalesce(sum(new), 0) FROM crawl_runs WHERE source_id = ? AND started_at >= ?",
         [source.id, since],
     ).fetchone()[0]
-    if not new:
-        return high
-    gap = ADAPTIVE_WINDOW.total_seconds() / new
-    return max(low, min(high, gap / 2))
+    interval = high if not new else max(low, min(high, ADAPTIVE_WINDOW.total_seconds() / new / 2))
+    if gaps_since(db, source.id, since or ""):
+        interval = max(low, interval / 2)
+    return interval
 
 
 def failing_for_long(state: SourceState, settings: ScheduleSettings, now: datetime) -> bool:

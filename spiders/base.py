@@ -83,6 +83,7 @@ class SourceSpider(scrapy.Spider):
         # how many of the last listing page's links were not stored before this crawl.
         self.listed: set[str] = set()
         self.unseen = 0
+        self.fresh = 0  # the links of the last listing page not on an earlier page
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -246,10 +247,12 @@ class SourceSpider(scrapy.Spider):
         verdicts = self.ledger.list_links(self.source.id, run_id, [link for _, link in fresh])
         stats = self.crawler.stats
         # Links not stored before this crawl (fetched by this run or another): a topic
-        # listing's pagination goes on while a page has some.
-        self.unseen = 0
+        # listing's pagination goes on while a page has some; a poll where all are is a gap.
+        self.unseen, self.fresh = 0, len(fresh)
+        gap = bool(response.meta.get("veille_gap"))
         for (hint, link), (verdict, known_time) in zip(fresh, verdicts, strict=True):
             self.unseen += verdict in (FETCH, ELSEWHERE)
+            hint.gap = gap
             if verdict == FETCH:
                 yield self.article_request(hint, link, known_time)
             else:

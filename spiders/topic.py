@@ -12,10 +12,10 @@ from scrapy.http import Response
 from crawler.crawl.items import FetchErrorItem
 from crawler.page.charset import decode_html
 from crawler.page.listing import find_article_links, find_next_page
-from spiders.base import SourceSpider
+from spiders.gaps import GapFilling
 
 
-class TopicSpider(SourceSpider):
+class TopicSpider(GapFilling):
     """Fetches a topic page's articles, page after page, up to `max_pages`.
 
     Pagination stops early at a page whose articles are all stored already: on a
@@ -24,6 +24,8 @@ class TopicSpider(SourceSpider):
 
     Each page is polled conditionally (see `SourceSpider`): a page answered 304, or with
     the body the last clean poll read, is not parsed and its pagination not followed.
+    A poll whose first page's links are all new is a gap (`GapFilling`): pages past
+    `max_pages` are read while every link is new, then the sitemap.
     """
 
     name = "topic"
@@ -41,7 +43,8 @@ class TopicSpider(SourceSpider):
         return request
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
-        if self.unchanged(response):
+        # A page read past max_pages for a gap is not polled: it keeps no validators.
+        if "veille_poll" in response.meta and self.unchanged(response):
             return
         body, cut = self.document(response)
         if cut:
@@ -63,12 +66,31 @@ class TopicSpider(SourceSpider):
         for hint in hints:
             hint.topic = hint.topic or fallback
         yield from self.article_requests(hints, response)
+        if page == 1:
+            self.look_for_gap("listing link")
+        elif self.gap is not None:
+            self.gap.next_pages.append(response.url)
+            self.bridged()
         next_url = find_next_page(selector, response.url, self.source.next)
         if next_url is None or page >= self.source.max_pages:
+            yield from self.after_last_page(next_url, page)
             return
         # Links another source fetches this crawl are new too: only a page of articles
         # stored by earlier crawls says everything further back was seen.
         if self.unseen == 0 and self.early_stop:
             self.crawler.stats.set_value("veille/early_stop_page", page)
             return
-        yield self.poll_request(next_url, self.parse_listing, page=page + 1)
+        request = self.poll_request(next_url, self.parse_listing, page=page + 1)
+        if self.gap is not None:  # its new articles are recovered ones
+            request.meta["veille_gap"] = "next"
+        yield request
+
+    def after_last_page(self, next_url: str | None, page: int) -> Iterator[Any]:
+        """Past `max_pages` (or at the pagination's end) with a gap still open: the next
+        pages while every link is new, then the site's sitemap."""
+        if self.gap is None or self.gap.bridged:
+            return
+        if next_url is not None and self.may_read_more():
+            yield self.gap_request(next_url, self.parse_listing, "next", page=page + 1)
+        else:
+            yield from self.read_sitemaps()

@@ -17,6 +17,7 @@ from crawler.errors import BadInputError
 from crawler.wording import plural
 
 WARNINGS_HOURS = 24  # `veille sources` counts each source's warnings over this window
+GAPS_DAYS = 7  # and its gaps (polls whose items were all new) over this one
 
 COLUMNS = (
     ("id", "source"), ("kind", "kind"), ("schedule", "schedule"), ("articles", "articles"),
@@ -24,6 +25,7 @@ COLUMNS = (
     (f"errors_{WARNINGS_HOURS}h", f"errors {WARNINGS_HOURS}h"),
     (f"no_text_{WARNINGS_HOURS}h", f"no text {WARNINGS_HOURS}h"),
     (f"warnings_{WARNINGS_HOURS}h", f"warnings {WARNINGS_HOURS}h"),
+    (f"gaps_{GAPS_DAYS}d", f"gaps {GAPS_DAYS}d"),
     ("next_run", "next run"), ("problem", "last error"),
 )
 
@@ -43,6 +45,9 @@ def sources(ctx: click.Context, fmt: str) -> None:
     "no text" its pages stored without article text (fewer than 40 words) over the
     same 24 hours, "warnings" its other warnings (entries skipped, broken JSON-LD,
     a malformed feed, a page robots.txt forbids...); each is a row of fetch_errors.
+    "gaps" counts its polls of the last 7 days whose items were all new (items may have
+    been missed: the crawl read further to recover them); the JSON has the last one's
+    time, message and articles recovered ("last_gap_at", "last_gap", "last_gap_recovered").
 
     Example: veille sources --csv > sources.csv
     """
@@ -62,6 +67,7 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
     does not exist: it is not created for a listing)."""
     from crawler.clock import stamp, utc_now
     from crawler.crawl.pipelines import NO_TEXT
+    from crawler.record.events import gap_summaries
     from crawler.record.schema import writable
     from crawler.record.store import Store
     from scheduler.schedules import SourceState, failing_for_long, next_due, timetable
@@ -73,6 +79,7 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
     counts: dict[str, int] = {}
     fetched: dict[str, int] = {}
     warned: dict[str, tuple[int, int, int]] = {}
+    gaps: dict[str, Any] = {}
     blank: dict[str, Any] = defaultdict(lambda: None)  # a source never run
     if obj.database.exists():
         # Brought in line with the config when this user can write it; else read as it is.
@@ -102,6 +109,8 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
                     "GROUP BY source_id",
                     [NO_TEXT, NO_TEXT, stamp(now - timedelta(hours=WARNINGS_HOURS))])
             }
+            if "source_events" in store.db.table_names():  # a read-only copy may predate it
+                gaps = gap_summaries(store.db, stamp(now - timedelta(days=GAPS_DAYS)) or "")
     else:
         click.echo(f"{obj.database} does not exist yet: `veille crawl` creates it",
                    err=True)
@@ -112,6 +121,7 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
         due = row["next_run_at"] or stamp(next_due(source, config.schedule, state,
                                                  config.crawl.timezone))
         errors, no_text, others = warned.get(source.id, (0, 0, 0))
+        gap = gaps.get(source.id)
         report.append({
             "id": source.id, "kind": source.kind, "url": source.url,
             "schedule": timetable(source, config.schedule, state,
@@ -126,6 +136,10 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
             f"errors_{WARNINGS_HOURS}h": errors or 0,
             f"no_text_{WARNINGS_HOURS}h": no_text or 0,
             f"warnings_{WARNINGS_HOURS}h": others or 0,
+            f"gaps_{GAPS_DAYS}d": gap.count if gap else 0,
+            "last_gap_at": gap.last_at if gap else None,
+            "last_gap": gap.last_message if gap else None,
+            "last_gap_recovered": gap.last_count if gap else None,
         })
     return report
 

@@ -100,6 +100,9 @@ class CrawlSettings:
     # Article links followed per listing page, feed or sitemap (the first ones); a warning
     # says when a listing has more.
     max_links_per_listing: int = 1000
+    # A gap (a poll whose items were all new) reads up to this many documents more: next
+    # pages of a feed or topic page, sitemaps; 0: gaps are recorded, not filled.
+    gap_pages: int = 10
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,10 @@ class Source:
     encoding: str | None = None
     allowed_domains: tuple[str, ...] = ()
     max_age_days: float = 2.0
+    # A gap's extra documents ([crawl] gap_pages unless set); the sitemap read for a gap:
+    # a URL, else robots.txt's Sitemap: lines or /sitemap.xml, and False for none.
+    gap_pages: int | None = None
+    sitemap: str | bool | None = None
     # When to poll: a cron expression, or an interval in seconds (else [schedule] every).
     schedule: str | None = None
     every_seconds: float | None = None
@@ -228,13 +235,15 @@ _SOURCE_KEYS = {
     "links": str, "next": str, "selectors": dict, "timezone": str, "language": str,
     "encoding": str, "allowed_domains": list, "max_age_days": (int, float),
     "schedule": str, "every": (str, int), "jitter": (str, int), "adaptive": bool,
-    "min_every": (str, int), "max_every": (str, int),
+    "min_every": (str, int), "max_every": (str, int), "gap_pages": int,
+    "sitemap": (str, bool),
 }
 _CRAWL_KEYS = {
     "user_agent": str, "obey_robots": bool, "autothrottle": bool,
     "download_delay": (int, float), "concurrency_per_domain": int, "timeout": (int, float),
     "retries": int, "retry_backoff": (int, float), "max_response_kb": int, "timezone": str,
     "keep_pages": (str, int), "retry_after_max": (str, int), "max_links_per_listing": int,
+    "gap_pages": int,
 }
 _TOP_KEYS = {
     "crawl", "source", "conflict", "subscription", "alerts", "schedule", "stories", "redis",
@@ -441,6 +450,16 @@ def _parse_source(entry: Any, where: str) -> Source:
         for key in ("links", "next", "max_pages"):
             if key in entry:
                 raise ConfigError(f"{where}: {key!r} only applies to kind = \"topic\"")
+    if entry["kind"] == "sitemap":
+        for key in ("gap_pages", "sitemap"):
+            if key in entry:
+                raise ConfigError(f"{where}: {key!r} only applies to a topic page or a feed "
+                                  "(gaps are looked for in their polls)")
+    if isinstance(entry.get("sitemap"), str):
+        sitemap = check_url(entry["sitemap"], f"{where}: sitemap")
+        if sitemap.scheme not in ("http", "https") or not sitemap.hostname:
+            raise ConfigError(f"{where}: sitemap {entry['sitemap']!r} is not an absolute "
+                              "http(s) URL")
     check_numbers("source", entry, where)
     selectors = Selectors(entry.get("selectors", {}), f"{where}: selectors")
     for key in ("links", "next"):

@@ -104,7 +104,10 @@ RANGES: dict[str, Range] = {
     "crawl.max_links_per_listing": Range(1, 100_000, "", "article links followed per "
                                          "listing page, feed or sitemap (the first ones; a "
                                          "warning says when there are more)"),
+    "crawl.gap_pages": Range(0, 100, "", "documents read further to fill a gap (next pages, "
+                             "sitemaps); 0: gaps are recorded, not filled"),
     "source.max_pages": Range(1, 100, "", "listing pages followed (topic only)"),
+    "source.gap_pages": Range(0, 100, "", "the source's own crawl.gap_pages"),
     "source.max_age_days": Range(0, 3650, "days", "sitemap entries older than this are "
                                  "skipped; 0: no limit"),
     "source.every": Range(1, 30 * _DAY, "duration", "the source's polling interval"),

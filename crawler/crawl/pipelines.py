@@ -8,6 +8,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.crawl.gaps import RECOVERED
 from crawler.crawl.items import ArticleItem, FetchErrorItem, NormalizedArticle
 from crawler.crawl.ledger import open_store, release_store
 from crawler.crawl.normalize import date_disagreements, normalize_article
@@ -131,6 +132,8 @@ class StorePipeline:
             LOGGER.info("%s: %s article #%d %s", item.source_id, result.outcome,
                         result.article_id, article.canonical_url)
             stats.inc_value(f"veille/{result.outcome}")
+            if result.outcome == "new" and item.fetched.hint.gap:
+                stats.inc_value(RECOVERED)  # a gap's extra documents brought it
             if result.alerts:
                 stats.inc_value("veille/alerts", result.alerts)
             if result.duplicate_of_other_url:

@@ -156,6 +156,7 @@ def scrapy_settings(config: Config, db_path: Path, log_level: str = "WARNING") -
         "VEILLE_RETRY_BACKOFF": crawl.retry_backoff,
         "VEILLE_RETRY_AFTER_MAX": crawl.retry_after_max_seconds,
         "VEILLE_MAX_LINKS_PER_LISTING": crawl.max_links_per_listing,
+        "VEILLE_GAP_PAGES": crawl.gap_pages,
         "DOWNLOAD_MAXSIZE": crawl.max_response_kb * 1024,
         "DOWNLOAD_WARNSIZE": crawl.max_response_kb * 1024 // 2,
         "COOKIES_ENABLED": False,

@@ -9,6 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
+from crawler.crawl.gaps import RECOVERED, record_gap
 from crawler.crawl.ledger import open_store, release_store
 from crawler.record.store import STORAGE_ERRORS, one_line
 from crawler.wording import plural
@@ -67,6 +68,10 @@ class RunRecorder:
             store = open_store(self.crawler.settings)
             try:
                 store.finish_run(self.run_id, status, counts, message)
+                gap = getattr(spider, "gap", None)  # a gap its poll found (spiders.gaps)
+                if gap is not None:
+                    record_gap(store, self.run_id, spider.name, gap,
+                               int(stats.get_value(RECOVERED, 0)))
             finally:
                 release_store(store)
         except STORAGE_ERRORS as exc:

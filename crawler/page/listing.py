@@ -62,6 +62,8 @@ class ListingHint:
     # `url` made canonical (`crawler.page.urls.canonicalize`), once per link: by the
     # listing reader, which dedupes on it, else by the spider that reads the entry.
     canonical: str | None = None
+    # Found while filling a gap (`crawler.crawl.gaps`): on a document read past the poll's.
+    gap: bool = False
 
 
 def find_article_links(
