@@ -42,8 +42,12 @@ FRONT_SOURCES = """
 select s.id, s.name, s.kind, s.last_success_at, s.failure_count, s.last_error,
   (select r.status from crawl_runs r where r.source_id = s.id
    order by r.started_at desc, r.id desc limit 1) as last_status,
-  (select count(*) from article_sources p where p.source_id = s.id) as articles
-from sources s order by s.failure_count desc, s.name
+  (select count(*) from article_sources p where p.source_id = s.id) as articles,
+  g.at as last_gap_at, g.count as last_gap_count, g.message as last_gap
+from sources s left join source_events g on g.id = (
+  select e.id from source_events e where e.source_id = s.id and e.kind = 'gap'
+  order by e.at desc, e.id desc limit 1)
+order by s.failure_count desc, s.name
 """
 FRONT_LATEST_DAY = """
 select max(substr(coalesce(published_at, first_seen_at), 1, 10)) as day from articles
