@@ -80,7 +80,8 @@ def test_no_alert_for_a_recrawl_an_update_another_url_or_a_non_match(store, cloc
     assert len(alerts(store)) == 1
     clock.advance(10)
     assert store.save_article(article(body=KARABAKH_TEXT)).outcome == "unchanged"
-    same_text = article(url="https://mirror.example/copy.html", body=KARABAKH_TEXT)
+    same_text = article(url="https://mirror.example/copy.html", body=KARABAKH_TEXT,
+                        source_id="s2")
     assert store.save_article(same_text).duplicate_of_other_url
     updated = store.save_article(article(body=KARABAKH_TEXT + " Soudan aussi."))
     assert updated.outcome == "updated" and updated.alerts == 0

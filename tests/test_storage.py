@@ -60,7 +60,7 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
     assert [m.name for m in MIGRATIONS.applied(again)] == [
         "m001_core", "m002_alerts", "m003_polling", "m004_stories", "m005_views", "m006_pages",
         "m007_provenance", "m008_fts_automerge", "m009_story_hashes", "m010_fetch_epoch",
-        "m011_recent_search", "m012_published_from"]
+        "m011_recent_search", "m012_published_from", "m013_identity_and_events"]
 
 
 def test_the_full_text_index_merges_16_segments_at_a_time_in_new_and_migrated_databases(
@@ -123,12 +123,18 @@ def test_urls_of_one_article(store):
 
 
 def test_same_text_under_another_url_is_one_article(store):
+    store.sync_sources([Source(id="s2", name="Reprints", kind="topic",
+                               url="https://reprints.example/")])
     store.save_article(article())
-    other = "https://news.example/2026/reprint.html"
-    result = store.save_article(article(url=other, urls=((other, "canonical"),)))
+    other = "https://reprints.example/2026/reprint.html"
+    result = store.save_article(article(url=other, urls=((other, "canonical"),),
+                                        source_id="s2", title="Talks are resuming"))
     assert result.outcome == "unchanged" and result.duplicate_of_other_url
     assert store.db["articles"].count == 1
     assert store.known(other).canonical_url == "https://news.example/2026/a.html"
+    # Another source's copy is no version of the article: recorded as a merge only.
+    assert [(m["reason"], m["url"], m["source_id"]) for m in store.db["article_merges"].rows
+            ] == [("text", other, "s2")]
 
 
 def test_short_texts_are_not_merged_by_text(store):

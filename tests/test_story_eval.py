@@ -39,6 +39,9 @@ RECALL_FLOOR = 0.96
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SOURCE = Source(id="wire", name="Wire", kind="feed", url="https://news.example/feed.xml")
+# The site that reprints the dispatch: a copy is another source's article, never a version
+# of the wire's (the same source's headline and text would make it one, `test_identity`).
+REPRINT = Source(id="reprint", name="Reprint", kind="feed", url="https://reprint.example/feed")
 # Kinds of distinct pairs whose two texts are on the same conflict: the hard negatives.
 HARD_DISTINCT = {"same-day-distinct", "same-conflict-distinct", "same-outlet-distinct"}
 
@@ -213,9 +216,10 @@ def published(spec: Mapping) -> Copy:
 
 # -- storing pairs -----------------------------------------------------------------------
 
-def article(url: str, body: str, title: str, lang: str, day: str) -> StoredArticle:
+def article(url: str, body: str, title: str, lang: str, day: str,
+            source: Source = SOURCE) -> StoredArticle:
     return StoredArticle(
-        source_id=SOURCE.id, canonical_url=url, urls=((url, "canonical"),), title=title,
+        source_id=source.id, canonical_url=url, urls=((url, "canonical"),), title=title,
         lead=None, body=body, authors=(), topic=None, section=None,
         published_at=f"{day}T09:00:00Z", published_local=None, updated_at=None,
         updated_local=None, image_url=None, image_caption=None, language=lang,
@@ -223,8 +227,8 @@ def article(url: str, body: str, title: str, lang: str, day: str) -> StoredArtic
     )
 
 
-def copy_article(copy: Copy, url: str) -> StoredArticle:
-    return article(url, copy.text, copy.title, copy.dispatch.lang, copy.dispatch.date)
+def copy_article(copy: Copy, url: str, source: Source = SOURCE) -> StoredArticle:
+    return article(url, copy.text, copy.title, copy.dispatch.lang, copy.dispatch.date, source)
 
 
 @dataclass(frozen=True)
@@ -235,9 +239,9 @@ class Outcome:
 
 def store_pair(path: Path, a: Copy, b: Copy) -> Outcome:
     with Store(open_database(path), clock=lambda: NOW) as store:
-        store.sync_sources([SOURCE])
+        store.sync_sources([SOURCE, REPRINT])
         first = store.save_article(copy_article(a, "https://news.example/a.html"))
-        second = store.save_article(copy_article(b, "https://news.example/b.html"))
+        second = store.save_article(copy_article(b, "https://reprint.example/b.html", REPRINT))
     return Outcome(first.story_id == second.story_id, second.duplicate_of_other_url)
 
 

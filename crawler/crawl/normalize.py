@@ -32,6 +32,8 @@ def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArti
     for url in item.redirect_urls:
         urls.setdefault(canonicalize(url), "redirect")
     urls.setdefault(fetched, "amp" if ex.is_amp else "fetched")
+    if ex.is_amp and fetched != canonical:  # an AMP page, whatever link reached it
+        urls[fetched] = "amp"
     if ex.amp_url and same_site(ex.amp_url, domains):
         urls.setdefault(canonicalize(ex.amp_url), "amp")
     published, published_from = published_time(item)
@@ -57,6 +59,7 @@ def normalize_article(item: ArticleItem, domains: tuple[str, ...]) -> StoredArti
         content_hash=content_hash(ex.body),
         listed_url=listed_url,
         listed_at=stamp(item.hint.listed_at),
+        guid=(item.hint.guid or "").strip()[:2000] or None,
     )
 
 

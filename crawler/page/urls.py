@@ -16,6 +16,9 @@ TRACKING_PARAMS = frozenset({
     "ns_source", "ns_campaign", "ns_linkname", "ns_fee", "smid", "partner", "ref_src",
     "amp", "outputtype",
 })
+# Parameters that ask for the page's AMP rendering when they hold "amp" (?output=amp,
+# ?format=amp): the same article, under its own URL once canonical.
+AMP_VALUED_PARAMS = frozenset({"output", "format", "view"})
 # Parameter prefixes that only track (utm_source, at_medium, pk_campaign, ...).
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_", "oly_", "vero_", "__twitter")
 
@@ -27,17 +30,19 @@ _AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
 
 def tracking_params(url: str) -> list[str]:
     """The query parameter names of `url` that only track, as spelled in the URL."""
-    names = {name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
-    return sorted(
-        name for name in names
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return sorted({
+        name for name, value in pairs
         if name.lower() in TRACKING_PARAMS or name.lower().startswith(TRACKING_PREFIXES)
-    )
+        or (name.lower() in AMP_VALUED_PARAMS and value.lower() == "amp")
+    })
 
 
 def canonicalize(url: str) -> str:
     """The canonical spelling of an article URL.
 
-    Lower-case scheme and host, no default port, no fragment, no tracking parameters,
+    Lower-case scheme and host, no default port, no fragment, no tracking parameters (nor
+    the ones that only ask for the AMP rendering: ?amp, ?outputType=amp, ?output=amp),
     the remaining query sorted (w3lib's `canonicalize_url` does the sorting and the
     percent-encoding; it keeps utm_* and the default port, hence the steps around it).
     """

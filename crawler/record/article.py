@@ -34,6 +34,9 @@ class StoredArticle:
     # Where published_at came from: "page", "listing", "feed", "sitemap", "url" (the day
     # the URL names); None: nowhere, and the store dates it "first-seen".
     published_from: str | None = None
+    # The feed entry's GUID (its <guid> or Atom <id>), which names the article for its
+    # source whatever its URL becomes; None off feeds.
+    guid: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,16 +29,13 @@ from crawler.page.fingerprints import Fingerprint, article_fingerprint
 from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.matching import Match
 from crawler.record.article import Change, StoredArticle
+from crawler.record.identity import AMP, CANONICAL, TEXT, Identified, Identity
 from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.pages import PageRef
 from crawler.record.schema import open_database, write_transaction
 from crawler.record.stories import StoryIndex
 
 LOGGER = logging.getLogger(__name__)
-
-# A body shorter than this is too thin to say two URLs hold the same article.
-MIN_WORDS_FOR_TEXT_DEDUP = 30
-
 
 # What a write to the database can raise that is no bug of Veille's: disk full, a lock
 # held past the busy timeout, an I/O error, a read-only file.
@@ -245,7 +242,11 @@ class Store:
     def _record_link(self, source_id: str, link: Link, now: str) -> KnownArticle | None:
         """The provenance row of a listed link (pending if its article is not stored);
         its stored article, if any."""
-        known = self.known(link.url) or (self.known(link.alias) if link.alias else None)
+        known = self.known(link.url)
+        if known is None and link.alias:
+            known = self.known(link.alias)
+            if known is not None:  # an AMP link of a stored article: one of its URLs now
+                self._add_alias(known.id, source_id, link, now)
         if known is None:
             self._add_pending(source_id, link, now)
         elif self._add_provenance(known.id, source_id, link, now) and self.outbox is not None:
@@ -253,6 +254,19 @@ class Store:
             # may be owed the article.
             self.outbox.listed(self.db, known.id, source_id, link.topic, now)
         return known
+
+    def _add_alias(self, article_id: int, source_id: str, link: Link, now: str) -> None:
+        """Record a listed AMP link whose non-AMP twin (`link.alias`) is a stored article's
+        as that article's URL, and the merge (`article_merges`, reason "amp")."""
+        added = self.db.execute(
+            "INSERT INTO article_urls (url, article_id, kind, source_id, first_seen_at, "
+            "last_seen_at, listed_at) VALUES (?, ?, 'amp', ?, ?, ?, ?) "
+            "ON CONFLICT(url) DO NOTHING", [link.url, article_id, source_id, now, now,
+                                            link.listed_at]).rowcount
+        if added:
+            Identity(self.db, self.stories.settings.threshold).record_merge(
+                article_id, Identified({}, AMP, f"AMP link of {link.alias}"), link.url,
+                source_id, now)
 
     def fetched_elsewhere(self, url: str, source_id: str, run_id: int,
                           claimed: bool = False) -> bool:
@@ -443,12 +457,16 @@ class Store:
 
         change, joined, refused = None, False, None
         with write_transaction(self.db):
-            existing, by_text = self._find_existing(article)
-            if existing is not None and not by_text \
-                    and self._canonical_disbelieved(existing, article):
-                refused = (existing["id"], article.canonical_url)
+            identity = Identity(self.db, self.stories.settings.threshold)
+            found = identity.find(article, now, fingerprint)
+            if found is not None and found.reason in (CANONICAL, AMP) \
+                    and self._canonical_disbelieved(found.row, article):
+                refused = (found.row["id"], article.canonical_url)
                 article = under_own_url(article)
-                existing, by_text = self._find_existing(article)
+                found = identity.find(article, now, fingerprint)
+            existing = found.row if found is not None else None
+            # A copy of another source's text: that article, seen again under one more URL.
+            by_text = found is not None and found.reason == TEXT and not found.same_source
             if existing is None:
                 article_id = self._insert(article, now)
                 outcome = "new"
@@ -463,10 +481,17 @@ class Store:
                 outcome = "unchanged"
             else:
                 article_id, story_id = existing["id"], existing["story_id"]
-                change = self._update(existing, article, now)
+                # A page under a new address of the article (its slug renamed, its GUID
+                # changed) is a version of it even when its text is the same.
+                assert found is not None
+                change = self._update(existing, article, now, moved=found.moved)
                 outcome = "updated" if change else "unchanged"
                 if change:
                     self.stories.refresh(self.db, article_id, fingerprint(), now)
+            identity.remember_guid(article, article_id, now)
+            if found is not None and found.merge:
+                identity.record_merge(article_id, found, own_url(article)
+                                      or article.canonical_url, article.source_id, now)
             self._add_urls(article_id, article, now)
             # The newest run there is: a run started before this fetch has an id up to it.
             self.db.execute("UPDATE articles SET fetch_epoch = (SELECT coalesce(max(id), 0) "
@@ -555,33 +580,6 @@ class Store:
             return True
         return ours.containment(theirs) < self.stories.settings.threshold
 
-    def _find_existing(self, article: StoredArticle) -> tuple[dict | None, bool]:
-        urls = [url for url, _ in article.urls]
-        # One query for all its URLs; the article of the first URL known wins.
-        found = {row["_url"]: row for row in self._rows(
-            "SELECT u.url AS _url, a.* FROM article_urls u JOIN articles a "
-            f"ON a.id = u.article_id WHERE u.url IN ({', '.join('?' * len(urls))})", urls)}
-        for url in urls:
-            if url in found:
-                row = found[url]
-                del row["_url"]
-                return row, False
-        if article.word_count >= MIN_WORDS_FOR_TEXT_DEDUP:
-            rows = self._rows(
-                "SELECT * FROM articles WHERE content_hash = ? ORDER BY id LIMIT 1",
-                [article.content_hash],
-            )
-            if rows:
-                return rows[0], True
-        return None, False
-
-    def _rows(self, sql: str, params: list) -> list[dict]:
-        """Rows as dicts, like `db.query`, without the savepoint sqlite-utils wraps each
-        query in (this runs inside the article's transaction)."""
-        cursor = self.db.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
     def _insert(self, article: StoredArticle, now: str) -> int:
         record = _article_record(article)
         record.update(first_seen_at=now, last_seen_at=now, last_fetched_at=now, version=1)
@@ -635,14 +633,17 @@ class Store:
         )
 
     def _update(self, existing: dict, article: StoredArticle, now: str,
-                refetched: bool = True) -> Change | None:
+                refetched: bool = True, moved: bool = False) -> Change | None:
         """Record a new version if the text changed; return how much, or None.
 
         `refetched`: the site was read again now (a crawl), rather than a stored page
-        re-extracted, which leaves the seen and fetched times as they were.
+        re-extracted, which leaves the seen and fetched times as they were. `moved`: the
+        page is the article under a new address (slug, GUID), a version even if its text
+        is the same (its merge row says where it was read).
         """
         changed = (
-            existing["content_hash"] != article.content_hash
+            moved
+            or existing["content_hash"] != article.content_hash
             or (existing["title"] or "") != (article.title or "")
             or (existing["lead"] or "") != (article.lead or "")
         )

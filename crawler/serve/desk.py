@@ -74,6 +74,19 @@ ARTICLE_LISTED_BY = """
 select s.name from article_sources p join sources s on s.id = p.source_id
 where p.article_id = :id order by s.name
 """
+ARTICLE_MERGES = """
+select m.version, m.reason, m.url, m.evidence, m.at, s.name as source
+from article_merges m left join sources s on s.id = m.source_id
+where m.article_id = :id order by m.at, m.id
+"""
+# What each reason of `article_merges` means, as the article's page says it.
+MERGE_REASONS = {
+    "canonical": "its rel=canonical names this article",
+    "amp": "an AMP variant of this article",
+    "guid": "the feed gave it this article's GUID",
+    "title": "the same headline and nearly the same text, from the same source",
+    "text": "the very same text",
+}
 ARTICLE_VERSIONS = """
 select version, title, lead, body, fetched_at, superseded_at, words_added, words_removed,
   superseded_by
@@ -166,6 +179,8 @@ async def article_page(db: Any, article_id: int) -> dict[str, Any] | None:
         ARTICLE_COPIES, {"story": article.get("story_id"), "id": article_id})).rows]
     listed_by = [r["name"] for r in (await db.execute(ARTICLE_LISTED_BY,
                                                       {"id": article_id})).rows]
+    merges = [{**dict(r), "meaning": MERGE_REASONS.get(r["reason"], r["reason"])}
+              for r in (await db.execute(ARTICLE_MERGES, {"id": article_id})).rows]
     earlier = [dict(r) for r in (await db.execute(ARTICLE_VERSIONS, {"id": article_id})).rows]
     versions = []
     for index, old in enumerate(earlier):
@@ -178,5 +193,5 @@ async def article_page(db: Any, article_id: int) -> dict[str, Any] | None:
     return {
         "article": article, "authors": [str(a) for a in authors if a],
         "paragraphs": paragraphs, "conflicts": conflicts, "copies": copies,
-        "listed_by": listed_by, "versions": list(reversed(versions)),
+        "listed_by": listed_by, "versions": list(reversed(versions)), "merges": merges,
     }
