@@ -12,6 +12,8 @@ dispatcher; each poll is a `veille crawl --source ID` process with a time limit,
   transaction each, so nothing is left half-written.
 - SIGHUP, or a change of the config file, reloads the config: new sources start, removed
   ones stop, changed schedules apply.
+- `--metrics HOST:PORT`: Prometheus metrics read from the record, and a health check that
+  fails when no poll started or ended for twice the longest interval (`scheduler.monitor`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from crawler.config.model import Config, load_config
 from crawler.errors import ConfigError
 from crawler.record.store import Store
 from crawler.wording import plural
+from scheduler.metrics import RecordCollector
+from scheduler.monitor import Health, MonitorServer, longest_interval
 from scheduler.schedules import (
     SourceState,
     backoff_until,
@@ -61,11 +65,16 @@ def jobs_path(config: Config, db_path: Path) -> Path:
 class Daemon:
     """Runs the scheduler until told to stop."""
 
-    def __init__(self, config_path: Path, db_path: Path, environ: dict[str, str] | None = None):
+    def __init__(self, config_path: Path, db_path: Path, environ: dict[str, str] | None = None,
+                 monitor: MonitorServer | None = None):
         self.config_path = config_path
         self.db_path = db_path
         self.environ = dict(os.environ if environ is None else environ)
         self.config = load_config(config_path)
+        self.monitor = monitor
+        # computed once per config: a cron timetable's longest gap takes some work to find
+        self.longest_interval = longest_interval(self.config)
+        self.health = Health(lambda: self.longest_interval)
         self.config_mtime = config_path.stat().st_mtime
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
@@ -109,6 +118,8 @@ class Daemon:
         self.scheduler.start(paused=True)
         self.sync_jobs()
         self.scheduler.resume()
+        if self.monitor is not None:
+            self.monitor.start(self.health, RecordCollector(self.db_path))
         LOGGER.info("veille daemon started: %d sources, config %s, database %s, jobs %s",
                     len(self.config.sources), self.config_path, self.db_path,
                     jobs_path(self.config, self.db_path))
@@ -142,6 +153,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         """No new crawl; running ones get the grace period, then are killed."""
+        self.health.stopping = True
         self.scheduler.pause()
         grace = self.config.schedule.grace_seconds
         with self.children_lock:
@@ -161,6 +173,8 @@ class Daemon:
             if not self.jobs_done.wait_for(lambda: self.active_jobs == 0, timeout=grace + 30):
                 LOGGER.warning("%d job(s) still running at exit", self.active_jobs)
         self.scheduler.shutdown(wait=False)
+        if self.monitor is not None:
+            self.monitor.stop()
         LOGGER.info("veille daemon stopped")
 
     def reload(self) -> None:
@@ -173,6 +187,7 @@ class Daemon:
             LOGGER.error("config not reloaded, keeping the previous one: %s", exc)
             return
         self.config = config
+        self.longest_interval = longest_interval(config)
         Store.open_for(config, self.db_path).close()
         self.sync_jobs()
 
@@ -244,6 +259,7 @@ class Daemon:
         """Crawl one source in a child process with a time limit; log one line."""
         if self.stopping.is_set():
             return
+        self.health.polled()
         config = self.config
         try:
             source = config.source(source_id)
@@ -376,6 +392,7 @@ def run_source(source_id: str) -> None:
         return
     with daemon.job():
         daemon.poll(source_id)
+        daemon.health.polled()
 
 
 def dispatch_alerts() -> None:

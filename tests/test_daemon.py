@@ -58,11 +58,12 @@ NEW_ARTICLE = "/news/2026/11/21/prisoner-exchange-agreed.html"
 class Daemon:
     """`veille run` in a subprocess, with its log lines readable as events."""
 
-    def __init__(self, config, db, env=None):
+    def __init__(self, config, db, env=None, args=()):
         self.lines: list[str] = []
         self.condition = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crawler", "--config", str(config), "--db", str(db), "run"],
+            [sys.executable, "-m", "crawler", "--config", str(config), "--db", str(db), "run",
+             *args],
             cwd=PROJECT, env={**os.environ, **(env or {})}, text=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

@@ -298,22 +298,34 @@ def wait_for_interrupt() -> None:
 @cli.command()
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.option("--metrics", metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics and a health check "
+                   "at /healthz (503 when no poll started or ended for twice the longest "
+                   "interval).")
 @click.pass_obj
-def run(obj: Context, log_level: str) -> None:
+def run(obj: Context, log_level: str, metrics: str | None) -> None:
     """Run the daemon: poll every source on its schedule and send alerts, until stopped.
 
     Each poll is a `veille crawl --source ID` process with a time limit. SIGTERM or
     SIGINT stops it cleanly; SIGHUP (or editing the config file) reloads the config.
     The job store is kept beside the database (`<db>-scheduler.db`).
 
-    Example: veille --config data/veille.toml --db data/veille.db run
+    Example: veille --config data/veille.toml --db data/veille.db run --metrics 127.0.0.1:9464
     """
     from scheduler.daemon import Daemon
+    from scheduler.monitor import MonitorServer
 
     logging.basicConfig(level=log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_level != "DEBUG":
         # One line per poll is ours to write; APScheduler's per-job lines are debug detail.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    daemon = Daemon(obj.config_file, obj.db_file)  # a ConfigError: exit 2, one line
+    # bound first: an address in use or a bad one ends the command at once (exit 2, one line)
+    monitor = MonitorServer(metrics) if metrics else None
+    try:
+        daemon = Daemon(obj.config_file, obj.db_file, monitor=monitor)  # a ConfigError: exit 2
+    except BaseException:
+        if monitor is not None:
+            monitor.stop()
+        raise
     sys.exit(daemon.run())
