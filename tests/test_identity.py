@@ -269,6 +269,9 @@ def test_renamed_slugs_edited_headlines_new_guids_and_amp_variants_make_no_dupli
     article_page = asyncio.run(get(f"/veille/articles/{ids['a']}")).text
     assert "Also read as this article" in article_page
     assert "the feed gave it this article&#39;s GUID (feed GUID courier-a)" in article_page
+    facets = asyncio.run(get("/veille/article_merges.json")).json()["facet_results"]
+    assert {f["value"]: f["count"] for f in facets["reason"]["results"]} == {
+        "amp": 2, "guid": 2, "title": 1}
     listed = asyncio.run(get("/veille/article_merges.json?_shape=array&reason=amp")).json()
     assert {row["url"].removeprefix(origin) for row in listed} == {
         "/amp/2026/12/01/d-first-slug.html", "/m/d-barge-tour.html"}
