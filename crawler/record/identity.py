@@ -152,16 +152,19 @@ class Identity:
         if len(title.split()) < 3:  # "Live", "Breaking news": too short to name an article
             return None
         since = stamp_before(now, TITLE_WINDOW)
-        rows = self._rows(
-            "SELECT a.* FROM articles a WHERE a.id IN ("
+        # Headlines first (a busy source stores hundreds in 48 hours), whole rows for the
+        # few that match.
+        candidates = self.db.execute(
+            "SELECT id, title FROM articles WHERE id IN ("
             "SELECT id FROM articles WHERE source_id = :source AND published_at >= :since "
             "UNION SELECT id FROM articles WHERE source_id = :source AND first_seen_at >= "
             ":since UNION SELECT article_id FROM article_sources WHERE source_id = :source "
-            "AND last_listed_at >= :since) ORDER BY a.id DESC",
-            {"source": article.source_id, "since": since})
-        for row in rows:
-            if normal_title(row["title"]) != title:
+            "AND last_listed_at >= :since) ORDER BY id DESC",
+            {"source": article.source_id, "since": since}).fetchall()
+        for article_id, candidate in candidates:
+            if normal_title(candidate) != title:
                 continue
+            [row] = self._rows("SELECT * FROM articles WHERE id = ?", [article_id])
             if row["content_hash"] == article.content_hash:
                 return Identified(row, TITLE, f"headline {article.title!r}, same text")
             score = self._containment(row, fingerprint)

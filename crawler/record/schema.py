@@ -441,6 +441,10 @@ def m013_identity_and_events(db: sqlite_utils.Database) -> None:
         not_null={"article_id", "reason", "at"},
     )
     db["article_merges"].create_index(["article_id"])
+    # The same source's articles of the last 48 hours, whose headlines a page is compared
+    # with (crawler/record/identity.py), without reading all of the source's.
+    db["articles"].create_index(["source_id", "first_seen_at"])
+    db["article_sources"].create_index(["source_id", "last_listed_at"])
     db["source_events"].create(
         {"id": int, "source_id": str, "run_id": int, "kind": str, "since": str,
          "until": str, "count": int, "message": str, "evidence": str, "at": str},
