@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 import pytest
-from conftest import Clock, crawl, rows, write_config
+from conftest import Clock, crawl, rows, veille, write_config
 
 from crawler.config.model import Source
 from crawler.crawl.normalize import content_hash
@@ -258,6 +258,13 @@ def test_renamed_slugs_edited_headlines_new_guids_and_amp_variants_make_no_dupli
     assert third.returncode == 0, third.stderr
     assert rows(db, "SELECT count(*) AS n FROM articles")[0]["n"] == 7
     assert rows(db, "SELECT count(*) AS n FROM article_merges")[0]["n"] == 5
+
+    # `veille history` shows the merges beside the versions.
+    shown = veille("--config", config, "--db", db, "history",
+                   origin + "/2026/12/01/a-ferry-sails-again.html")
+    assert shown.returncode == 0, shown.stderr
+    assert "also read as this article (1):" in shown.stdout
+    assert "guid: feed GUID courier-a (version 2, courier-rss)" in shown.stdout
 
     # Datasette: the article's page says why each page was taken for it; the table lists
     # every merge with its reason.

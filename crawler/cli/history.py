@@ -1,5 +1,5 @@
-"""`veille history URL`: an article's versions, with a readable diff between each, and the
-story it belongs to."""
+"""`veille history URL`: an article's versions, with a readable diff between each, the
+pages taken for it (merges, with their reasons), and the story it belongs to."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from crawler.wording import plural
 @click.argument("url")
 @click.option("--width", default=100, show_default=True, help="Wrap the diff at this width.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the article, its versions and its story's copies as JSON.")
+              help="Print the article, its versions, merges and story's copies as JSON.")
 @click.pass_obj
 def history(obj: Context, url: str, width: int, as_json: bool) -> None:
-    """Print an article's versions and what changed between them, and its story's copies.
+    """Print an article's versions and what changed between them, the pages taken for it
+    (a renamed slug, a new GUID, an AMP variant: each with its reason), and its story's
+    copies.
 
     URL is any address the article was seen under (listing link, feed link, canonical...).
 
@@ -43,13 +45,16 @@ def history(obj: Context, url: str, width: int, as_json: bool) -> None:
             "SELECT a.canonical_url, a.title, s.name AS source, a.first_seen_at FROM articles a "
             "JOIN sources s ON s.id = a.source_id WHERE a.story_id = ? AND a.id != ? "
             "ORDER BY a.first_seen_at", [row["story_id"], row["id"]]))
+        merges = list(db.query(
+            "SELECT version, reason, url, source_id, evidence, at FROM article_merges "
+            "WHERE article_id = ? ORDER BY at, id", [row["id"]]))
     finally:
         db.close()
     if as_json:
         article = {k: row[k] for k in ("id", "canonical_url", "title", "first_seen_at",
                                        "version", "story_id")}
-        click.echo(json.dumps({"article": article, "versions": versions, "copies": copies},
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"article": article, "versions": versions, "merges": merges,
+                               "copies": copies}, indent=2, ensure_ascii=False))
         return
     click.secho(row["title"] or row["canonical_url"], bold=True)
     click.echo(f"{row['canonical_url']}\nfirst seen {row['first_seen_at']}, "
@@ -68,6 +73,12 @@ def history(obj: Context, url: str, width: int, as_json: bool) -> None:
             click.secho(line, fg=colour)
     if len(chain) == 1:
         click.echo("\nno earlier version: the text has not changed since it was first seen")
+    if merges:
+        click.secho(f"\nalso read as this article ({len(merges)}):", bold=True)
+        for merge in merges:
+            click.echo(f"  {merge['at']}  {merge['reason']}: {merge['evidence'] or ''}"
+                       f" (version {merge['version']}, {merge['source_id']})\n"
+                       f"      {merge['url']}")
     if copies:
         click.secho(f"\nthe same story, elsewhere ({len(copies)}):", bold=True)
         for copy in copies:
