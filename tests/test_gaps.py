@@ -53,7 +53,7 @@ class NewsSite:
         self.articles: list[tuple[int, datetime]] = []  # (number, published), oldest first
 
     def path(self, n: int) -> str:
-        return f"/news/2026/11/20/dispatch-number-{n}-from-the-front.html"
+        return f"/news/dispatch-number-{n}-from-the-front.html"
 
     def publish(self, count: int, newest: datetime | None = None) -> list[int]:
         """`count` new articles, a minute apart, the last one at `newest` (now)."""
@@ -381,3 +381,37 @@ def test_datasette_shows_the_gaps(gap_record):
     assert "gap" in front and "30 recovered" in front
     health = asyncio.run(get("/veille/source_health.json?_shape=array")).json()
     assert health[0]["last_gap_at"] == stamp(T0 - timedelta(minutes=19))
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    ('kind = "sitemap"\ngap_pages = 3', "'gap_pages' only applies to a topic page or a feed"),
+    ('kind = "sitemap"\nsitemap = false', "'sitemap' only applies to a topic page or a feed"),
+    ('kind = "feed"\nsitemap = "ftp://example.org/s.xml"', "is not an absolute http(s) URL"),
+    ('kind = "feed"\nsitemap = 3', "sitemap"),
+    ('kind = "feed"\ngap_pages = 101', "gap_pages = 101: must be between 0 and 100"),
+])
+def test_bad_gap_settings_are_refused(tmp_path, keys, message):
+    from crawler.config.model import load_config
+    from crawler.errors import ConfigError
+
+    path = tmp_path / "veille.toml"
+    path.write_text(f'[[source]]\nid = "s"\nurl = "https://example.org/f"\n{keys}\n')
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(path)
+
+
+def test_gap_settings_are_read(tmp_path):
+    from crawler.config.model import load_config
+
+    path = tmp_path / "veille.toml"
+    path.write_text('[crawl]\ngap_pages = 4\n[[source]]\nid = "a"\nkind = "feed"\n'
+                    'url = "https://example.org/f"\nsitemap = "https://example.org/news.xml"\n'
+                    '[[source]]\nid = "b"\nkind = "topic"\nurl = "https://example.org/t"\n'
+                    'sitemap = false\ngap_pages = 0\n')
+    config = load_config(path)
+    assert config.crawl.gap_pages == 4
+    assert [(s.sitemap, s.gap_pages) for s in config.sources] == [
+        ("https://example.org/news.xml", None), (False, 0)]

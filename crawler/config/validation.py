@@ -237,7 +237,8 @@ def check_types(entry: Mapping[str, Any], schema: Mapping[str, Any], where: str)
             raise ConfigError(f"{where}: unknown key {key!r}")
         expected = schema[key]
         # bool is an int in Python; never accept true for a number or a number for a flag
-        if isinstance(value, bool) and expected is not bool:
+        flags = expected is bool or (isinstance(expected, tuple) and bool in expected)
+        if isinstance(value, bool) and not flags:
             raise ConfigError(f"{where}: {key} must be {_type_name(expected)}, not a boolean")
         if not isinstance(value, expected):
             raise ConfigError(f"{where}: {key} must be {_type_name(expected)}")
@@ -246,6 +247,8 @@ def check_types(entry: Mapping[str, Any], schema: Mapping[str, Any], where: str)
 def _type_name(expected: Any) -> str:
     names = {str: "a string", int: "an integer", bool: "true or false", dict: "a table",
              list: "a list"}
+    if expected == (str, bool):
+        return "a string or false"
     if isinstance(expected, tuple):
         return "a number"
     return names.get(expected, expected.__name__)
