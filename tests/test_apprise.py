@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from conftest import Clock, rows, veille
@@ -89,7 +90,7 @@ def test_a_failing_service_is_retried_then_failed_and_no_token_is_kept(
     desk.store.close()
     texts = [caplog.text, *report.errors]
     assert leaks_in(tmp_path / "v.db", texts) == []
-    assert not [t for t in texts if PASSWORD in t or str(webhook_receiver.port) in t]
+    assert not [t for t in texts if PASSWORD in t or f":{webhook_receiver.port}" in t]
     if failure == "500":
         assert len(webhook_receiver.requests) == SETTINGS.max_attempts
 
@@ -165,6 +166,27 @@ def test_alerts_test_reaches_an_apprise_service(tmp_path, webhook_receiver):
     assert missing.stderr.strip() == (
         "Error: desk-caucase: test message not delivered: subscription 'desk-caucase': "
         f"environment variable {VARIABLE} is not set")
+
+
+def test_alerts_send_prints_and_stores_no_part_of_a_failing_url(tmp_path, webhook_receiver):
+    webhook_receiver.fail_with(500, f"token {TOKEN} is not valid")
+    config = tmp_path / "veille.toml"
+    config.write_text(KILL_CONFIG.split("[subscription.webhook]")[0]
+                      + f'[subscription.apprise]\nurls_env = "{VARIABLE}"\n', encoding="utf-8")
+    db = tmp_path / "v.db"
+    desk = Desk(db, [apprise_sub()], Clock(datetime.now(UTC)))
+    desk.publish("Karabakh 1", "Haut-Karabakh, un.")
+    desk.store.close()
+    sent = veille("--config", config, "--db", db, "alerts", "send",
+                  env={VARIABLE: json_url(webhook_receiver)})
+    assert sent.returncode == 0 and "1 to retry" in sent.stdout, sent.stdout + sent.stderr
+    error = (f"desk-caucase: apprise: 1 of 1 service: JSON (json://…), URL 1 of {VARIABLE}, "
+             "did not accept it: Failed to send JSON POST notification: Internal server "
+             "error., error=500.")
+    # the dispatcher's warning, then the command's line: nothing of Apprise's own
+    assert sent.stderr.splitlines() == [f"{error} (attempt 1, next in 30 s)", f"  error: {error}"]
+    assert webhook_receiver.requests[0].path == f"/hook/{TOKEN}"
+    assert leaks_in(db, [sent.stdout, sent.stderr]) == []
 
 
 # -- the [subscription.apprise] table -------------------------------------------------------
