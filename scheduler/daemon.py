@@ -72,9 +72,8 @@ class Daemon:
         self.environ = dict(os.environ if environ is None else environ)
         self.config = load_config(config_path)
         self.monitor = monitor
-        # computed once per config: a cron timetable's longest gap takes some work to find
-        self.longest_interval = longest_interval(self.config)
-        self.health = Health(lambda: self.longest_interval)
+        self.health = Health(self._longest_interval)
+        self._longest: tuple[Config | None, float | None] = (None, None)
         self.config_mtime = config_path.stat().st_mtime
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
@@ -187,9 +186,16 @@ class Daemon:
             LOGGER.error("config not reloaded, keeping the previous one: %s", exc)
             return
         self.config = config
-        self.longest_interval = longest_interval(config)
         Store.open_for(config, self.db_path).close()
         self.sync_jobs()
+
+    def _longest_interval(self) -> float | None:
+        """The health check's interval, found once per config (only when it is asked: a
+        cron timetable's longest gap takes some work)."""
+        config = self.config
+        if self._longest[0] is not config:
+            self._longest = (config, longest_interval(config))
+        return self._longest[1]
 
     # -- jobs ----------------------------------------------------------------------------
 

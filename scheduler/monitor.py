@@ -11,7 +11,8 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -65,14 +66,22 @@ def _longest(source: Source, config: Config, now: datetime) -> float:
         return (source.max_every_seconds or settings.max_every_seconds) + jitter
     if not source.schedule:
         return interval_seconds(source, settings) + jitter
-    trigger = cron_trigger(source.schedule, config.crawl.timezone)
+    return _cron_gap(source.schedule, config.crawl.timezone, now.date()) + jitter
+
+
+@lru_cache(maxsize=256)
+def _cron_gap(expression: str, timezone: str, day: date) -> float:
+    """The longest gap between two fire times of a cron timetable from `day` on (sources
+    that share a timetable share the work: about 0.1 s for a busy one)."""
+    trigger = cron_trigger(expression, timezone)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     fires: list[datetime] = []
-    moment = trigger.get_next_fire_time(None, now)
-    while moment is not None and len(fires) < _CRON_FIRES and moment - now <= _CRON_HORIZON:
+    moment = trigger.get_next_fire_time(None, start)
+    while moment is not None and len(fires) < _CRON_FIRES and moment - start <= _CRON_HORIZON:
         fires.append(moment)
         moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
     gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)]
-    return (max(gaps) if gaps else _CRON_HORIZON.total_seconds()) + jitter
+    return max(gaps) if gaps else _CRON_HORIZON.total_seconds()
 
 
 class Health:
