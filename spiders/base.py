@@ -242,8 +242,10 @@ class SourceSpider(scrapy.Spider):
             if url in self.listed:  # on an earlier page of this run: decided already
                 continue
             self.listed.add(url)
+            hint.site_wide = self.site_wide(response)
+            fallback = None if hint.site_wide else self.source.topic
             fresh.append((hint, Link(url, amp_to_canonical_guess(url),
-                                     hint.topic or self.source.topic, stamp(hint.listed_at))))
+                                     hint.topic or fallback, stamp(hint.listed_at))))
         verdicts = self.ledger.list_links(self.source.id, run_id, [link for _, link in fresh])
         stats = self.crawler.stats
         # Links not stored before this crawl (fetched by this run or another): a topic
@@ -257,6 +259,11 @@ class SourceSpider(scrapy.Spider):
                 yield self.article_request(hint, link, known_time)
             else:
                 stats.inc_value(f"veille/{_VERDICT_STATS[verdict]}")
+
+    def site_wide(self, response: Response) -> bool:
+        """Whether `response` lists the whole site's articles rather than the source's
+        (a sitemap a gap led to): their topic label is not the source's."""
+        return False
 
     @staticmethod
     def resolve(hint: ListingHint, document_url: str) -> str:
@@ -302,7 +309,7 @@ class SourceSpider(scrapy.Spider):
         yield ArticleItem(
             source_id=self.source.id, hint=hint, response_url=response.url,
             redirect_urls=tuple(response.meta.get("redirect_urls", ())),
-            extracted=extracted, fallback_topic=self.source.topic,
+            extracted=extracted, fallback_topic=None if hint.site_wide else self.source.topic,
             default_language=self.source.language,
             page=self.pages.keep_response(response) if self.pages is not None else None,
         )

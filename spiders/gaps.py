@@ -72,6 +72,13 @@ class GapFilling(SourceSpider):
     def may_read_more(self) -> bool:
         return self.gap is not None and not self.gap.bridged and self.gap_reads < self.gap_pages
 
+    def site_wide(self, response: Response) -> bool:
+        """A sitemap read for a gap lists the site's articles, unless it is the one the
+        source names (`sitemap = URL`, a topic sitemap): those do not take the source's
+        topic label (they are credited to the source, though: it led to them)."""
+        return (response.meta.get("veille_gap") == "sitemap"
+                and not isinstance(self.source.sitemap, str))
+
     def gap_request(self, url: str, callback: Any, step: str, **cb_kwargs: Any
                     ) -> scrapy.Request:
         """A plain GET of a document read for the gap (no validators: none is kept)."""

@@ -212,7 +212,7 @@ def test_a_feed_of_20_that_publishes_50_between_polls_recovers_them_from_its_nex
 
 def test_a_feed_without_next_pages_recovers_from_the_sitemap_robots_txt_names(site, tmp_path):
     news = NewsSite(site, paged=False)
-    cfg, db = config(tmp_path, site), tmp_path / "veille.db"
+    cfg, db = config(tmp_path, site, extra='topic = "Caucase"\n'), tmp_path / "veille.db"
     news.publish(20)
     crawled(cfg, db)
     published = news.publish(50)
@@ -243,6 +243,13 @@ def test_a_feed_without_next_pages_recovers_from_the_sitemap_robots_txt_names(si
                                                        site.url("/sitemap-recent.xml")]
     assert site.hits["/sitemap-2025.xml"] == 0
     assert sum(site.hits[path] for path in stale) == 0
+    # The site's sitemap lists every article of the site: those it gave are credited to
+    # the source that led to them, without its topic label (the feed's own items keep it).
+    topics = rows(db, "SELECT p.topic, count(*) AS n FROM article_sources p "
+                      "GROUP BY p.topic ORDER BY p.topic")
+    assert topics == [{"topic": None, "n": 30}, {"topic": "Caucase", "n": 40}]
+    assert rows(db, "SELECT count(*) AS n FROM articles WHERE topic = 'Caucase'") == [
+        {"n": 40}]
 
 
 def test_a_topic_page_reads_past_max_pages_to_fill_a_gap(site, tmp_path):

@@ -64,6 +64,9 @@ class ListingHint:
     canonical: str | None = None
     # Found while filling a gap (`crawler.crawl.gaps`): on a document read past the poll's.
     gap: bool = False
+    # Listed by a document of the whole site (a sitemap found for a gap), not the source's
+    # own: the source's topic label is not the article's.
+    site_wide: bool = False
 
 
 def find_article_links(
