@@ -454,6 +454,17 @@ def m013_identity_and_events(db: sqlite_utils.Database) -> None:
     )
     db["source_events"].create_index(["source_id", "kind", "at"])
 
+
+@MIGRATIONS()
+def m014_source_breakage(db: sqlite_utils.Database) -> None:
+    """A source's breakage now (crawler/crawl/breakage.py): `broken_since` when its oldest
+    open incident started, `broken_check` the checks failing ("no-links", "short-bodies",
+    "rate-drop", "feed-malformed", "robots-forbidden"; comma-separated when several),
+    `broken_message` why, in one line. NULL when nothing is broken. Each incident is a
+    `source_events` row of kind `broken`, closed by one of kind `recovered`."""
+    for column in ("broken_since", "broken_check", "broken_message"):
+        db["sources"].add_column(column, str)
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`
