@@ -61,7 +61,7 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path):
         "m001_core", "m002_alerts", "m003_polling", "m004_stories", "m005_views", "m006_pages",
         "m007_provenance", "m008_fts_automerge", "m009_story_hashes", "m010_fetch_epoch",
         "m011_recent_search", "m012_published_from", "m013_identity_and_events",
-        "m014_source_breakage"]
+        "m014_source_breakage", "m015_operator_notices"]
 
 
 def test_the_full_text_index_merges_16_segments_at_a_time_in_new_and_migrated_databases(

@@ -465,6 +465,42 @@ def m014_source_breakage(db: sqlite_utils.Database) -> None:
     for column in ("broken_since", "broken_check", "broken_message"):
         db["sources"].add_column(column, str)
 
+
+@MIGRATIONS()
+def m015_operator_notices(db: sqlite_utils.Database) -> None:
+    """What the operator is told (crawler/alerts/operators.py), and the daemon's heartbeat.
+
+    `operator_notices`: one row per notice to a subscription with `operators = true`: a
+    source broken or recovered, a delivery given up on, polling stopped or resumed. It is
+    sent as alerts are (the same statuses, attempts, lease and backoff); `dedup_key`
+    (subscription, incident, kind) makes each incident notify once and its recovery once.
+    `title` and `body` are written when the notice is queued, from redacted text only: no
+    URL, address or secret of a subscription. `heartbeats`: when `veille run` last started
+    or ended a poll (`at`), so that any process that sends alerts can tell that it stopped."""
+    db["operator_notices"].create(
+        {"id": int, "uid": str, "subscription_id": str, "incident": str, "kind": str,
+         "dedup_key": str, "source_id": str, "about_subscription": str, "event_id": int,
+         "title": str, "body": str, "details": str, "status": str, "batch_uid": str,
+         "attempts": int, "created_at": str, "next_attempt_at": str, "lease_until": str,
+         "claimed_by": str, "sent_at": str, "last_error": str},
+        pk="id",
+        foreign_keys=[("subscription_id", "subscriptions", "id")],
+        not_null={"uid", "subscription_id", "incident", "kind", "dedup_key", "title",
+                  "status", "created_at"},
+        defaults={"attempts": 0, "status": "pending"},
+    )
+    db["operator_notices"].create_index(["uid"], unique=True)
+    db["operator_notices"].create_index(["dedup_key"], unique=True)
+    db["operator_notices"].create_index(["status", "subscription_id"])
+    db["operator_notices"].create_index(["about_subscription", "kind"])
+    db["operator_notices"].create_index(["batch_uid"])
+    # Incidents are looked up by kind at each dispatch (a few rows among the gaps).
+    db["source_events"].create_index(["kind", "id"])
+    db["heartbeats"].create(
+        {"name": str, "pid": int, "started_at": str, "at": str, "stopped_at": str},
+        pk="name", not_null={"at"},
+    )
+
 def _articles_view(db: sqlite_utils.Database) -> None:
     # `conflicts`, `sources` and `topics` are JSON arrays, so that Datasette's array facet
     # counts articles per conflict, per source that listed them and per topic label; `day`
