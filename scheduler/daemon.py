@@ -22,6 +22,7 @@ import logging
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -87,6 +88,7 @@ class Daemon:
         self.jobs_done = threading.Condition()
         # Creates the schema before any child does.
         Store.open_for(self.config, db_path).close()
+        self.heartbeat(started=True)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(
                 url=f"sqlite:///{jobs_path(self.config, db_path)}")},
@@ -153,6 +155,7 @@ class Daemon:
     def shutdown(self) -> None:
         """No new crawl; running ones get the grace period, then are killed."""
         self.health.stopping = True
+        self.heartbeat(stopped=True)
         self.scheduler.pause()
         grace = self.config.schedule.grace_seconds
         with self.children_lock:
@@ -188,6 +191,18 @@ class Daemon:
         self.config = config
         Store.open_for(config, self.db_path).close()
         self.sync_jobs()
+
+    def heartbeat(self, *, started: bool = False, stopped: bool = False) -> None:
+        """Record in the database that a poll starts or ends (or the daemon starts or
+        stops): any process that sends alerts tells the operators when it goes stale."""
+        from crawler.alerts.operators import write_heartbeat
+
+        try:
+            with Store.open(self.db_path) as store:
+                write_heartbeat(store.db, utc_now(), os.getpid(), started=started,
+                                stopped=stopped)
+        except sqlite3.Error as exc:  # a busy database: the next poll writes it again
+            LOGGER.warning("heartbeat not recorded: %s", exc)
 
     def _longest_interval(self) -> float | None:
         """The health check's interval, found once per config (only when it is asked: a
@@ -266,6 +281,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self.health.polled()
+        self.heartbeat()
         config = self.config
         try:
             source = config.source(source_id)
@@ -376,7 +392,10 @@ class Daemon:
         if not self.dispatch_lock.acquire(blocking=False):
             return
         try:
-            report = send_due(self.config, self.db_path, environ=self.environ)
+            report = send_due(self.config, self.db_path, environ=self.environ,
+                              polling_limit=self._longest_interval)
+            if report.notices:
+                LOGGER.info("operator notices: %d sent", report.notices)
             if report.batches:
                 LOGGER.info("alerts: %d sent, %d to retry, %d failed", report.sent,
                             report.retrying, report.failed)
@@ -399,6 +418,7 @@ def run_source(source_id: str) -> None:
     with daemon.job():
         daemon.poll(source_id)
         daemon.health.polled()
+        daemon.heartbeat()
 
 
 def dispatch_alerts() -> None:

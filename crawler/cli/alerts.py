@@ -20,17 +20,21 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 def dispatch_now(config: Config, db_file, only: tuple[str, ...] = (),
                  quiet: bool = False) -> int:
-    """Send the due alerts; print what happened (with `quiet`, only the errors); return
-    the number given up on."""
+    """Send the due alerts and operator notices; print what happened (with `quiet`, only
+    the errors); return the number given up on."""
     from crawler.alerts.dispatch import send_due
+    from scheduler.monitor import longest_interval
 
-    report = send_due(config, db_file, only)
+    # Polling is watched against the daemon's own limit (its health check's), worked out
+    # only when an operator subscription asks and something polled already.
+    report = send_due(config, db_file, only, polling_limit=lambda: longest_interval(config))
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
     if quiet:
         return report.failed
     deliveries = plural(report.batches, "delivery", "deliveries")
-    click.echo(f"alerts: {report.sent} sent in {deliveries}, "
+    notices = f", {plural(report.notices, 'operator notice')} sent" if report.notices else ""
+    click.echo(f"alerts: {report.sent} sent in {deliveries}{notices}, "
                f"{report.retrying} to retry, {report.failed} failed; {report.waiting} waiting")
     return report.failed
 

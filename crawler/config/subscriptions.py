@@ -114,6 +114,9 @@ class Subscription:
     at: tuple[str, ...] = ()  # or digest at these local times ("08:00")
     timezone: str = "UTC"
     updates: bool = False
+    # Also told what goes wrong with Veille itself (crawler/alerts/operators.py): sources
+    # broken and recovered, deliveries given up on, polling stopped and resumed.
+    operators: bool = False
 
     @property
     def channel_kind(self) -> str:
@@ -127,7 +130,7 @@ _CONFLICT_KEYS = {"id": str, "name": str, "aliases": list, "exclude": list, "top
 _SUBSCRIPTION_KEYS = {
     "id": str, "name": str, "conflicts": list, "sources": list, "languages": list,
     "mode": str, "every": (str, int), "at": list, "timezone": str, "updates": bool,
-    "webhook": dict, "email": dict, "feed": dict, "apprise": dict,
+    "operators": bool, "webhook": dict, "email": dict, "feed": dict, "apprise": dict,
 }
 _WEBHOOK_KEYS = {"url": str, "secret_env": str, "timeout": (int, float)}
 _EMAIL_KEYS = {
@@ -199,8 +202,16 @@ def parse_subscription(
             )
     check_types(entry, _SUBSCRIPTION_KEYS, where)
     conflicts = strings(entry, "conflicts", where)
+    operators = entry.get("operators", False)
+    if not conflicts and not operators:
+        raise ConfigError(f"{where}: conflicts must name at least one [[conflict]] id "
+                          "(or operators = true for a subscription to operator notices only)")
     if not conflicts:
-        raise ConfigError(f"{where}: conflicts must name at least one [[conflict]] id")
+        for key in ("sources", "languages", "updates", "mode", "every", "at"):
+            if key in entry:
+                raise ConfigError(
+                    f"{where}: {key} applies to article alerts, and this subscription has no "
+                    "conflicts: operator notices cover every source and are sent at once")
     for kind, values in (("conflict", conflicts), ("source", strings(entry, "sources", where))):
         for value in values:
             if value not in known[kind]:
@@ -236,7 +247,7 @@ def parse_subscription(
         channel=channel, sources=strings(entry, "sources", where),
         languages=tuple(v.lower() for v in strings(entry, "languages", where)),
         mode=mode, every_minutes=every, at=tuple(sorted(at)), timezone=timezone,
-        updates=entry.get("updates", False),
+        updates=entry.get("updates", False), operators=operators,
     )
 
 

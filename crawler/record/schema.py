@@ -493,6 +493,7 @@ def m015_operator_notices(db: sqlite_utils.Database) -> None:
     db["operator_notices"].create_index(["dedup_key"], unique=True)
     db["operator_notices"].create_index(["status", "subscription_id"])
     db["operator_notices"].create_index(["about_subscription", "kind"])
+    db["operator_notices"].create_index(["subscription_id", "event_id"])
     db["operator_notices"].create_index(["batch_uid"])
     # Incidents are looked up by kind at each dispatch (a few rows among the gaps).
     db["source_events"].create_index(["kind", "id"])

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import apprise
 from apprise.utils.parse import parse_urls
 
-from crawler.alerts.channels.message import AlertMessage
+from crawler.alerts.channels.message import AlertMessage, Message, OperatorNotice
 from crawler.alerts.channels.webhook import byline
 from crawler.config.redaction import redact, service_url_secrets
 from crawler.errors import DeliveryError
@@ -38,7 +38,7 @@ def split_urls(text: str) -> list[str]:
     return [url for url in parse_urls(text) if url.strip()]
 
 
-def send_apprise(urls: Sequence[str], batch_uid: str, alerts: Sequence[AlertMessage],
+def send_apprise(urls: Sequence[str], batch_uid: str, alerts: Sequence[Message],
                  subscription_name: str, *, variable: str) -> None:
     """Notify each service of `urls` with `alerts` (one message); return when all took it.
 
@@ -80,9 +80,12 @@ def send_apprise(urls: Sequence[str], batch_uid: str, alerts: Sequence[AlertMess
     LOGGER.debug("apprise: %s notified for %s", plural(len(urls), "service"), batch_uid)
 
 
-def message_text(alerts: Sequence[AlertMessage], subscription_name: str) -> tuple[str, str]:
+def message_text(alerts: Sequence[Message], subscription_name: str) -> tuple[str, str]:
     """The notification's title and plain-text body: one alert in full, or a digest with a
-    short block per alert."""
+    short block per alert; an operator notice is "[Veille] " and its title, then its text."""
+    if isinstance(alerts[0], OperatorNotice):
+        return f"[Veille] {alerts[0].title}", alerts[0].body
+    alerts = [a for a in alerts if isinstance(a, AlertMessage)]
     if len(alerts) == 1:
         alert = alerts[0]
         lines = [alert.url, byline(alert)]

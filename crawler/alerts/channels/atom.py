@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from crawler.alerts.channels.message import AlertMessage
+from crawler.alerts.channels.message import AlertMessage, Message, OperatorNotice
 from crawler.clock import parse_time_or_none, stamp, stamp_now
 from crawler.config.model import FeedChannel
 
@@ -32,7 +32,7 @@ _LANG_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 
 
 def write_feed(channel: FeedChannel, subscription_id: str, subscription_name: str,
-               alerts: Sequence[AlertMessage], updated: str) -> None:
+               alerts: Sequence[Message], updated: str) -> None:
     """Replace `channel.path` with a feed of the newest `channel.max_entries` of `alerts`.
 
     `alerts` is every alert the feed should show (the dispatcher passes the recent ones, not
@@ -44,7 +44,7 @@ def write_feed(channel: FeedChannel, subscription_id: str, subscription_name: st
 
 
 def build_feed(channel: FeedChannel, subscription_id: str, subscription_name: str,
-               alerts: Sequence[AlertMessage], updated: str) -> bytes:
+               alerts: Sequence[Message], updated: str) -> bytes:
     """The feed document, as UTF-8 bytes with an XML declaration."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
     _text(feed, "id", f"urn:veille:subscription:{quote(subscription_id, safe='')}")
@@ -75,7 +75,9 @@ def rfc3339(value: str | None) -> str | None:
     return stamp(parse_time_or_none(value))
 
 
-def _entry(alert: AlertMessage, feed_updated: str) -> ET.Element:
+def _entry(alert: Message, feed_updated: str) -> ET.Element:
+    if isinstance(alert, OperatorNotice):
+        return _notice_entry(alert, feed_updated)
     entry = ET.Element("entry")
     if alert.language and _LANG_TAG.match(alert.language):
         entry.set(XML_LANG, alert.language)
@@ -94,6 +96,20 @@ def _entry(alert: AlertMessage, feed_updated: str) -> ET.Element:
     for conflict in alert.conflicts:
         ET.SubElement(entry, "category", {"term": _clean(conflict)})
     _text(entry, "summary", _summary(alert))
+    return entry
+
+
+def _notice_entry(notice: OperatorNotice, feed_updated: str) -> ET.Element:
+    """An operator notice: "[Veille] title", its text as the summary, its kind as category."""
+    entry = ET.Element("entry")
+    _text(entry, "id", entry_id(notice.uid))
+    _text(entry, "title", f"[Veille] {notice.title}")
+    _text(entry, "updated", rfc3339(notice.created_at) or rfc3339(feed_updated) or "")
+    author = ET.SubElement(entry, "author")
+    _text(author, "name", "Veille")
+    ET.SubElement(entry, "category", {"term": _clean(notice.kind),
+                                      "scheme": "urn:veille:operator"})
+    _text(entry, "summary", notice.body or notice.title)
     return entry
 
 

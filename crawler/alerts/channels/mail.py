@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from hashlib import sha256
 
-from crawler.alerts.channels.message import AlertMessage
+from crawler.alerts.channels.message import AlertMessage, Message, OperatorNotice
 from crawler.alerts.channels.webhook import byline
 from crawler.clock import mail_date
 from crawler.config.model import EmailChannel
@@ -32,7 +32,7 @@ _MSG_ID_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'
 
 
 def send_email(channel: EmailChannel, password: str | None, batch_uid: str,
-               alerts: Sequence[AlertMessage], subscription_name: str) -> None:
+               alerts: Sequence[Message], subscription_name: str) -> None:
     """Send one message for `alerts` to `channel.to`; return once the server accepted it.
 
     The certificate and host name are always checked, against `channel.ca_file` when set
@@ -132,13 +132,15 @@ def _tls_context(channel: EmailChannel) -> ssl.SSLContext:
                             f"{str(channel.ca_file)!r}: {exc}", permanent=True) from exc
 
 
-def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[AlertMessage],
+def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[Message],
                 subscription_name: str, *, now: datetime | None = None) -> EmailMessage:
     """The message `send_email` sends: subject, headers and both bodies."""
     if not alerts:
         raise ValueError("no alerts to send")
+    notice = alerts[0] if isinstance(alerts[0], OperatorNotice) else None
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = subject(alerts)
+    message["Subject"] = f"[Veille] {notice.title}" if notice else \
+        subject([a for a in alerts if isinstance(a, AlertMessage)])
     message["From"] = channel.sender
     message["To"] = ", ".join(channel.to)
     message["Date"] = mail_date(now)
@@ -146,11 +148,28 @@ def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[AlertMes
     message["X-Veille-Alert-Id"] = batch_uid
     message["X-Veille-Subscription"] = alerts[0].subscription_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    if notice:
+        message["X-Veille-Notice"] = notice.kind
+        text, markup = _notice_bodies(notice, subscription_name)
+    else:
+        news = [a for a in alerts if isinstance(a, AlertMessage)]
+        text, markup = _text_body(news, subscription_name), _html_body(news, subscription_name)
     # quoted-printable keeps the message 7-bit clean for any relay, accents included
-    message.set_content(_text_body(alerts, subscription_name), cte="quoted-printable")
-    message.add_alternative(_html_body(alerts, subscription_name), subtype="html",
-                            cte="quoted-printable")
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(markup, subtype="html", cte="quoted-printable")
     return message
+
+
+def _notice_bodies(notice: OperatorNotice, subscription_name: str) -> tuple[str, str]:
+    """An operator notice's plain-text and HTML bodies: its title, then its text."""
+    footer = f"Veille, operator notice for subscription \"{subscription_name}\""
+    text = f"{notice.title}\n\n{notice.body}\n\n-- \n{footer}\n"
+    paragraphs = "\n".join(f"<p>{html.escape(line)}</p>" for line in notice.body.splitlines()
+                           if line.strip())
+    markup = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>\n"
+              f"<h3>{html.escape(notice.title)}</h3>\n{paragraphs}\n<hr>\n"
+              f"<p><small>{html.escape(footer)}</small></p>\n</body></html>\n")
+    return text, markup
 
 
 def subject(alerts: Sequence[AlertMessage]) -> str:

@@ -24,7 +24,7 @@ from ssl import SSLError
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.alerts.channels.message import AlertMessage
+from crawler.alerts.channels.message import AlertMessage, Message, OperatorNotice
 from crawler.clock import readable_utc
 from crawler.config.model import WebhookChannel
 from crawler.config.redaction import redact, redact_url, url_secrets
@@ -39,7 +39,7 @@ _MAX_REDIRECTS = 5
 
 
 def send_webhook(channel: WebhookChannel, secret: str | None, batch_uid: str,
-                 alerts: Sequence[AlertMessage], *, user_agent: str) -> None:
+                 alerts: Sequence[Message], *, user_agent: str) -> None:
     """POST `alerts` to `channel.url` as one JSON document; return when any 2xx answers.
 
     Raises:
@@ -76,11 +76,17 @@ def send_webhook(channel: WebhookChannel, secret: str | None, batch_uid: str,
     LOGGER.debug("webhook %s answered %s for %s", redact_url(url), status, batch_uid)
 
 
-def build_payload(batch_uid: str, alerts: Sequence[AlertMessage]) -> dict[str, Any]:
-    """The JSON document: one alert, or a digest when several (or a batch uid of its own)."""
+def build_payload(batch_uid: str, alerts: Sequence[Message]) -> dict[str, Any]:
+    """The JSON document: one alert, or a digest when several (or a batch uid of its own);
+    an operator notice is a document of its own type, `veille.operator`."""
     if not alerts:
         raise ValueError("no alerts to send")
     subscription = alerts[0].subscription_id
+    if isinstance(alerts[0], OperatorNotice):
+        notice = alerts[0]
+        return {"type": "veille.operator", "id": batch_uid, "subscription": subscription,
+                "text": notice_text(notice), "notice": notice_document(notice)}
+    alerts = [a for a in alerts if isinstance(a, AlertMessage)]
     if len(alerts) == 1 and alerts[0].uid == batch_uid:
         return {"type": "alert", "id": batch_uid, "subscription": subscription,
                 "text": format_text(alerts), "alert": alert_document(alerts[0])}
@@ -112,6 +118,29 @@ def alert_document(alert: AlertMessage) -> dict[str, Any]:
             {"source": c.source, "url": c.url, "title": c.title} for c in alert.other_copies
         ],
     }
+
+
+def notice_document(notice: OperatorNotice) -> dict[str, Any]:
+    """One operator notice as a JSON object: `kind` says what happened, `state` whether it
+    opens ("problem") or closes ("recovery") its `incident`."""
+    return {
+        "id": notice.uid,
+        "kind": notice.kind,
+        "state": "recovery" if notice.recovery else "problem",
+        "incident": notice.incident,
+        "created_at": notice.created_at,
+        "title": notice.title,
+        "body": notice.body,
+        "source": notice.source_id,
+        "subscription": notice.about_subscription,
+        "details": notice.details,
+    }
+
+
+def notice_text(notice: OperatorNotice) -> str:
+    """Slack/Mattermost mrkdwn: the notice's title in bold, then its text."""
+    mark = "Recovered" if notice.recovery else "Problem"
+    return f"*Veille {mark.lower()}: {_escape(notice.title)}*\n{_escape(notice.body)}"
 
 
 def format_text(alerts: Sequence[AlertMessage]) -> str:
