@@ -107,6 +107,11 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
         return
     width = max(len(s.source_id) for s in summaries)
     for s in summaries:
+        # A new breakage is told once, --quiet too; a recovery only without --quiet.
+        for kind, message in s.breakage:
+            if kind == "broken" or not quiet:
+                click.echo(f"{s.source_id:<{width}}  {kind.upper() if kind == 'broken' else kind}"
+                           f": {message}")
         if quiet and not (s.failed or s.status == "partial"):
             continue
         line = (f"{s.source_id:<{width}}  {s.status:<11} {s.new:>4} new {s.updated:>4} updated "

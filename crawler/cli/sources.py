@@ -49,16 +49,28 @@ def sources(ctx: click.Context, fmt: str) -> None:
     been missed: the crawl read further to recover them); the JSON has the last one's
     time, message and articles recovered ("last_gap_at", "last_gap", "last_gap_recovered").
 
+    A source that answers but stopped yielding articles is BROKEN (its status), with why
+    in the last column: its listing shows no article link, its pages no text, it went
+    quiet against its own history, its feed turned malformed or robots.txt now forbids
+    it. The JSON has "broken", "broken_since", "broken_check" and "broken_why"; each
+    incident is a pair of source_events rows (broken, recovered).
+
     Example: veille sources --csv > sources.csv
     """
     if ctx.invoked_subcommand is not None:
         return
     obj: Context = ctx.obj
     report = source_report(obj)
-    if fmt == TABLE:  # the table's last column: the last error, and a failing flag
+    if fmt == TABLE:  # the table's last column: why it is broken, the last error, a flag
         for row in report:
             flag = f"FAILING since {row['failing_since']}: " if row["failing"] else ""
-            row["problem"] = f"{flag}{row['last_error'] or ''}" or None
+            problem = f"{flag}{row['last_error'] or ''}"
+            if row["broken"]:
+                row["last_status"] = "BROKEN"
+                why = (f"BROKEN since {row['broken_since']} ({row['broken_check']}): "
+                       f"{row['broken_why']}")
+                problem = f"{why}; {problem}" if problem else why
+            row["problem"] = problem or None
     emit(report, fmt, COLUMNS)
 
 
@@ -140,6 +152,12 @@ def source_report(obj: Context) -> list[dict[str, Any]]:
             "last_gap_at": gap.last_at if gap else None,
             "last_gap": gap.last_message if gap else None,
             "last_gap_recovered": gap.last_count if gap else None,
+            # An open breakage incident (crawler.crawl.breakage); absent from a read-only
+            # copy made before it.
+            "broken": bool(row.get("broken_since")),
+            "broken_since": row.get("broken_since"),
+            "broken_check": row.get("broken_check"),
+            "broken_why": row.get("broken_message"),
         })
     return report
 

@@ -23,6 +23,13 @@ MIN_ARTICLE_WORDS = 40
 NO_TEXT = "no-text"  # the fetch_errors kind of that warning, counted apart from the others
 # The kind of a warning that an article's witnesses of its date are over 24 hours apart.
 DATES_DISAGREE = "dates-disagree"
+# Stats keys read when the run closes (crawler/crawl/breakage.py): the article pages this
+# run extracted, those of them under MIN_ARTICLE_WORDS, and the kind and URL of a fatal
+# failure (beside its message, "veille/fatal").
+ARTICLE_PAGES = "veille/article_pages"
+SHORT_BODIES = "veille/short_bodies"
+FATAL_KIND = "veille/fatal_kind"
+FATAL_URL = "veille/fatal_url"
 
 # Chinese and Japanese put no spaces between words: each ideograph or kana counts as a
 # word (as Unicode word segmentation and word processors count them), or every Chinese
@@ -82,7 +89,9 @@ class NormalizePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
+        self.crawler.stats.inc_value(ARTICLE_PAGES)
         if not item.extracted.body.strip() and not item.extracted.title:
+            self.crawler.stats.inc_value(SHORT_BODIES)
             return FetchErrorItem(
                 item.source_id, item.response_url, NO_TEXT,
                 "no title or article text on the page: not stored", level="warning",
@@ -142,6 +151,8 @@ class StorePipeline:
                 self.save_failure(FetchErrorItem(item.source_id, item.fetched.response_url,
                                            "canonical-refused", note, level="warning"))
             for warning in article_warnings(item):
+                if warning.kind == NO_TEXT:
+                    stats.inc_value(SHORT_BODIES)
                 self.save_failure(warning)
         return item
 
@@ -160,6 +171,8 @@ class StorePipeline:
         stats.inc_value(f"veille/{item.level}s")
         if item.fatal:
             stats.set_value("veille/fatal", item.message)
+            stats.set_value(FATAL_KIND, item.kind)
+            stats.set_value(FATAL_URL, item.url)
         if item.level == "error":
             LOGGER.error("%s: %s", item.source_id, item.message)
         elif item.kind in (NO_TEXT, "extract") and item.url:

@@ -9,6 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.spiders import Spider
 
+from crawler.crawl.breakage import RunFindings, record_breakage
 from crawler.crawl.gaps import RECOVERED, record_gap
 from crawler.crawl.ledger import open_store, release_store
 from crawler.record.store import STORAGE_ERRORS, one_line
@@ -72,6 +73,10 @@ class RunRecorder:
                 if gap is not None:
                     record_gap(store, self.run_id, spider.name, gap,
                                int(stats.get_value(RECOVERED, 0)))
+                source = getattr(spider, "source", None)  # a worker's spider has none
+                if source is not None:
+                    record_breakage(store, self.run_id, source,
+                                    RunFindings.from_stats(stats, status))
             finally:
                 release_store(store)
         except STORAGE_ERRORS as exc:

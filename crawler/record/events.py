@@ -72,3 +72,79 @@ def gaps_since(db: sqlite_utils.Database, source_id: str, since: str) -> int:
         "SELECT count(*) FROM source_events WHERE source_id = ? AND kind = ? AND at >= ?",
         [source_id, GAP, since],
     ).fetchone()[0]
+
+
+# -- breakage: incidents opened and closed (crawler/crawl/breakage.py) ----------------------
+
+BROKEN = "broken"  # the kind of the event that opens a breakage incident
+RECOVERED = "recovered"  # and of the one that closes it
+
+_OPEN_SQL = (
+    "SELECT b.id, json_extract(b.evidence, '$.check'), b.since, b.message, b.run_id "
+    "FROM source_events b WHERE b.source_id = ? AND b.kind = 'broken' AND NOT EXISTS ("
+    " SELECT 1 FROM source_events r WHERE r.source_id = b.source_id AND r.kind = 'recovered'"
+    " AND json_extract(r.evidence, '$.broken_event_id') = b.id) ORDER BY b.since, b.id")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An open breakage: its `broken` event, the check that failed, since when and why."""
+
+    event_id: int
+    check: str
+    since: str
+    message: str
+    run_id: int | None
+
+
+def open_incidents(db: sqlite_utils.Database, source_id: str) -> dict[str, Incident]:
+    """The source's open breakage incidents, by check (one at most per check)."""
+    return {check: Incident(event_id, check, since, message, run_id)
+            for event_id, check, since, message, run_id in db.execute(_OPEN_SQL, [source_id])}
+
+
+def open_incident(db: sqlite_utils.Database, run_id: int, source_id: str, check: str,
+                  since: str, message: str, evidence: Mapping[str, Any], at: str
+                  ) -> int | None:
+    """The `broken` event of a new incident, and the source's state; None (nothing
+    written) when one is open already for this source and check."""
+    with write_transaction(db):
+        if check in open_incidents(db, source_id):
+            return None
+        cursor = db.execute(
+            "INSERT INTO source_events (source_id, run_id, kind, since, message, evidence, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [source_id, run_id, BROKEN, since, message,
+             json.dumps({**evidence, "check": check}, ensure_ascii=False, sort_keys=True), at])
+        _source_state(db, source_id)
+    return int(cursor.lastrowid)
+
+
+def close_incident(db: sqlite_utils.Database, run_id: int, source_id: str, check: str,
+                   message: str, evidence: Mapping[str, Any], at: str) -> int | None:
+    """The `recovered` event closing the source's open incident of `check` (its `since`
+    kept, `until` = `at`), and the source's state; None when none is open."""
+    with write_transaction(db):
+        incident = open_incidents(db, source_id).get(check)
+        if incident is None:
+            return None
+        cursor = db.execute(
+            "INSERT INTO source_events (source_id, run_id, kind, since, until, message, "
+            "evidence, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [source_id, run_id, RECOVERED, incident.since, at, message,
+             json.dumps({**evidence, "check": check, "broken_event_id": incident.event_id},
+                        ensure_ascii=False, sort_keys=True), at])
+        _source_state(db, source_id)
+    return int(cursor.lastrowid)
+
+
+def _source_state(db: sqlite_utils.Database, source_id: str) -> None:
+    """`sources.broken_*` from the open incidents: the oldest's start, every failing
+    check, their messages (NULL when none is open)."""
+    incidents = list(open_incidents(db, source_id).values())
+    db.execute(
+        "UPDATE sources SET broken_since = ?, broken_check = ?, broken_message = ? "
+        "WHERE id = ?",
+        [min((i.since for i in incidents), default=None),
+         ", ".join(i.check for i in incidents) or None,
+         "; ".join(i.message for i in incidents) or None, source_id])
