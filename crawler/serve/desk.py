@@ -40,6 +40,7 @@ order by conflict_id, n
 """
 FRONT_SOURCES = """
 select s.id, s.name, s.kind, s.last_success_at, s.failure_count, s.last_error,
+  s.broken_since, s.broken_check, s.broken_message,
   (select r.status from crawl_runs r where r.source_id = s.id
    order by r.started_at desc, r.id desc limit 1) as last_status,
   (select count(*) from article_sources p where p.source_id = s.id) as articles,
@@ -47,7 +48,7 @@ select s.id, s.name, s.kind, s.last_success_at, s.failure_count, s.last_error,
 from sources s left join source_events g on g.id = (
   select e.id from source_events e where e.source_id = s.id and e.kind = 'gap'
   order by e.at desc, e.id desc limit 1)
-order by s.failure_count desc, s.name
+order by s.broken_since is null, s.failure_count desc, s.name
 """
 FRONT_LATEST_DAY = """
 select max(substr(coalesce(published_at, first_seen_at), 1, 10)) as day from articles
