@@ -130,7 +130,8 @@ class Operators:
             evidence = _json(row["evidence"])
             check = str(evidence.get("check") or "check")
             since = row["since"] or row["at"]
-            message = _line(row["message"] or check)
+            message = _unprefixed(_line(row["message"] or check), row["name"],
+                                  row["source_id"])
             title = f"source {row['source_id']} broken: {message}"
             body = "\n".join([
                 f"Source {row['source_id']} ({row['name'] or row['source_id']}) is broken "
@@ -166,7 +167,7 @@ class Operators:
                 lines.append(f"It was broken from {readable_utc(row['since'])}"
                              + (f", for {lasted}." if lasted else "."))
             if row["message"]:
-                lines.append(_line(row["message"]))
+                lines.append(_unprefixed(_line(row["message"]), row["name"], row["source_id"]))
             queued += self._insert(
                 sub.id, row["incident"], "recovered", title, "\n".join(lines), now,
                 source_id=row["source_id"], event_id=row["id"],
@@ -351,6 +352,15 @@ def _json(text: str | None) -> dict[str, Any]:
 
 def _line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _unprefixed(message: str, *names: str | None) -> str:
+    """A breakage message without the "Source name: " it starts with (the title names the
+    source already)."""
+    for name in names:
+        if name and message.startswith(f"{name}: "):
+            return message[len(name) + 2:]
+    return message
 
 
 def _between(start: str | None, end: str | None) -> str | None:
