@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from html import escape
 from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import Clock, rows, veille, write_config
+from conftest import Clock, crawl, rows, veille, write_config
 from receivers import WEBHOOK_SECRET, SmtpSink, WebhookReceiver
 from test_dispatch import CONFLICTS, ENV, SETTINGS, Desk, webhook_sub
+from test_gaps import NewsSite, title
 
 from crawler.alerts.dispatch import Dispatcher, retry_failed
 from crawler.alerts.operators import Operators, duration_text, write_heartbeat
@@ -27,6 +29,7 @@ from crawler.config.model import (
     load_config,
 )
 from crawler.config.subscriptions import AppriseChannel
+from crawler.demo import SiteServer
 from crawler.errors import ConfigError
 from crawler.record.outbox import sync_alerting
 
@@ -440,3 +443,77 @@ def test_veille_alerts_send_tells_that_polling_stopped(tmp_path, webhook_receive
     assert len(webhook_receiver.requests) == 1
     assert rows(db, "SELECT kind, status FROM operator_notices") == [
         {"kind": "polling-stopped", "status": "sent"}]
+
+
+# -- end to end: the issue's fixture, a listing whose links move into new markup ------------
+
+
+class RedesignedSite(NewsSite):
+    """test_gaps' NewsSite, whose listing can move its links into new markup."""
+
+    redesigned = False
+
+    def listing(self, entries, next_path):
+        if not self.redesigned:
+            return super().listing(entries, next_path)
+        items = "".join(f'<li class="story"><a href="{self.path(n)}">{escape(title(n))}</a>'
+                        "</li>" for n, _ in entries)
+        return (f'<html><head><title>Latest</title></head><body><ul class="stream">{items}'
+                "</ul></body></html>").encode()
+
+
+def test_a_template_change_is_one_operator_alert_then_one_recovery(tmp_path, webhook_receiver):
+    """`veille crawl` then `veille alerts send`, as cron runs them: the crawl that finds the
+    listing's links gone opens an incident, which the operators hear of once (not again
+    while it stays broken); the crawl that reads links again closes it, heard of once."""
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as site:
+        site.overrides["/robots.txt"] = (200, {"Content-Type": "text/plain"},
+                                         b"User-agent: *\nAllow: /\n")
+        news = RedesignedSite(site)
+        db = tmp_path / "veille.db"
+
+        def config(links: str) -> Path:
+            return write_config(
+                tmp_path / "veille.toml", site.origin,
+                '[[source]]\nid = "front"\nname = "Front Latest"\nkind = "topic"\n'
+                f'url = "{{site}}/latest/"\nlinks = "{links}"\n\n'
+                '[[subscription]]\nid = "ops"\nname = "Night shift"\noperators = true\n'
+                f'[subscription.webhook]\nurl = "{webhook_receiver.url}"\n'
+                'secret_env = "OPS_SECRET"\n')
+
+        def cycle(links: str, status: int = 0) -> list[dict]:
+            """A crawl, then the dispatcher: the operator notices it sent."""
+            cfg = config(links)
+            crawled = crawl(cfg, db)
+            assert crawled.returncode == status, crawled.stdout + crawled.stderr
+            before = len(webhook_receiver.requests)
+            sent = veille("--config", cfg, "--db", db, "alerts", "send",
+                          env={"OPS_SECRET": WEBHOOK_SECRET})
+            assert sent.returncode == 0, sent.stderr
+            return [r.json["notice"] for r in webhook_receiver.requests[before:]]
+
+        news.publish(5)
+        assert cycle("article.card a") == []
+        assert cycle("article.card a") == []  # an unchanged listing
+        news.redesigned = True  # the links move into <li class="story">
+        news.publish(2)
+        [broken] = cycle("article.card a", status=1)
+        listing = site.url("/latest/")
+        assert broken["title"] == (
+            f"source front broken: listing {listing} yields no article link matching "
+            f"'article.card a' (the links moved? it had some at the poll of "
+            f"{broken['details']['evidence']['last_good_poll']})")
+        assert (broken["kind"], broken["state"], broken["source"]) == (
+            "broken", "problem", "front")
+        assert cycle("article.card a", status=1) == []  # still broken: told once
+        [recovered] = cycle("li.story a")  # the configuration follows the site
+        assert recovered["title"].startswith("source front recovered: no-links (broken for ")
+        assert (recovered["kind"], recovered["incident"]) == ("recovered", broken["incident"])
+        assert cycle("li.story a") == []
+    assert all(r.signature_valid for r in webhook_receiver.requests)
+    assert [(n["kind"], n["status"]) for n in rows(
+        db, "SELECT kind, status FROM operator_notices ORDER BY id")] == [
+        ("broken", "sent"), ("recovered", "sent")]
+    print("operator notices:", broken["title"], "|", recovered["title"])
