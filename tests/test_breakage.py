@@ -65,9 +65,9 @@ def feed_config(tmp_path: Path, site: SiteServer) -> Path:
                         'url = "{site}/feed.xml"\n')
 
 
-def run(cfg: Path, db: Path, status: int = 0) -> dict:
+def run(cfg: Path, db: Path, status: int = 0, *args: str) -> dict:
     """`veille crawl` (exit `status`), then its run's row with the command's output."""
-    result = crawl(cfg, db)
+    result = crawl(cfg, db, *args)
     assert result.returncode == status, result.stdout + result.stderr
     return {**rows(db, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0],
             "stdout": result.stdout}
@@ -164,9 +164,10 @@ def test_a_run_whose_articles_have_no_text_is_broken_until_they_have_text(site, 
         site.overrides[news.path(n)] = (200, {"Content-Type": "text/html"}, (
             f"<html><head><title>{escape(title(n))}</title></head><body><h1>"
             f"{escape(title(n))}</h1><p>Read it in our app.</p></body></html>").encode())
-    second = run(cfg, db)  # stored, with warnings: the run itself is ok (exit 0)
+    second = run(cfg, db, 0, "--quiet")  # stored, with warnings: the run is ok (exit 0)
     assert second["status"] == "ok" and second["new"] == 5
     [broken] = incidents(db)
+    assert second["stdout"] == f"front  BROKEN: {broken['message']}\n"  # cron mails it
     assert broken["kind"] == "broken" and broken["evidence"]["check"] == "short-bodies"
     assert (broken["evidence"]["articles_read"], broken["evidence"]["short"]) == (5, 5)
     assert len(broken["evidence"]["urls"]) == 5
@@ -324,6 +325,36 @@ def test_a_quiet_normal_source_is_no_breakage(tmp_path, per_day, recent):
     with store:
         assert close_run(store, source) == []
         assert store.db.execute("SELECT count(*) FROM source_events").fetchone()[0] == 0
+
+
+def test_several_open_incidents_make_the_source_state(tmp_path):
+    from crawler.record import events
+
+    store, source = seeded(tmp_path, [], recent=0)
+    with store:
+        run_id = store.start_run("quiet", 1)
+        db, at = store.db, stamp(NOW)
+        first = events.open_incident(db, run_id, "quiet", "short-bodies", "2026-12-01T10:00:00Z",
+                                     "Quiet Site: pages without text", {"short": 5}, at)
+        assert events.open_incident(db, run_id, "quiet", "short-bodies", at, "again", {},
+                                    at) is None  # one incident per source and check
+        events.open_incident(db, run_id, "quiet", "rate-drop", "2026-12-01T12:00:00Z",
+                             "Quiet Site: quiet", {}, at)
+        state = db["sources"].get("quiet")
+        assert (state["broken_since"], state["broken_check"], state["broken_message"]) == (
+            "2026-12-01T10:00:00Z", "short-bodies, rate-drop",
+            "Quiet Site: pages without text; Quiet Site: quiet")
+        assert events.close_incident(db, run_id, "quiet", "no-links", "x", {}, at) is None
+        closed = events.close_incident(db, run_id, "quiet", "short-bodies", "back", {}, at)
+        [row] = db.execute("SELECT since, until, evidence FROM source_events WHERE id = ?",
+                           [closed]).fetchall()
+        assert (row[0], row[1], json.loads(row[2])) == (
+            "2026-12-01T10:00:00Z", at, {"check": "short-bodies", "broken_event_id": first})
+        assert db["sources"].get("quiet")["broken_check"] == "rate-drop"
+        events.close_incident(db, run_id, "quiet", "rate-drop", "back", {}, at)
+        state = db["sources"].get("quiet")
+        assert (state["broken_since"], state["broken_check"], state["broken_message"]) == (
+            None, None, None)
 
 
 # -- Datasette ----------------------------------------------------------------------------
