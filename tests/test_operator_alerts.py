@@ -7,6 +7,7 @@ dispatcher's), never a sleep; the end-to-end tests run `veille crawl` and `veill
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from html import escape
 from pathlib import Path
@@ -517,3 +518,51 @@ def test_a_template_change_is_one_operator_alert_then_one_recovery(tmp_path, web
         db, "SELECT kind, status FROM operator_notices ORDER BY id")] == [
         ("broken", "sent"), ("recovered", "sent")]
     print("operator notices:", broken["title"], "|", recovered["title"])
+
+
+# -- end to end: the daemon ----------------------------------------------------------------
+
+
+def test_a_daemon_whose_poll_slot_hangs_tells_the_operators_then_resumes(tmp_path,
+                                                                        webhook_receiver):
+    """`veille run` with one poll slot, held by a crawl of a site that accepts connections
+    and never answers: the daemon's own dispatcher tells that polling stopped (no poll
+    started or ended for twice the 1 s interval), once; when the crawl times out and the
+    poll ends, that polling resumed. The heartbeat row says when the daemon stopped."""
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import PROJECT
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing is ever read
+    origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    config = write_config(
+        tmp_path / "veille.toml", origin,
+        '[schedule]\nevery = "1s"\ndispatch_every = "1s"\ngrace = "1s"\nprocesses = 1\n\n'
+        '[[source]]\nid = "silent"\nkind = "feed"\nurl = "{site}/feed.xml"\n\n'
+        '[[subscription]]\nid = "ops"\noperators = true\n[subscription.webhook]\n'
+        f'url = "{webhook_receiver.url}"\n', crawl="obey_robots = false\n").read_text()
+    (tmp_path / "veille.toml").write_text(config.replace("timeout = 10", "timeout = 6"))
+    db = tmp_path / "veille.db"
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(tmp_path / "veille.toml"),
+         "--db", str(db), "run"], cwd=PROJECT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        stopped, resumed = (r.json["notice"] for r in webhook_receiver.wait_for(2, timeout=90))
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        silent.close()
+    assert stopped["kind"] == "polling-stopped"
+    assert stopped["title"].startswith("daemon stopped polling since ")
+    # the last poll: the daemon's heartbeat as it started the crawl, or the crawl's run
+    assert re.search(rf"The last: (the daemon \(pid {daemon.pid}\)|a crawl of silent "
+                     "started) at ", stopped["body"])
+    assert (resumed["kind"], resumed["incident"]) == ("polling-resumed", stopped["incident"])
+    assert resumed["title"].startswith("polling resumed at ")
+    [beat] = rows(db, "SELECT * FROM heartbeats")
+    assert beat["pid"] == daemon.pid and beat["stopped_at"] >= beat["started_at"]
