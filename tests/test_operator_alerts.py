@@ -444,6 +444,8 @@ def test_veille_alerts_send_tells_that_polling_stopped(tmp_path, webhook_receive
     assert len(webhook_receiver.requests) == 1
     assert rows(db, "SELECT kind, status FROM operator_notices") == [
         {"kind": "polling-stopped", "status": "sent"}]
+    listed = veille("--config", config, "--db", db, "alerts")
+    assert "operator notices: 1 sent" in listed.stdout.splitlines()
 
 
 # -- end to end: the fixture, a listing whose links move into new markup ------------

@@ -261,7 +261,7 @@ class Operators:
         itself about a delivery (`about_delivery`) is not reported further: two operator
         subscriptions that both fail would otherwise tell each other for ever.
         """
-        if about_delivery:
+        if about_delivery or not self.subscriptions:
             return 0
         now = self.clock()
         error = _line(error)
@@ -290,6 +290,8 @@ class Operators:
         """A delivery to `sub` succeeded: the operator subscriptions told that its
         deliveries failed are told they work again (once). Runs inside the transaction
         that marks it sent."""
+        if not self.subscriptions:
+            return 0
         now = self.clock()
         queued = 0
         for row in list(self.db.query(

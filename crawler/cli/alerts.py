@@ -23,11 +23,15 @@ def dispatch_now(config: Config, db_file, only: tuple[str, ...] = (),
     """Send the due alerts and operator notices; print what happened (with `quiet`, only
     the errors); return the number given up on."""
     from crawler.alerts.dispatch import send_due
-    from scheduler.monitor import longest_interval
 
-    # Polling is watched against the daemon's own limit (its health check's), worked out
-    # only when an operator subscription asks and something polled already.
-    report = send_due(config, db_file, only, polling_limit=lambda: longest_interval(config))
+    def polling_limit() -> float | None:
+        # Polling is watched against the daemon's own limit (its health check's), worked
+        # out only when an operator subscription asks and something polled already.
+        from scheduler.monitor import longest_interval
+
+        return longest_interval(config)
+
+    report = send_due(config, db_file, only, polling_limit=polling_limit)
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
     if quiet:
@@ -74,6 +78,8 @@ def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int
     try:
         found = list(db.query(sql, [*params, limit]))
         counts = dict(db.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall())
+        notices = dict(db.execute(
+            "SELECT status, count(*) FROM operator_notices GROUP BY status").fetchall())
     finally:
         db.close()
     for row in found:  # stored as JSON text: a list in every output
@@ -82,6 +88,9 @@ def alerts(ctx: click.Context, status: str, subscription: str | None, limit: int
         emit(found, fmt)
         return
     click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES))
+    if notices:  # the operator subscriptions' notices, kept in their own table
+        click.echo("operator notices: " + ", ".join(
+            f"{notices[s]} {s}" for s in STATUSES if notices.get(s)))
     for row in found:
         row["when"] = row["sent_at"] or row["created_at"]
         row["article"] = (row["title"] or row["url"])[:70]
