@@ -117,15 +117,16 @@ class Operators:
         queued = 0
         # An incident still open is told whenever the subscription appeared; one that
         # opened and closed before it did is history.
+        closed = {row[0] for row in self.db.execute(
+            "SELECT CAST(json_extract(evidence, '$.broken_event_id') AS INTEGER) "
+            "FROM source_events WHERE kind = 'recovered'")}
         for row in list(self.db.query(
-            "SELECT e.id, e.source_id, e.since, e.message, e.evidence, e.at, s.name, "
-            "EXISTS (SELECT 1 FROM source_events r WHERE r.kind = 'recovered' AND "
-            "CAST(json_extract(r.evidence, '$.broken_event_id') AS INTEGER) = e.id) AS closed "
+            "SELECT e.id, e.source_id, e.since, e.message, e.evidence, e.at, s.name "
             "FROM source_events e LEFT JOIN sources s ON s.id = e.source_id "
             "WHERE e.kind = 'broken' AND NOT EXISTS (SELECT 1 FROM operator_notices n "
             "WHERE n.subscription_id = ? AND n.event_id = e.id AND n.kind = 'broken') "
             "ORDER BY e.id", [sub.id])):
-            if row["closed"] and row["at"] < created_at:
+            if row["id"] in closed and row["at"] < created_at:
                 continue
             evidence = _json(row["evidence"])
             check = str(evidence.get("check") or "check")
