@@ -202,37 +202,37 @@ def rate_drop(poll: Poll) -> Verdict | None:
 def feed_malformed(poll: Poll) -> Verdict | None:
     """A feed that no longer reads as one (the run's fatal `feed-malformed`), after
     earlier polls read it."""
-    found = poll.findings
     if poll.source.kind != "feed":
         return None
-    if found.status == "failed" and found.fatal_kind == "feed-malformed":
-        if poll.previous is None:
-            return None
-        url = found.fatal_url or poll.source.url
-        return Verdict(True, f"{poll.name}: feed {url} turned malformed: {found.fatal_message} "
-                       f"(it was read at the poll of {poll.previous})",
-                       {"url": url, "problem": found.fatal_message,
-                        "last_good_poll": poll.previous})
-    if found.status in READ:
-        return Verdict(False, f"{poll.name}: feed {poll.source.url} reads again",
-                       {"url": poll.source.url})
-    return None
+    found = poll.findings
+    return _fatal_turn(poll, found.fatal_kind == "feed-malformed",
+                       "feed {url} turned malformed: {problem}", "feed {url} reads again")
 
 
 def robots_forbidden(poll: Poll) -> Verdict | None:
     """robots.txt that forbids the source's start URL (fetched at earlier polls)."""
     found = poll.findings
-    if (found.status == "failed" and found.fatal_kind == "ignored"
-            and "robots.txt" in (found.fatal_message or "")):
+    return _fatal_turn(poll, found.fatal_kind == "ignored"
+                       and "robots.txt" in (found.fatal_message or ""),
+                       "robots.txt now forbids {url}", "robots.txt allows {url} again")
+
+
+def _fatal_turn(poll: Poll, fatal: bool, broken: str, recovered: str) -> Verdict | None:
+    """A check on the run's fatal failure (`fatal`: it is this check's), judged only
+    after earlier polls read the source: broken, worded by `broken` ({url}, {problem});
+    recovered, worded by `recovered`, when the run read the source again."""
+    found = poll.findings
+    if found.status == "failed" and fatal:
         if poll.previous is None:
             return None
         url = found.fatal_url or poll.source.url
-        return Verdict(True, f"{poll.name}: robots.txt now forbids {url} (it was read at the "
-                       f"poll of {poll.previous})",
+        text = broken.format(url=url, problem=found.fatal_message)
+        return Verdict(True, f"{poll.name}: {text} (it was read at the poll of "
+                             f"{poll.previous})",
                        {"url": url, "problem": found.fatal_message,
                         "last_good_poll": poll.previous})
     if found.status in READ:
-        return Verdict(False, f"{poll.name}: robots.txt allows {poll.source.url} again",
+        return Verdict(False, f"{poll.name}: {recovered.format(url=poll.source.url)}",
                        {"url": poll.source.url})
     return None
 
