@@ -14,7 +14,7 @@ from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
 from crawler.clock import parse_time
-from crawler.crawl.gaps import GAP_MARGIN, Gap, previous_poll
+from crawler.crawl.gaps import GAP_MARGIN, Gap
 from crawler.crawl.items import FetchErrorItem
 from crawler.errors import BadLink
 from crawler.page.sitemaps import parse_sitemap, sitemap_entries, sitemap_hints
@@ -53,8 +53,11 @@ class GapFilling(SourceSpider):
         after an earlier successful poll (`what` they were: "feed item"); opens the gap."""
         if self.gap is not None or self.fresh == 0 or self.unseen < self.fresh:
             return False
-        since = previous_poll(self.local, self.source.id,
-                              self.crawler.stats.get_value("veille/run_id"))
+        run_id = self.crawler.stats.get_value("veille/run_id")
+        # No record of earlier polls on a `veille worker` (no local ledger): no gap there.
+        if self.local is None or run_id is None:
+            return False
+        since = self.local.previous_poll(self.source.id, run_id)
         if since is None:  # the source's first crawl: everything is new
             return False
         self.gap = Gap(since, self.fresh, what)

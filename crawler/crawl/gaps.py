@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from crawler.crawl.ledger import LocalLedger
 from crawler.record import events
 from crawler.record.store import Store
 from crawler.wording import plural
@@ -59,14 +58,6 @@ class Gap:
     def evidence(self) -> dict[str, Any]:
         return {"listed": self.listed, "next_pages": self.next_pages, "robots": self.robots,
                 "sitemaps": self.sitemaps, "failed": self.failed, "bridged": self.bridged}
-
-
-def previous_poll(local: LocalLedger | None, source_id: str, run_id: int | None) -> str | None:
-    """When the source's last successful poll before this run started; None on its first
-    crawl, and on a `veille worker` (no database: no gap is looked for there)."""
-    if not isinstance(local, Store) or run_id is None:
-        return None
-    return events.previous_poll(local.db, source_id, run_id)
 
 
 def record_gap(store: Store, run_id: int, source_id: str, gap: Gap, recovered: int) -> None:

@@ -48,6 +48,8 @@ class LocalLedger(Ledger, Protocol):
 
     def last_run_finished(self, source_id: str) -> bool: ...
 
+    def previous_poll(self, source_id: str, run_id: int) -> str | None: ...
+
 
 class PageKeeper(Protocol):
     """Where fetched article pages are kept (`PageArchive`, WARC files by day)."""

@@ -28,6 +28,7 @@ from crawler.config.model import Config, Source
 from crawler.page.fingerprints import Fingerprint, article_fingerprint
 from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.matching import Match
+from crawler.record import events
 from crawler.record.article import Change, StoredArticle
 from crawler.record.identity import AMP, CANONICAL, TEXT, Identified, Identity
 from crawler.record.outbox import Outbox, sync_alerting
@@ -372,6 +373,11 @@ class Store:
             [url, since],
         ).fetchone()
         return row is not None
+
+    def previous_poll(self, source_id: str, run_id: int) -> str | None:
+        """When the source's last successful run before `run_id` started (a gap opens
+        since then), or None on its first crawl (`crawler.record.events`)."""
+        return events.previous_poll(self.db, source_id, run_id)
 
     def last_run_finished(self, source_id: str) -> bool:
         """Whether the source's latest finished run ended normally (not killed or failed).
