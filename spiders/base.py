@@ -84,6 +84,7 @@ class SourceSpider(scrapy.Spider):
         self.listed: set[str] = set()
         self.unseen = 0
         self.fresh = 0  # the links of the last listing page not on an earlier page
+        self.fresh_keys: list[str] = []  # their claim keys (`Link.key`)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -251,6 +252,7 @@ class SourceSpider(scrapy.Spider):
         # Links not stored before this crawl (fetched by this run or another): a topic
         # listing's pagination goes on while a page has some; a poll where all are is a gap.
         self.unseen, self.fresh = 0, len(fresh)
+        self.fresh_keys = [link.key for _, link in fresh]
         gap = bool(response.meta.get("veille_gap"))
         for (hint, link), (verdict, known_time) in zip(fresh, verdicts, strict=True):
             self.unseen += verdict in (FETCH, ELSEWHERE)

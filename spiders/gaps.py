@@ -60,6 +60,10 @@ class GapFilling(SourceSpider):
         since = self.local.previous_poll(self.source.id, run_id)
         if since is None:  # the source's first crawl: everything is new
             return False
+        # Links listed at an earlier poll whose fetches all failed are not stored, yet
+        # known: the poll is no gap.
+        if self.local.listed_before(self.source.id, self.fresh_keys, run_id):
+            return False
         self.gap = Gap(since, self.fresh, what)
         self.crawler.stats.set_value("veille/gap", self.fresh)
         return True

@@ -281,6 +281,29 @@ def test_no_gap_on_an_ordinary_poll_or_an_unchanged_one(site, tmp_path):
     assert site.hits["/feed/2.xml"] == 0 and site.hits["/sitemap.xml"] == 0
 
 
+def test_links_whose_fetches_failed_at_the_last_poll_are_known_and_make_no_gap(site, tmp_path):
+    """A poll that showed 20 links whose pages all failed, then shows them again: every
+    article is new to the record, yet the links were listed before: no gap."""
+    news = NewsSite(site)
+    cfg, db = config(tmp_path, site), tmp_path / "veille.db"
+    news.publish(20)
+    crawled(cfg, db)
+    news.publish(20)  # the second poll: 20 new articles, whose pages then fail
+    pages = {news.path(n): site.overrides[news.path(n)] for n in range(21, 41)}
+    for path in pages:
+        site.overrides[path] = (500, {"Content-Type": "text/html"}, b"down")
+    failing = crawl(cfg, db)
+    assert failing.returncode != 0
+    [failed_run] = rows(db, "SELECT status, new FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert failed_run["new"] == 0 and failed_run["status"] in ("ok", "partial")
+    assert len(gaps(db)) == 1  # that poll's links were all new: a gap (nothing recovered)
+    site.overrides.update(pages)
+    third = crawled(cfg, db)
+    assert third["new"] == 20
+    assert len(gaps(db)) == 1  # the same 20 links again: listed before, no second gap
+    assert site.hits["/feed/2.xml"] == 1  # read for the first gap only
+
+
 def test_extra_documents_that_fail_are_warnings_and_the_gap_is_recorded_with_0(site, tmp_path):
     news = NewsSite(site)
     cfg, db = config(tmp_path, site), tmp_path / "veille.db"

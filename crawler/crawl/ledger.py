@@ -50,6 +50,8 @@ class LocalLedger(Ledger, Protocol):
 
     def previous_poll(self, source_id: str, run_id: int) -> str | None: ...
 
+    def listed_before(self, source_id: str, keys: Sequence[str], run_id: int) -> int: ...
+
 
 class PageKeeper(Protocol):
     """Where fetched article pages are kept (`PageArchive`, WARC files by day)."""

@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -378,6 +378,18 @@ class Store:
         """When the source's last successful run before `run_id` started (a gap opens
         since then), or None on its first crawl (`crawler.record.events`)."""
         return events.previous_poll(self.db, source_id, run_id)
+
+    def listed_before(self, source_id: str, keys: Sequence[str], run_id: int) -> int:
+        """How many of `keys` (`Link.key`s) the source listed before run `run_id` started
+        without their article being stored (every fetch of them failed): links it knew,
+        which a poll that shows them is no gap for."""
+        if not keys:
+            return 0
+        marks = ", ".join("?" * len(keys))
+        return self.db.execute(
+            f"SELECT count(*) FROM pending_listings WHERE source_id = ? AND url IN ({marks}) "
+            "AND first_listed_at < (SELECT started_at FROM crawl_runs WHERE id = ?)",
+            [source_id, *keys, run_id]).fetchone()[0]
 
     def last_run_finished(self, source_id: str) -> bool:
         """Whether the source's latest finished run ended normally (not killed or failed).
