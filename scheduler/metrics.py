@@ -172,11 +172,27 @@ class RecordCollector(Collector):
                                     "time; absent until one succeeds)", labels=["source"])
         failures = GaugeMetricFamily("veille_source_failures", "Failed polls in a row of each "
                                      "source (0 after a success)", labels=["source"])
-        for source, last_success, failure_count in conn.execute(
-                "SELECT id, last_success_at, failure_count FROM sources ORDER BY id"):
+        broken = GaugeMetricFamily("veille_source_broken", "1 for each check a source fails "
+                                   "now (no-links, short-bodies, rate-drop, feed-malformed, "
+                                   "robots-forbidden: docs/operating.md), absent otherwise",
+                                   labels=["source", "check"])
+        for source, last_success, failure_count, checks in conn.execute(
+                "SELECT id, last_success_at, failure_count, broken_check FROM sources "
+                "ORDER BY id"):
             when = parse_time_or_none(last_success)
             if when is not None:
                 success.add_metric([source], when.timestamp())
             failures.add_metric([source], failure_count or 0)
+            for check in filter(None, (checks or "").split(",")):
+                broken.add_metric([source, check.strip()], 1)
         yield success
         yield failures
+        yield broken
+        notices = GaugeMetricFamily("veille_operator_notices", "Operator notices by kind "
+                                    "(broken, recovered, delivery-failed, polling-stopped...) "
+                                    "and delivery status", labels=["kind", "status"])
+        for kind, status, count in conn.execute(
+                "SELECT kind, status, count(*) FROM operator_notices GROUP BY 1, 2 "
+                "ORDER BY 1, 2"):
+            notices.add_metric([kind, status], count)
+        yield notices

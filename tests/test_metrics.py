@@ -17,9 +17,11 @@ from receivers import WEBHOOK_SECRET
 from test_daemon import ALERTS, TOPIC, Daemon
 from test_dispatch import Desk, webhook_sub
 
-from crawler.config.model import load_config
+from crawler.config.model import Source, load_config
 from crawler.errors import BadInputError
+from crawler.record import events
 from crawler.record.schema import connect
+from crawler.record.store import Store
 from scheduler.metrics import RecordCollector
 from scheduler.monitor import Health, MonitorServer, longest_interval, parse_address
 
@@ -273,3 +275,38 @@ def test_veille_run_refuses_a_bad_or_busy_address_in_one_line(tmp_path, mini_sit
     assert busy.stderr.startswith(f"Error: --metrics 127.0.0.1:{port}: cannot listen there: ")
     assert len(busy.stderr.splitlines()) == 1
     assert not db.exists() and mini_site.requests_under("/") == 0  # nothing started
+
+
+def test_broken_sources_and_operator_notices_are_counted(tmp_path):
+    """A source's open breakage checks (docs/operating.md) are one gauge each, gone when
+    they close; operator notices are counted by kind and delivery status."""
+    store = Store.open(tmp_path / "v.db")
+    store.sync_sources([Source(id="front", name="Front", kind="topic",
+                               url="https://news.example/latest/")])
+    run = store.start_run("front", 1)
+    now = store.now()
+    for check in ("no-links", "rate-drop"):
+        events.open_incident(store.db, run, "front", check, now, f"front: {check}",
+                             {"url": "https://news.example/latest/"}, now)
+    with store.db.conn:
+        store.db.execute("INSERT INTO subscriptions (id, name, channel, mode, created_at) "
+                         "VALUES ('ops', 'Ops', 'webhook', 'instant', ?)", [now])
+        for n, (kind, status) in enumerate([("broken", "sent"), ("broken", "pending"),
+                                            ("polling-stopped", "failed")]):
+            store.db.execute(
+                "INSERT INTO operator_notices (uid, subscription_id, incident, kind, "
+                "dedup_key, title, status, created_at) VALUES (?, 'ops', ?, ?, ?, 'T', ?, ?)",
+                [f"u{n}", f"i{n}", kind, f"k{n}", status, now])
+    collector = RecordCollector(tmp_path / "v.db")
+    found = samples_of(collector)
+    assert value(found, "veille_source_broken", source="front", check="no-links") == 1
+    assert value(found, "veille_source_broken", source="front", check="rate-drop") == 1
+    assert value(found, "veille_operator_notices", kind="broken", status="sent") == 1
+    assert value(found, "veille_operator_notices", kind="broken", status="pending") == 1
+    assert value(found, "veille_operator_notices", kind="polling-stopped", status="failed") == 1
+    events.close_incident(store.db, run, "front", "no-links", "front: links again",
+                          {"url": "https://news.example/latest/"}, store.now())
+    found = samples_of(collector)
+    assert ("veille_source_broken", (("check", "no-links"), ("source", "front"))) not in found
+    assert value(found, "veille_source_broken", source="front", check="rate-drop") == 1
+    store.close()
