@@ -193,7 +193,12 @@ def test_a_feed_of_20_that_publishes_50_between_polls_recovers_them_from_its_nex
     assert first["new"] == 20 and gaps(db) == []  # a first crawl: everything is new, no gap
 
     published = news.publish(50)  # the feed shows the newest 20; 30 went to pages 2 and 3
-    second = crawled(cfg, db)
+    result = crawl(cfg, db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # `veille crawl` says so (not with --quiet: a gap filled is no failure).
+    assert ("front  gap: every one of the 20 feed items was new: 30 articles recovered "
+            "from 2 next pages (since ") in result.stdout
+    second = rows(db, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
     assert stored(db, news, published) >= 45
     assert stored(db, news, published) == 50 and second["new"] == 50
     assert second["status"] == "ok"

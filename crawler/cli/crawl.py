@@ -107,8 +107,9 @@ def _print_summaries(obj: Context, summaries: list, quiet: bool, due: bool) -> N
         return
     width = max(len(s.source_id) for s in summaries)
     for s in summaries:
-        # A new breakage is told once, --quiet too; a recovery only without --quiet.
-        for kind, message in s.breakage:
+        # A new breakage is told once, --quiet too; a recovery or a gap (with what was
+        # recovered) only without --quiet.
+        for kind, message in s.events:
             if kind == "broken" or not quiet:
                 click.echo(f"{s.source_id:<{width}}  {kind.upper() if kind == 'broken' else kind}"
                            f": {message}")

@@ -57,9 +57,9 @@ class RunSummary:
     no_text: int = 0  # of the warnings, pages without article text (see crawler.crawl.pipelines)
     # Links this source listed that another source's run fetched in the same crawl.
     fetched_elsewhere: int = 0
-    # Breakage incidents this run opened or closed: (kind, message), kind "broken" or
-    # "recovered" (see crawler.crawl.breakage).
-    breakage: tuple[tuple[str, str], ...] = ()
+    # What this run noticed about its source (`source_events`): (kind, message), kind
+    # "broken" or "recovered" (crawler.crawl.breakage), or "gap" (crawler.crawl.gaps).
+    events: tuple[tuple[str, str], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -331,13 +331,13 @@ def _summary(store: Store, source: Source, crawler: Any, elapsed: float) -> RunS
     [no_text] = store.db.execute(
         "SELECT count(*) FROM fetch_errors WHERE run_id = ? AND kind = ?",
         [run_id, NO_TEXT]).fetchone()
-    breakage = tuple(store.db.execute(
+    events = tuple(store.db.execute(
         "SELECT kind, message FROM source_events WHERE run_id = ? "
-        "AND kind IN ('broken', 'recovered') ORDER BY id", [run_id]).fetchall())
+        "AND kind IN ('broken', 'recovered', 'gap') ORDER BY id", [run_id]).fetchall())
     return RunSummary(
         source.id, row["status"], row["requests"], row["pages_fetched"], row["new"],
         row["updated"], row["unchanged"], row["errors"], row["warnings"], row["message"],
-        elapsed, row["alerts"], no_text, row["fetched_elsewhere"] or 0, breakage,
+        elapsed, row["alerts"], no_text, row["fetched_elsewhere"] or 0, events,
     )
 
 
