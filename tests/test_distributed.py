@@ -3,6 +3,7 @@ the same record a single machine makes; killed workers and ingesters lose nothin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -575,3 +576,34 @@ def test_a_worker_whose_crawl_cannot_start_says_so_and_exits_1(cluster_config):
         capture_output=True, text=True, timeout=60, cwd=PROJECT)
     assert done.returncode == 1, done.stderr[-2000:]
     assert "veille worker: the crawl did not start" in done.stderr
+
+
+def test_the_ingester_runs_the_breakage_checks_on_a_workers_run(
+        cluster_config, demo_site, tmp_path):
+    """A topic page whose links vanish, crawled by a worker: the ingester, which closes the
+    run, finds it broken (no-links) from the run's rows, once, and recovered when the
+    links come back (docs/operating.md)."""
+    db = tmp_path / "cluster.db"
+
+    def poll() -> dict:
+        finish(start(cluster_config, "queue", "--source", "levant-karabakh", db=db))
+        finish(start(cluster_config, "worker", "--drain"))
+        finish(start(cluster_config, "ingest", "--drain", db=db))
+        return rows(db, "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+
+    def events() -> list[tuple[str, str]]:
+        return [(e["kind"], json.loads(e["evidence"])["check"]) for e in rows(
+            db, "SELECT kind, evidence FROM source_events WHERE kind != 'gap' ORDER BY id")]
+
+    assert poll()["status"] == "ok" and events() == []
+    demo_site.overrides["/levant/dernieres-infos/karabakh/"] = (
+        200, {"Content-Type": "text/html"},
+        b"<html><body><main><p>Nos articles ont change d'adresse.</p></main></body></html>")
+    assert poll()["status"] == "failed"
+    assert events() == [("broken", "no-links")]
+    [source] = rows(db, "SELECT broken_check FROM sources WHERE id = 'levant-karabakh'")
+    assert source["broken_check"] == "no-links"
+    assert poll()["status"] == "failed" and len(events()) == 1  # still broken: nothing new
+    del demo_site.overrides["/levant/dernieres-infos/karabakh/"]
+    assert poll()["status"] == "ok"
+    assert events() == [("broken", "no-links"), ("recovered", "no-links")]

@@ -30,6 +30,7 @@ import redis
 from crawler.cluster import wire
 from crawler.cluster.shared import INGEST, Cluster
 from crawler.config.model import Config
+from crawler.crawl.breakage import RunFindings, record_breakage
 from crawler.crawl.items import FetchErrorItem
 from crawler.crawl.runs import run_outcome
 from crawler.errors import ClusterError
@@ -214,6 +215,10 @@ class Ingester:
             self.cluster.client.hset(self.keys.validators,
                                      mapping={u: wire.dumps(v) for u, v in validators.items()})
         store.finish_run(run_id, status, totals, message)
+        source = next((s for s in self.config.sources if s.id == row["source_id"]), None)
+        if source is not None:  # the checks of docs/operating.md, on the run's rows
+            record_breakage(store, run_id, source,
+                            RunFindings.from_record(store, run_id, status))
         self.cluster.client.delete(validators_key)
         self.report.runs += 1
         LOGGER.info("%s: run %d %s, %d new, %d updated, %d errors", row["source_id"], run_id,

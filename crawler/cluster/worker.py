@@ -239,8 +239,24 @@ class WorkerSpider(scrapy.Spider):
         delegate = self.delegate(meta["veille_source"])
         outputs = getattr(delegate, meta["veille_callback"])(response, **kwargs)
         for output in outputs or ():
-            yield self.adopt(output, meta)
+            output = self.adopt(output, meta)
+            if isinstance(output, FetchErrorItem):
+                # Sent now, as in `route_error`: the item pipeline runs items beside the
+                # spider's output, so a failure sent from there could reach the ingester
+                # after the run's end, which `AckMiddleware` may send first (a listing
+                # with no link, a feed that is no feed: the run recorded "ok").
+                self._send_now(output)
+            else:
+                yield output
         self._save_validators(delegate, meta["veille_run"])
+
+    def _send_now(self, item: FetchErrorItem) -> None:
+        if self.broken:
+            return
+        try:
+            self.send_error(item)
+        except redis.RedisError as exc:
+            self.fail(f"could not send to {self.cluster.keys.articles}: {exc}")
 
     def route_error(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
@@ -257,14 +273,11 @@ class WorkerSpider(scrapy.Spider):
                 output = self.adopt(output, meta)
                 if not isinstance(output, FetchErrorItem):
                     yield output
-                elif not self.broken:
+                else:
                     # Sent now, before the request is acknowledged below: through the item
                     # pipeline it could reach the ingester after its run's end, and a run
                     # whose start URL failed would be recorded "ok".
-                    try:
-                        self.send_error(output)
-                    except redis.RedisError as exc:
-                        self.fail(f"could not send to {self.cluster.keys.articles}: {exc}")
+                    self._send_now(output)
         finally:
             # Errback output skips the spider middlewares, AckMiddleware included.
             self.acknowledge(request)

@@ -24,6 +24,7 @@ from crawler.crawl.pipelines import (
     FATAL_URL,
     MIN_ARTICLE_WORDS,
     NO_TEXT,
+    NOT_STORED,
     SHORT_BODIES,
 )
 from crawler.record import events
@@ -67,6 +68,15 @@ class RunFindings:
         return cls(status, stats.get_value(FATAL_KIND), stats.get_value(FATAL_URL),
                    stats.get_value("veille/fatal"), int(stats.get_value(ARTICLE_PAGES, 0)),
                    int(stats.get_value(SHORT_BODIES, 0)))
+
+    @classmethod
+    def from_record(cls, store: Store, run_id: int, status: str) -> RunFindings:
+        """The same findings read back from the record, for a run whose spider ran
+        elsewhere (`veille ingest` closing a `veille worker`'s run): its fatal failure
+        is the error row that gave the run its message; the pages it read, the articles
+        it saved and the pages it left unstored for lack of text."""
+        found = events.run_findings(store.db, run_id, NO_TEXT, NOT_STORED)
+        return cls(status, *found)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ LOGGER = logging.getLogger(__name__)
 # markup the extraction could not read): the page is stored, with a "no-text" warning.
 MIN_ARTICLE_WORDS = 40
 NO_TEXT = "no-text"  # the fetch_errors kind of that warning, counted apart from the others
+# The message of a page not stored for want of a title or text (a `NO_TEXT` row).
+NOT_STORED = "no title or article text on the page: not stored"
 # The kind of a warning that an article's witnesses of its date are over 24 hours apart.
 DATES_DISAGREE = "dates-disagree"
 # Stats keys read when the run closes (crawler/crawl/breakage.py): the article pages this
@@ -93,8 +95,7 @@ class NormalizePipeline:
         if not item.extracted.body.strip() and not item.extracted.title:
             self.crawler.stats.inc_value(SHORT_BODIES)
             return FetchErrorItem(
-                item.source_id, item.response_url, NO_TEXT,
-                "no title or article text on the page: not stored", level="warning",
+                item.source_id, item.response_url, NO_TEXT, NOT_STORED, level="warning",
                 run_id=item.run_id,
             )
         # A `veille worker` crawls many sources: ask for the item's own.

@@ -148,3 +148,23 @@ def _source_state(db: sqlite_utils.Database, source_id: str) -> None:
         [min((i.since for i in incidents), default=None),
          ", ".join(i.check for i in incidents) or None,
          "; ".join(i.message for i in incidents) or None, source_id])
+
+
+def run_findings(db: sqlite_utils.Database, run_id: int, no_text: str, not_stored: str
+                 ) -> tuple[str | None, str | None, str | None, int, int]:
+    """What a closed run found, from its rows: the kind, URL and message of the error
+    that failed it (the one whose message the run carries), the article pages it read
+    (saved, or left unstored: `no_text` rows reading `not_stored`) and how many had no
+    text (its `no_text` rows)."""
+    fatal = db.execute(
+        "SELECT f.kind, f.url, f.message FROM fetch_errors f JOIN crawl_runs r "
+        "ON r.id = f.run_id WHERE f.run_id = ? AND f.message = r.message "
+        "ORDER BY f.id LIMIT 1", [run_id]).fetchone()
+    saved, short, unstored = db.execute(
+        "SELECT coalesce(new, 0) + coalesce(updated, 0) + coalesce(unchanged, 0), "
+        "(SELECT count(*) FROM fetch_errors WHERE run_id = r.id AND kind = ?), "
+        "(SELECT count(*) FROM fetch_errors WHERE run_id = r.id AND kind = ? "
+        "AND message = ?) FROM crawl_runs r WHERE r.id = ?",
+        [no_text, no_text, not_stored, run_id]).fetchone() or (0, 0, 0)
+    kind, url, message = fatal or (None, None, None)
+    return kind, url, message, saved + unstored, short
