@@ -27,8 +27,9 @@ from datetime import timedelta
 import sqlite_utils
 
 from crawler.clock import stamp_before
-from crawler.page.fingerprints import Fingerprint, article_fingerprint
+from crawler.page.fingerprints import Fingerprint
 from crawler.record.article import StoredArticle
+from crawler.record.stories import StoryIndex
 
 # A body shorter than this is too thin to say two URLs hold the same article.
 MIN_WORDS_FOR_TEXT_DEDUP = 30
@@ -89,12 +90,13 @@ def own_urls(article: StoredArticle) -> set[str]:
 
 
 class Identity:
-    """The lookups of layered identity over one database (`threshold`: the story index's
-    containment above which two texts are the same story)."""
+    """The lookups of layered identity over one database; texts are compared with the
+    story index's fingerprints and its containment threshold."""
 
-    def __init__(self, db: sqlite_utils.Database, threshold: float):
+    def __init__(self, db: sqlite_utils.Database, stories: StoryIndex):
         self.db = db
-        self.threshold = threshold
+        self.stories = stories
+        self.threshold = stories.settings.threshold
 
     def find(self, article: StoredArticle, now: str,
              fingerprint: Callable[[], Fingerprint | None]) -> Identified | None:
@@ -188,10 +190,12 @@ class Identity:
             "" if same_source else f" (stored from {row['source_id']})"), same_source)
 
     def _containment(self, row: dict, fingerprint: Callable[[], Fingerprint | None]) -> float:
-        ours, theirs = fingerprint(), article_fingerprint(row["lead"], row["body"])
+        """How much of the shorter text the other holds (symmetric), by the page's
+        fingerprint and the one the story index keeps for the stored article."""
+        ours, theirs = fingerprint(), self.stories.fingerprint_of(self.db, row["id"])
         if ours is None or theirs is None:
             return 0.0
-        return max(ours.containment(theirs), theirs.containment(ours))
+        return ours.containment(theirs)
 
     def remember_guid(self, article: StoredArticle, article_id: int, now: str) -> None:
         """Keep the GUID the source's feed gave the article (the first article a GUID
@@ -202,14 +206,14 @@ class Identity:
                 "VALUES (?, ?, ?, ?) ON CONFLICT(source_id, guid) DO NOTHING",
                 [article.source_id, article.guid, article_id, now])
 
-    def record_merge(self, article_id: int, found: Identified, url: str | None,
-                     source_id: str, now: str) -> None:
+    def record_merge(self, article_id: int, reason: str, evidence: str | None,
+                     url: str | None, source_id: str, now: str) -> None:
         """Write why a page or link joined a stored article (`article_merges`), at the
         version the article is now."""
         self.db.execute(
             "INSERT INTO article_merges (article_id, version, reason, url, source_id, "
             "evidence, at) SELECT id, version, ?, ?, ?, ?, ? FROM articles WHERE id = ?",
-            [found.reason, url, source_id, found.evidence, now, article_id])
+            [reason, url, source_id, evidence, now, article_id])
 
     def _rows(self, sql: str, params: list | dict) -> list[dict]:
         """Rows as dicts, without the savepoint sqlite-utils wraps each query in (this

@@ -12,6 +12,7 @@ URLs, version, full-text entry) or nothing.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators
 from crawler.page.matching import Match
 from crawler.record import events
 from crawler.record.article import Change, StoredArticle
-from crawler.record.identity import AMP, CANONICAL, TEXT, Identified, Identity
+from crawler.record.identity import AMP, CANONICAL, TEXT, Identity
 from crawler.record.outbox import Outbox, sync_alerting
 from crawler.record.pages import PageRef
 from crawler.record.schema import open_database, write_transaction
@@ -134,6 +135,7 @@ class Store:
         self.clock = clock
         self.outbox = outbox
         self.stories = stories or StoryIndex()
+        self.identity = Identity(db, self.stories)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], clock: Callable[[], datetime] = utc_now,
@@ -265,9 +267,8 @@ class Store:
             "ON CONFLICT(url) DO NOTHING", [link.url, article_id, source_id, now, now,
                                             link.listed_at]).rowcount
         if added:
-            Identity(self.db, self.stories.settings.threshold).record_merge(
-                article_id, Identified({}, AMP, f"AMP link of {link.alias}"), link.url,
-                source_id, now)
+            self.identity.record_merge(article_id, AMP, f"AMP link of {link.alias}",
+                                       link.url, source_id, now)
 
     def fetched_elsewhere(self, url: str, source_id: str, run_id: int,
                           claimed: bool = False) -> bool:
@@ -468,17 +469,18 @@ class Store:
                 and analysis.conflicts_digest == self.outbox.matcher.digest:
             matches = list(analysis.matches)
 
+        @functools.cache
         def fingerprint() -> Fingerprint | None:  # only new or changed texts need one
             if analysis is not None:
                 return analysis.fingerprint
             return article_fingerprint(article.lead, article.body)
 
         change, joined, refused = None, False, None
+        identity = self.identity
         with write_transaction(self.db):
-            identity = Identity(self.db, self.stories.settings.threshold)
             found = identity.find(article, now, fingerprint)
             if found is not None and found.reason in (CANONICAL, AMP) \
-                    and self._canonical_disbelieved(found.row, article):
+                    and self._canonical_disbelieved(found.row, article, fingerprint()):
                 refused = (found.row["id"], article.canonical_url)
                 article = under_own_url(article)
                 found = identity.find(article, now, fingerprint)
@@ -508,8 +510,9 @@ class Store:
                     self.stories.refresh(self.db, article_id, fingerprint(), now)
             identity.remember_guid(article, article_id, now)
             if found is not None and found.merge:
-                identity.record_merge(article_id, found, own_url(article)
-                                      or article.canonical_url, article.source_id, now)
+                identity.record_merge(article_id, found.reason, found.evidence,
+                                      own_url(article) or article.canonical_url,
+                                      article.source_id, now)
             self._add_urls(article_id, article, now)
             # The newest run there is: a run started before this fetch has an id up to it.
             self.db.execute("UPDATE articles SET fetch_epoch = (SELECT coalesce(max(id), 0) "
@@ -575,7 +578,8 @@ class Store:
             "SELECT source_id, topic FROM article_sources WHERE article_id = ?", [article_id]
         ).fetchall())
 
-    def _canonical_disbelieved(self, existing: dict, article: StoredArticle) -> bool:
+    def _canonical_disbelieved(self, existing: dict, article: StoredArticle,
+                               ours: Fingerprint | None) -> bool:
         """Whether the stored article `existing`, found under the page's rel=canonical
         only, is another story than the page: a page of the site must not replace an
         article's text (and queue an `update` alert) by naming it as its canonical.
@@ -592,8 +596,7 @@ class Store:
         if self.db.execute(f"SELECT 1 FROM article_urls WHERE article_id = ? AND url IN "
                            f"({marks})", [existing["id"], *others]).fetchone():
             return False
-        ours = article_fingerprint(article.lead, article.body)
-        theirs = article_fingerprint(existing["lead"], existing["body"])
+        theirs = self.stories.fingerprint_of(self.db, existing["id"])
         if ours is None or theirs is None:  # too short to tell: not the same story
             return True
         return ours.containment(theirs) < self.stories.settings.threshold

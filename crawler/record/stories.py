@@ -73,6 +73,13 @@ class StoryIndex:
         if print_ is not None:
             self.store(db, article_id, print_, now)
 
+    @staticmethod
+    def fingerprint_of(db: sqlite_utils.Database, article_id: int) -> Fingerprint | None:
+        """The fingerprint kept for a stored article's current text (None: too short)."""
+        row = db.execute("SELECT signature, size FROM article_fingerprints "
+                         "WHERE article_id = ?", [article_id]).fetchone()
+        return Fingerprint(np.frombuffer(row[0], dtype=np.uint32), row[1]) if row else None
+
     def store(self, db: sqlite_utils.Database, article_id: int, print_: Fingerprint,
               now: str, keys: list[int] | None = None) -> None:
         db.execute(
