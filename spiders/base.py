@@ -21,6 +21,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
 from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
@@ -46,6 +47,7 @@ from crawler.page.charset import decode_html
 from crawler.page.extract import extract_article
 from crawler.page.links import DEAD, ELSEWHERE, FETCH, UNCHANGED, HttpValidators, Link
 from crawler.page.listing import ListingHint
+from crawler.page.sitemaps import parse_sitemap
 from crawler.page.urls import amp_to_canonical_guess, canonicalize, entry_link, same_site
 
 
@@ -205,6 +207,17 @@ class SourceSpider(scrapy.Spider):
             f"document cut off after {size_text} ({why}); its entries up to there were read",
             level="error")
 
+    def sitemap_document(self, response: Response) -> tuple[Any, str, FetchErrorItem | None]:
+        """A sitemap response read: (its root element, or None; the root's name, or the
+        problem; the error row if it was cut off, see `document`). A gzipped sitemap is
+        unpacked up to max_response_kb (a bad gzip member raises OSError or EOFError)."""
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            body = gunzip(body, max_size=self.max_bytes)
+        body, cut = self.document(response, body)
+        root, name = parse_sitemap(body)
+        return root, name, cut
+
     # -- articles ------------------------------------------------------------------------
 
     def article_requests(self, hints: list[ListingHint], response: Response
@@ -228,6 +241,10 @@ class SourceSpider(scrapy.Spider):
                 f"{len(hints)} article links; the first {cap} are followed "
                 f"(max_links_per_listing)", level="warning")
             hints = hints[:cap]
+        # What the document says of all its links: read for a gap; the whole site's (its
+        # links do not take the source's topic label).
+        gap, site_wide = bool(response.meta.get("veille_gap")), self.site_wide(response)
+        fallback = None if site_wide else self.source.topic
         fresh = []
         for hint in hints:
             try:
@@ -243,8 +260,7 @@ class SourceSpider(scrapy.Spider):
             if url in self.listed:  # on an earlier page of this run: decided already
                 continue
             self.listed.add(url)
-            hint.site_wide = self.site_wide(response)
-            fallback = None if hint.site_wide else self.source.topic
+            hint.gap, hint.site_wide = gap, site_wide
             fresh.append((hint, Link(url, amp_to_canonical_guess(url),
                                      hint.topic or fallback, stamp(hint.listed_at))))
         verdicts = self.ledger.list_links(self.source.id, run_id, [link for _, link in fresh])
@@ -253,10 +269,8 @@ class SourceSpider(scrapy.Spider):
         # listing's pagination goes on while a page has some; a poll where all are is a gap.
         self.unseen, self.fresh = 0, len(fresh)
         self.fresh_keys = [link.key for _, link in fresh]
-        gap = bool(response.meta.get("veille_gap"))
         for (hint, link), (verdict, known_time) in zip(fresh, verdicts, strict=True):
             self.unseen += verdict in (FETCH, ELSEWHERE)
-            hint.gap = gap
             if verdict == FETCH:
                 yield self.article_request(hint, link, known_time)
             else:

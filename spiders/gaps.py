@@ -6,22 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
-from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler.clock import parse_time
 from crawler.crawl.gaps import GAP_MARGIN, Gap
 from crawler.crawl.items import FetchErrorItem
 from crawler.errors import BadLink
-from crawler.page.sitemaps import parse_sitemap, sitemap_entries, sitemap_hints
+from crawler.page.sitemaps import MAX_INDEX_DEPTH, sitemap_entries, sitemap_hints
 from crawler.page.urls import entry_url, same_site
 from spiders.base import SourceSpider, describe_failure
-
-MAX_INDEX_DEPTH = 3
 
 
 class GapFilling(SourceSpider):
@@ -135,30 +133,24 @@ class GapFilling(SourceSpider):
     def parse_gap_robots(self, response: Response) -> Iterator[Any]:
         assert self.gap is not None
         self.gap.robots = response.url
-        text = response.body.decode("utf-8", "replace")
-        found = []
-        for line in text.splitlines():
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "sitemap" and value.strip():
-                url = urljoin(response.url, value.strip())
-                if same_site(url, self.source.domains) and url not in found:
-                    found.append(url)
+        found = []  # Scrapy's reader of `Sitemap:` lines, made absolute against robots.txt
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            # (an empty `Sitemap:` line comes back as robots.txt's own URL)
+            if url != response.url and same_site(url, self.source.domains) \
+                    and url not in found:
+                found.append(url)
         for url in found or [self.origin_url("/sitemap.xml")]:
             yield from self.read_sitemap_at(url)
 
     def parse_gap_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         assert self.gap is not None
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            try:
-                body = gunzip(body, max_size=self.max_bytes)
-            except (OSError, EOFError) as exc:  # a truncated or bad gzip member
-                yield self.gap_warning(response.url, f"not a sitemap ({exc})")
-                return
-        body, cut = self.document(response, body)
+        try:
+            root, name, cut = self.sitemap_document(response)
+        except (OSError, EOFError) as exc:  # a truncated or bad gzip member
+            yield self.gap_warning(response.url, f"not a sitemap ({exc})")
+            return
         if cut:
             yield cut
-        root, name = parse_sitemap(body)
         if root is None:
             yield self.gap_warning(response.url, f"not a sitemap ({name})")
             return

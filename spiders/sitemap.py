@@ -8,18 +8,15 @@ from typing import Any
 
 import scrapy
 from scrapy.http import Response
-from scrapy.utils.gz import gunzip
 
 from crawler.clock import utc_now
 from crawler.crawl.items import FetchErrorItem
 from crawler.errors import BadLink
 from crawler.page.links import HttpValidators
 from crawler.page.listing import ListingHint
-from crawler.page.sitemaps import parse_sitemap, sitemap_entries, sitemap_hints
+from crawler.page.sitemaps import MAX_INDEX_DEPTH, sitemap_entries, sitemap_hints
 from crawler.page.urls import entry_url
 from spiders.base import SourceSpider
-
-MAX_INDEX_DEPTH = 3
 
 
 class SitemapSpider(SourceSpider):
@@ -45,13 +42,9 @@ class SitemapSpider(SourceSpider):
     def parse_sitemap(self, response: Response, depth: int) -> Iterator[Any]:
         if self.unchanged(response):
             return
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            body = gunzip(body, max_size=self.max_bytes)
-        body, cut = self.document(response, body)
+        root, name, cut = self.sitemap_document(response)
         if cut:
             yield cut
-        root, name = parse_sitemap(body)
         if root is None:
             yield FetchErrorItem(
                 self.source.id, response.url, "sitemap-malformed", f"not a sitemap ({name})",

@@ -18,6 +18,9 @@ from crawler.page.listing import ListingHint
 SITEMAP_ROOTS = ("urlset", "sitemapindex")
 
 
+# How deep an index of sitemap indexes is followed (a loop of indexes ends there).
+MAX_INDEX_DEPTH = 3
+
 def parse_sitemap(body: bytes) -> tuple[etree._Element | None, str]:
     """The document's root element and its local name ("urlset" or "sitemapindex"), or
     None and what it is instead (the parser's error, "empty document", another root)."""
