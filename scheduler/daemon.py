@@ -204,6 +204,11 @@ class Daemon:
         except sqlite3.Error as exc:  # a busy database: the next poll writes it again
             LOGGER.warning("heartbeat not recorded: %s", exc)
 
+    def polled(self) -> None:
+        """A poll starts or ends: told to the health check and recorded as a heartbeat."""
+        self.health.polled()
+        self.heartbeat()
+
     def _longest_interval(self) -> float | None:
         """The health check's interval, found once per config (only when it is asked: a
         cron timetable's longest gap takes some work)."""
@@ -280,8 +285,7 @@ class Daemon:
         """Crawl one source in a child process with a time limit; log one line."""
         if self.stopping.is_set():
             return
-        self.health.polled()
-        self.heartbeat()
+        self.polled()
         config = self.config
         try:
             source = config.source(source_id)
@@ -417,8 +421,7 @@ def run_source(source_id: str) -> None:
         return
     with daemon.job():
         daemon.poll(source_id)
-        daemon.health.polled()
-        daemon.heartbeat()
+        daemon.polled()
 
 
 def dispatch_alerts() -> None:
