@@ -82,6 +82,7 @@ class Operators:
                  polling_limit: Callable[[], float | None] | None = None):
         self.db = db
         self.subscriptions = [s for s in subscriptions if s.operators]
+        self._ids = {s.id for s in self.subscriptions}
         self.clock = clock
         self.polling_limit = polling_limit
 
@@ -92,15 +93,19 @@ class Operators:
         subscription that no longer takes them. Returns the number queued."""
         now = self.clock()
         with write_transaction(self.db):
-            ids = [s.id for s in self.subscriptions]
+            ids = list(self._ids)
             marks = ", ".join("?" * len(ids)) or "NULL"
             self.db.execute(
                 f"UPDATE {NOTICES} SET status = 'cancelled', last_error = 'the subscription "
                 "no longer takes operator notices' WHERE status IN ('pending', 'sending') "
                 f"AND subscription_id NOT IN ({marks})", ids)
+            # Broken events closed by a recovery: the same for every subscription.
+            closed = {row[0] for row in self.db.execute(
+                "SELECT CAST(json_extract(evidence, '$.broken_event_id') AS INTEGER) "
+                "FROM source_events WHERE kind = 'recovered'")}
             queued = 0
             for sub in self._known():
-                queued += self._sources(sub, now)
+                queued += self._sources(sub, closed, now)
             queued += self._polling(now)
         if queued:
             LOGGER.info("operator notices: %s queued", plural(queued, "notice"))
@@ -112,14 +117,12 @@ class Operators:
             "SELECT id, created_at FROM subscriptions WHERE removed_at IS NULL").fetchall())
         return [(s, created[s.id]) for s in self.subscriptions if s.id in created]
 
-    def _sources(self, known: tuple[Subscription, str], now: datetime) -> int:
+    def _sources(self, known: tuple[Subscription, str], closed: set[int],
+                 now: datetime) -> int:
         sub, created_at = known
         queued = 0
         # An incident still open is told whenever the subscription appeared; one that
-        # opened and closed before it did is history.
-        closed = {row[0] for row in self.db.execute(
-            "SELECT CAST(json_extract(evidence, '$.broken_event_id') AS INTEGER) "
-            "FROM source_events WHERE kind = 'recovered'")}
+        # opened and closed (`closed`) before it did is history.
         for row in list(self.db.query(
             "SELECT e.id, e.source_id, e.since, e.message, e.evidence, e.at, s.name "
             "FROM source_events e LEFT JOIN sources s ON s.id = e.source_id "
@@ -197,7 +200,7 @@ class Operators:
             "|| '|polling-resumed') ORDER BY n.id")):
             if stale and row["incident"] == incident:
                 continue  # still stopped
-            if row["subscription_id"] not in {s.id for s in self.subscriptions}:
+            if row["subscription_id"] not in self._ids:
                 continue
             stopped_since = _json(row["details"]).get("last_poll")
             lasted = _between(stopped_since, stamp(last))
@@ -301,7 +304,7 @@ class Operators:
             "(SELECT max(m.id) FROM operator_notices m WHERE m.about_subscription = ? AND "
             "m.subscription_id = n.subscription_id AND m.kind IN ('delivery-failed', "
             "'delivery-recovered'))", [sub.id, sub.id])):
-            if row["subscription_id"] not in {s.id for s in self.subscriptions}:
+            if row["subscription_id"] not in self._ids:
                 continue
             title = f"delivery to {sub.id} works again ({sub.channel_kind})"
             body = (f"Subscription {sub.id} ({sub.name}) received a delivery by "
