@@ -28,7 +28,7 @@ LOGGER = logging.getLogger(__name__)
 
 # A run with one of these statuses may still change; every other status is final.
 _OPEN_RUNS = ("running", "queued")
-_OPEN = "('running', 'queued')"
+_OPEN = f"({', '.join(repr(status) for status in _OPEN_RUNS)})"  # the same, as SQL
 
 
 class RecordCollector(Collector):
