@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import apprise
 from apprise.utils.parse import parse_urls
 
+from crawler.alerts.channels.mail import heading as mail_heading
 from crawler.alerts.channels.message import AlertMessage, Message, OperatorNotice
 from crawler.alerts.channels.webhook import byline
 from crawler.config.redaction import redact, service_url_secrets
@@ -101,10 +102,8 @@ def message_text(alerts: Sequence[Message], subscription_name: str) -> tuple[str
 
 
 def heading(alert: AlertMessage) -> str:
-    """"Conflicts: title", with "Updated: " before the title of an update."""
-    title = f"Updated: {alert.title}" if alert.kind == "update" else alert.title
-    title = " ".join(title.split())
-    return f"{', '.join(alert.conflicts)}: {title}" if alert.conflicts else title
+    """The e-mail's heading of `alert` on one line (a notification title cannot break)."""
+    return " ".join(mail_heading(alert).split())
 
 
 def _scheme(url: str) -> str:

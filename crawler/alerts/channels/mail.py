@@ -195,7 +195,7 @@ def message_id(batch_uid: str) -> str:
 def _text_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
     blocks = []
     for alert in alerts:
-        lines = [_heading(alert), alert.url, byline(alert)]
+        lines = [heading(alert), alert.url, byline(alert)]
         if alert.lead:
             lines += ["", alert.lead]
         if alert.matched:
@@ -211,7 +211,7 @@ def _html_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
     e = html.escape
     items = []
     for alert in alerts:
-        parts = [f"<h3>{_html_link(alert.url, _heading(alert))}</h3>",
+        parts = [f"<h3>{_html_link(alert.url, heading(alert))}</h3>",
                  f"<p><small>{e(byline(alert))}</small></p>"]
         if alert.lead:
             parts.append(f"<p>{e(alert.lead)}</p>")
@@ -230,7 +230,8 @@ def _html_body(alerts: Sequence[AlertMessage], subscription_name: str) -> str:
     )
 
 
-def _heading(alert: AlertMessage) -> str:
+def heading(alert: AlertMessage) -> str:
+    """"Conflicts: title", with "Updated: " before the title of an update."""
     title = f"Updated: {alert.title}" if alert.kind == "update" else alert.title
     return f"{', '.join(alert.conflicts)}: {title}" if alert.conflicts else title
 
