@@ -138,9 +138,9 @@ def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[Message]
     if not alerts:
         raise ValueError("no alerts to send")
     notice = alerts[0] if isinstance(alerts[0], OperatorNotice) else None
+    news = [a for a in alerts if isinstance(a, AlertMessage)]
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = f"[Veille] {notice.title}" if notice else \
-        subject([a for a in alerts if isinstance(a, AlertMessage)])
+    message["Subject"] = f"[Veille] {notice.title}" if notice else subject(news)
     message["From"] = channel.sender
     message["To"] = ", ".join(channel.to)
     message["Date"] = mail_date(now)
@@ -152,7 +152,6 @@ def build_email(channel: EmailChannel, batch_uid: str, alerts: Sequence[Message]
         message["X-Veille-Notice"] = notice.kind
         text, markup = _notice_bodies(notice, subscription_name)
     else:
-        news = [a for a in alerts if isinstance(a, AlertMessage)]
         text, markup = _text_body(news, subscription_name), _html_body(news, subscription_name)
     # quoted-printable keeps the message 7-bit clean for any relay, accents included
     message.set_content(text, cte="quoted-printable")
