@@ -413,9 +413,7 @@ def retry_failed(db: sqlite_utils.Database, subscription: str | None = None,
     `alert_ids`, failed operator notices too."""
     count = 0
     with write_transaction(db):
-        for table in (ALERTS, NOTICES):
-            if table == NOTICES and alert_ids:
-                continue
+        for table in (ALERTS,) if alert_ids else (ALERTS, NOTICES):
             sql = (f"UPDATE {table} SET status = 'pending', attempts = 0, "
                    "next_attempt_at = NULL WHERE status = 'failed'")
             params: list = []
