@@ -13,11 +13,13 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from crawler.clock import utc_now
@@ -139,7 +141,8 @@ class HealthCollector(Collector):
 
 class MonitorServer:
     """The HTTP server, bound at construction (so a bad address fails before the daemon
-    starts) and serving from `start` until `stop`, in a thread of its own."""
+    starts) and serving from `start` until `stop`, in a thread of its own: prometheus_client's
+    WSGI app at /metrics (text or OpenMetrics, gzip when asked), the health check beside it."""
 
     def __init__(self, address: str):
         host, port = parse_address(address)
@@ -148,13 +151,14 @@ class MonitorServer:
         except socket.gaierror as exc:
             raise BadInputError(f"--metrics {address}: unknown host {host!r} ({exc.strerror})"
                                 ) from None
-        server_class = type("_Server", (_Server,), {"address_family": family})
+        server_class = type("_Server", (ThreadingWSGIServer,), {"address_family": family})
         try:
-            self.server: _Server = server_class((host, port), _Handler)
+            self.server = make_server(host, port, self._app, server_class, _Handler)
         except OSError as exc:
             raise BadInputError(f"--metrics {address}: cannot listen there: "
                                 f"{exc.strerror or exc}") from None
         self.registry = CollectorRegistry()
+        self.metrics_app = make_wsgi_app(self.registry)
         self.health: Health | None = None
         self.thread: threading.Thread | None = None
 
@@ -167,7 +171,6 @@ class MonitorServer:
         self.health = health
         for collector in (*collectors, HealthCollector(health)):
             self.registry.register(collector)
-        self.server.monitor = self
         self.thread = threading.Thread(target=self.server.serve_forever, name="veille-metrics",
                                        kwargs={"poll_interval": 0.2}, daemon=True)
         self.thread.start()
@@ -179,37 +182,26 @@ class MonitorServer:
             self.thread.join()
         self.server.server_close()
 
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        def no_store(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            return start_response(status, [*headers, ("Cache-Control", "no-store")], *exc_info)
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    monitor: MonitorServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        monitor = self.server.monitor
-        path = self.path.split("?", 1)[0]
+        path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            self._answer(200, generate_latest(monitor.registry), CONTENT_TYPE_LATEST)
-        elif path == "/healthz":
-            assert monitor.health is not None
-            healthy, why = monitor.health.check()
-            self._answer(200 if healthy else 503, f"{why}\n".encode())
+            return self.metrics_app(environ, no_store)
+        if path == "/healthz":
+            assert self.health is not None
+            healthy, text = self.health.check()
+            status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
         elif path == "/":
-            self._answer(200, b"Veille daemon: /metrics (Prometheus), /healthz\n")
+            status, text = HTTPStatus.OK, "Veille daemon: /metrics (Prometheus), /healthz"
         else:
-            self._answer(404, b"not found: /metrics or /healthz\n")
+            status, text = HTTPStatus.NOT_FOUND, "not found: /metrics or /healthz"
+        no_store(f"{status.value} {status.phrase}",
+                 [("Content-Type", "text/plain; charset=utf-8")])
+        return [f"{text}\n".encode()]
 
-    def _answer(self, status: int, body: bytes,
-                content_type: str = "text/plain; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
 
+class _Handler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         LOGGER.debug("metrics: %s %s", self.address_string(), format % args)
