@@ -103,10 +103,11 @@ class Operators:
             closed = {row[0] for row in self.db.execute(
                 "SELECT CAST(json_extract(evidence, '$.broken_event_id') AS INTEGER) "
                 "FROM source_events WHERE kind = 'recovered'")}
+            known = self._known()
             queued = 0
-            for sub in self._known():
+            for sub in known:
                 queued += self._sources(sub, closed, now)
-            queued += self._polling(now)
+            queued += self._polling(known, now)
         if queued:
             LOGGER.info("operator notices: %s queued", plural(queued, "notice"))
         return queued
@@ -179,7 +180,7 @@ class Operators:
                          "broken_event_id": row["broken_id"], "evidence": evidence})
         return queued
 
-    def _polling(self, now: datetime) -> int:
+    def _polling(self, known: Sequence[tuple[Subscription, str]], now: datetime) -> int:
         """Polling stopped (no poll for longer than the limit) or resumed."""
         if not self.subscriptions or self.polling_limit is None:
             return 0
@@ -221,7 +222,7 @@ class Operators:
                 "Check `veille run` (systemd: `systemctl status veille`) or the cron line of "
                 "`veille crawl --due`; a notice follows when polling resumes.",
             ])
-            for sub, _ in self._known():
+            for sub, _ in known:
                 queued += self._insert(sub.id, incident, "polling-stopped", title, body, now,
                                        details={"last_poll": stamp(last), "quiet_seconds":
                                                 round(quiet), "limit_seconds": round(2 * limit)})
