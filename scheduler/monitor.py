@@ -26,7 +26,7 @@ from crawler.clock import utc_now
 from crawler.config.cron import cron_trigger
 from crawler.config.model import Config, Source
 from crawler.errors import BadInputError
-from scheduler.schedules import interval_seconds
+from scheduler.schedules import interval_seconds, jitter
 
 LOGGER = logging.getLogger("veille.daemon")
 
@@ -62,13 +62,13 @@ def longest_interval(config: Config, now: datetime | None = None) -> float | Non
 
 def _longest(source: Source, config: Config, now: datetime) -> float:
     settings = config.schedule
-    jitter = source.jitter_seconds if source.jitter_seconds is not None \
-        else settings.jitter_seconds
     if source.adaptive:
-        return (source.max_every_seconds or settings.max_every_seconds) + jitter
-    if not source.schedule:
-        return interval_seconds(source, settings) + jitter
-    return _cron_gap(source.schedule, config.crawl.timezone, now.date()) + jitter
+        longest = source.max_every_seconds or settings.max_every_seconds
+    elif not source.schedule:
+        longest = interval_seconds(source, settings)
+    else:
+        longest = _cron_gap(source.schedule, config.crawl.timezone, now.date())
+    return longest + jitter(source, settings)
 
 
 @lru_cache(maxsize=256)

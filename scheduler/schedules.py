@@ -73,14 +73,15 @@ def trigger_for(source: Source, settings: ScheduleSettings, timezone: str = "UTC
     Jitter is given to the trigger itself: APScheduler 3 drops an `add_job(jitter=...)`
     when a trigger instance is passed.
     """
-    jitter_arg = int(_jitter(source, settings)) or None
+    jitter_arg = int(jitter(source, settings)) or None
     if source.schedule:
         return cron_trigger(source.schedule, timezone, jitter_arg)
     return IntervalTrigger(seconds=interval_seconds(source, settings, state), timezone=UTC,
                            jitter=jitter_arg)
 
 
-def _jitter(source: Source, settings: ScheduleSettings) -> float:
+def jitter(source: Source, settings: ScheduleSettings) -> float:
+    """The source's jitter in seconds: its own, or the `[schedule]` default."""
     return source.jitter_seconds if source.jitter_seconds is not None else settings.jitter_seconds
 
 
@@ -91,7 +92,7 @@ def timetable(source: Source, settings: ScheduleSettings, state: SourceState | N
         timing = f"cron {source.schedule} {timezone}"
     else:
         timing = f"every {interval_seconds(source, settings, state):.0f}s"
-    return f"{source.id}: {timing}, jitter {_jitter(source, settings):.0f}s"
+    return f"{source.id}: {timing}, jitter {jitter(source, settings):.0f}s"
 
 
 def backoff(failures: int, settings: ScheduleSettings) -> timedelta:
