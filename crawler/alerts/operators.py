@@ -234,9 +234,8 @@ class Operators:
         candidates: list[tuple[datetime, str]] = []
         beat = self.db.execute(
             "SELECT pid, at, stopped_at FROM heartbeats WHERE name = ?", [DAEMON]).fetchone()
-        if beat is not None and parse_time_or_none(beat[1]):
-            moment = parse_time_or_none(beat[1])
-            assert moment is not None
+        moment = parse_time_or_none(beat[1]) if beat is not None else None
+        if moment is not None:
             stopped = parse_time_or_none(beat[2])
             what = f"the daemon (pid {beat[0]}) at {readable_utc(beat[1])}"
             if stopped is not None:
