@@ -70,7 +70,7 @@ def url_secrets(url: str) -> list[str]:
     found += [value for _, value in parse_qsl(query, keep_blank_values=True)]
     found += [part.partition("=")[2] or part for part in query.split("&")]
     found.append(fragment)
-    return list(dict.fromkeys(s for v in found for s in (v, unquote(v)) if len(s) >= _MIN_SECRET))
+    return _secret_forms(found)
 
 
 def service_url_secrets(url: str) -> list[str]:
@@ -79,8 +79,12 @@ def service_url_secrets(url: str) -> list[str]:
     and percent-decoded, and the URL itself: what no message may repeat."""
     url = url.strip()
     rest = url.partition("://")[2] or url
-    parts = [url, rest, *_SEGMENTS.split(rest), *_PARTS.split(rest)]
-    return list(dict.fromkeys(s for v in parts for s in (v, unquote(v)) if len(s) >= _MIN_SECRET))
+    return _secret_forms([url, rest, *_SEGMENTS.split(rest), *_PARTS.split(rest)])
+
+
+def _secret_forms(values: Iterable[str]) -> list[str]:
+    """`values` as written and percent-decoded, once each, but those too short to blank out."""
+    return list(dict.fromkeys(s for v in values for s in (v, unquote(v)) if len(s) >= _MIN_SECRET))
 
 
 def redact(message: str, secrets: Iterable[str | None] = ()) -> str:
