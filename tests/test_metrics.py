@@ -14,7 +14,7 @@ import pytest
 from conftest import Clock, crawl, rows, veille, write_config
 from prometheus_client.parser import text_string_to_metric_families
 from receivers import WEBHOOK_SECRET
-from test_daemon import ALERTS, TOPIC
+from test_daemon import ALERTS, TOPIC, Daemon
 from test_dispatch import Desk, webhook_sub
 
 from crawler.config.model import Source, load_config
@@ -25,7 +25,7 @@ from crawler.record.store import Store
 from scheduler.metrics import RecordCollector
 from scheduler.monitor import Health, MonitorServer, longest_interval, parse_address
 
-pytest_plugins = ["receivers", "test_daemon"]  # and the daemons fixture
+pytest_plugins = ["receivers"]
 
 BROKEN = """
 [[source]]
@@ -58,6 +58,16 @@ def scrape(target: MonitorServer | str) -> dict:
 
 def value(found: dict, name: str, **labels: str) -> float:
     return found[name, tuple(sorted(labels.items()))]
+
+
+@pytest.fixture
+def daemons():
+    """Daemons a test starts, killed at its end (as tests/test_daemon.py's fixture; a test
+    module registered as a plugin is not found under pytest-xdist)."""
+    started: list[Daemon] = []
+    yield lambda *args, **kwargs: started.append(Daemon(*args, **kwargs)) or started[-1]
+    for daemon in started:
+        daemon.kill()
 
 
 def test_the_daemon_serves_the_records_figures(mini_site, webhook_receiver, tmp_path, daemons):
